@@ -1,0 +1,132 @@
+package api
+
+import (
+	"encoding/xml"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/catalog-org/catalog/domain/catalogue"
+)
+
+// The envelope 7digital clients expect: an XML declaration, double-quoted
+// attributes, and status on the <response start tag (the C# client finds it
+// by text search).
+const (
+	xmlDecl       = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
+	responseAttrs = `xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" ` +
+		`version="1.2" xsi:noNamespaceSchemaLocation="http://api.7digital.com/1.2/static/7digitalAPI.xsd"`
+)
+
+type body struct {
+	status  string
+	payload any
+}
+
+func writeXML(c echo.Context, code int, b body) error {
+	inner, err := xml.MarshalIndent(b.payload, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	var sb strings.Builder
+	sb.WriteString(xmlDecl)
+	sb.WriteString(`<response status="` + b.status + `" ` + responseAttrs + ">\n")
+	sb.Write(inner)
+	sb.WriteString("\n</response>\n")
+	return c.Blob(code, "application/xml; charset=utf-8", []byte(sb.String()))
+}
+
+type xmlError struct {
+	XMLName xml.Name `xml:"error"`
+	Code    int      `xml:"code,attr"`
+	Message string   `xml:"errorMessage"`
+}
+
+func errorXML(e *Error) body {
+	return body{status: "error", payload: xmlError{Code: e.Code, Message: e.Message}}
+}
+
+type xmlArtist struct {
+	ID        int64  `xml:"id,attr"`
+	Name      string `xml:"name"`
+	AppearsAs string `xml:"appearsAs"`
+	Slug      string `xml:"slug"`
+}
+
+type xmlLabel struct {
+	ID   int64  `xml:"id,attr,omitempty"`
+	Name string `xml:"name"`
+}
+
+type xmlRelease struct {
+	ID      int64     `xml:"id,attr"`
+	Title   string    `xml:"title"`
+	Version string    `xml:"version"`
+	Type    string    `xml:"type"`
+	Barcode string    `xml:"barcode"`
+	Artist  xmlArtist `xml:"artist"`
+	Slug    string    `xml:"slug"`
+	Label   *xmlLabel `xml:"label,omitempty"`
+}
+
+type xmlDate struct {
+	ReleaseDate string `xml:"releaseDate"`
+}
+
+type xmlTrack struct {
+	XMLName               xml.Name   `xml:"track"`
+	ID                    int64      `xml:"id,attr"`
+	Title                 string     `xml:"title"`
+	Version               string     `xml:"version"`
+	Artist                xmlArtist  `xml:"artist"`
+	TrackNumber           int        `xml:"trackNumber"`
+	Duration              int        `xml:"duration"`
+	ExplicitContent       bool       `xml:"explicitContent"`
+	ISRC                  string     `xml:"isrc"`
+	Type                  string     `xml:"type"`
+	Release               xmlRelease `xml:"release"`
+	DiscNumber            int        `xml:"discNumber"`
+	Number                int        `xml:"number"`
+	Download              *xmlDate   `xml:"download,omitempty"`
+	SubscriptionStreaming *xmlDate   `xml:"subscriptionStreaming,omitempty"`
+	AdSupportedStreaming  *xmlDate   `xml:"adSupportedStreaming,omitempty"`
+}
+
+func artistXML(a catalogue.Artist) xmlArtist {
+	return xmlArtist{ID: a.ID, Name: a.Name, AppearsAs: a.Name, Slug: slug(a.Name)}
+}
+
+// trackXML renders t; a usage block appears only when it was requested and
+// the usage is offered in the territory.
+func trackXML(t catalogue.Track, usages map[string]bool) body {
+	x := xmlTrack{
+		ID: t.ID, Title: t.Title, Artist: artistXML(t.Artist), TrackNumber: t.Number, Duration: t.DurationSeconds,
+		ISRC: t.ISRC, Type: "audio", DiscNumber: t.Disc, Number: t.Number,
+		Release: xmlRelease{
+			ID: t.Release.ID, Title: t.Release.Title, Type: "Album", Barcode: t.Release.UPC,
+			Artist: artistXML(t.Release.Artist), Slug: slug(t.Release.Title),
+		},
+	}
+	if t.Release.Label != "" {
+		x.Release.Label = &xmlLabel{Name: t.Release.Label}
+	}
+	if usages[usageDownload] && t.DownloadFrom != nil {
+		x.Download = &xmlDate{ReleaseDate: formatTime(*t.DownloadFrom)}
+	}
+	if usages[usageSubscription] && t.StreamingFrom != nil {
+		x.SubscriptionStreaming = &xmlDate{ReleaseDate: formatTime(*t.StreamingFrom)}
+	}
+	return body{status: "ok", payload: x}
+}
+
+// formatTime writes 7digital's date-time form: UTC, a Z, no fraction.
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// slug lower-cases s and joins its words with hyphens, as 7digital's slugs do.
+func slug(s string) string {
+	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}

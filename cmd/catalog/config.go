@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of every role, read from CATALOG_* environment
+// variables; the defaults match deployments/local (make up).
+type config struct {
+	PostgresURL      string
+	KafkaBrokers     []string
+	RedisAddr        string
+	TopicPrefix      string
+	TopicPartitions  int32
+	TopicReplication int16
+	GroupPrefix      string
+	IngestAddr       string
+	APIAddr          string
+	APIURL           *url.URL
+	GatewayAddr      string
+	ClientsReload    time.Duration
+	DefaultCountry   string
+	DemoKey          string
+	PIDFile          string
+	LogLevel         string
+	LogFormat        string
+}
+
+func (c config) releasesTopic() string  { return c.TopicPrefix + "releases" }
+func (c config) projectorGroup() string { return c.GroupPrefix + "projector.track-details" }
+
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	num := func(k string, def, lo, hi int) int {
+		s := get(k, strconv.Itoa(def))
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer from %d to %d", k, s, lo, hi))
+			return def
+		}
+		return n
+	}
+	c := config{
+		PostgresURL:      get("CATALOG_PG_URL", "postgres://postgres@127.0.0.1:55432/catalog?sslmode=disable"),
+		KafkaBrokers:     strings.Split(get("CATALOG_KAFKA_BROKERS", "127.0.0.1:59092"), ","),
+		RedisAddr:        get("CATALOG_REDIS_ADDR", "127.0.0.1:56379"),
+		TopicPrefix:      get("CATALOG_TOPIC_PREFIX", "catalog."),
+		TopicPartitions:  int32(num("CATALOG_TOPIC_PARTITIONS", 6, 1, 10000)),
+		TopicReplication: int16(num("CATALOG_TOPIC_REPLICATION", 1, 1, 7)),
+		GroupPrefix:      get("CATALOG_GROUP_PREFIX", "catalog."),
+		IngestAddr:       get("CATALOG_INGEST_ADDR", "127.0.0.1:8082"),
+		APIAddr:          get("CATALOG_API_ADDR", "127.0.0.1:8081"),
+		GatewayAddr:      get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
+		ClientsReload:    time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
+		DefaultCountry:   get("CATALOG_DEFAULT_COUNTRY", "GB"),
+		DemoKey:          get("CATALOG_DEMO_KEY", ""),
+		PIDFile:          get("CATALOG_PID_FILE", ""),
+		LogLevel:         get("CATALOG_LOG_LEVEL", "info"),
+		LogFormat:        get("CATALOG_LOG_FORMAT", "text"),
+	}
+	u, err := url.Parse(get("CATALOG_API_URL", "http://"+c.APIAddr))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("CATALOG_API_URL: want an absolute URL such as http://127.0.0.1:8081"))
+	}
+	c.APIURL = u
+	if err := errors.Join(errs...); err != nil {
+		return config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,77 @@
+// Command catalog runs every role of the catalog platform: ingest, the
+// projector, the catalogue API, the gateway, and the operator commands.
+// `catalog dev` runs all roles in one process for local use. This is the
+// only composition root: configuration is read from the environment here
+// and nowhere else.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "catalog:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	root := &cobra.Command{
+		Use:           "catalog",
+		Short:         "An event-sourced music catalogue: ingest, projections, the catalogue API and its gateway",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		devCommand(cfg, log),
+		roleCommand("ingest", "Serve the ingest API (deliveries -> events in Kafka)", cfg, log, runIngestRole),
+		roleCommand("project", "Run the track-details projector (Kafka -> Postgres read model)", cfg, log, runProjectorRole),
+		roleCommand("api", "Serve the catalogue API (7digital track/details)", cfg, log, runAPIRole),
+		roleCommand("gateway", "Serve the public gateway (client identity, proxy to the API)", cfg, log, runGatewayRole),
+		clientsCommand(cfg, log),
+	)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func roleCommand(name, short string, cfg config, log *slog.Logger, fn func(context.Context, config, *slog.Logger) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fn(cmd.Context(), cfg, log.With("role", name))
+		},
+	}
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/catalog-org/catalog/api"
+	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/gateway"
+	"github.com/catalog-org/catalog/gateway/gatewaypg"
+	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/ingest/ingestpg"
+	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/projectionpg"
+)
+
+func (c config) kafka(clientID string) events.KafkaConfig {
+	return events.KafkaConfig{Brokers: c.KafkaBrokers, ClientID: clientID}
+}
+
+func (c config) topics() []events.TopicSpec {
+	return []events.TopicSpec{{Name: c.releasesTopic(), Partitions: c.TopicPartitions, ReplicationFactor: c.TopicReplication}}
+}
+
+func connectPostgres(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return pool, nil
+}
+
+// withPostgres runs fn with a pool that is closed when fn returns.
+func withPostgres(ctx context.Context, cfg config, fn func(*pgxpool.Pool) error) error {
+	pool, err := connectPostgres(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fn(pool)
+}
+
+// serve listens on addr (failing at once if it cannot) and serves h until
+// ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", "http://"+ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown %s: %w", addr, err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newIngestService migrates the write-side tables, makes sure the topics
+// exist and connects the publisher. The caller closes the publisher.
+func newIngestService(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) (*ingest.Service, *events.Publisher, error) {
+	if err := ingestpg.Migrate(ctx, pool); err != nil {
+		return nil, nil, err
+	}
+	if err := events.EnsureTopics(ctx, cfg.kafka("catalog-ingest"), cfg.topics(), log); err != nil {
+		return nil, nil, err
+	}
+	store, err := ingestpg.New(pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := events.NewPublisher(cfg.kafka("catalog-ingest"), log)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := ingest.NewService(store, pub, cfg.releasesTopic(), log)
+	if err != nil {
+		_ = pub.Close()
+		return nil, nil, err
+	}
+	return svc, pub, nil
+}
+
+func runIngestRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return ingestRole(ctx, cfg, log, pool, nil) })
+}
+
+// ingestRole serves the ingest API. When ready is not nil it receives the
+// service once it is built.
+func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, ready chan<- *ingest.Service) error {
+	svc, pub, err := newIngestService(ctx, cfg, log, pool)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	if ready != nil {
+		ready <- svc
+	}
+	return serve(ctx, cfg.IngestAddr, ingest.NewHTTPHandler(svc, log), log)
+}
+
+func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return projectorRole(ctx, cfg, log, pool) })
+}
+
+func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) error {
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if err := events.EnsureTopics(ctx, cfg.kafka("catalog-projector"), cfg.topics(), log); err != nil {
+		return err
+	}
+	store, err := projectionpg.NewTrackDetails(pool)
+	if err != nil {
+		return err
+	}
+	proj, err := projections.NewTrackDetails(store, log)
+	if err != nil {
+		return err
+	}
+	consumer, err := events.NewConsumer(events.ConsumerConfig{
+		Kafka:  cfg.kafka("catalog-projector"),
+		Group:  cfg.projectorGroup(),
+		Topics: []string{cfg.releasesTopic()},
+	}, proj, store, log)
+	if err != nil {
+		return err
+	}
+	log.Info("projector starting", "group", cfg.projectorGroup(), "topic", cfg.releasesTopic())
+	return consumer.Run(ctx)
+}
+
+func runAPIRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return apiRole(ctx, cfg, log, pool) })
+}
+
+func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) error {
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	store, err := projectionpg.NewTrackDetails(pool)
+	if err != nil {
+		return err
+	}
+	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, store, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg.APIAddr, h, log)
+}
+
+func runGatewayRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return gatewayRole(ctx, cfg, log, pool) })
+}
+
+func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) error {
+	if err := gatewaypg.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	clients, err := gatewaypg.New(pool, log)
+	if err != nil {
+		return err
+	}
+	if err := clients.Reload(ctx); err != nil {
+		return err
+	}
+	go clients.Watch(ctx, cfg.ClientsReload)
+	h, err := gateway.NewHandler(gateway.Config{Upstream: cfg.APIURL}, clients, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg.GatewayAddr, h, log)
+}

@@ -1,0 +1,60 @@
+# Shared settings for the local infrastructure scripts. Sourced, not run.
+# Every value can be overridden from the environment; the defaults keep all
+# three services on loopback, on ports that do not collide with system-wide
+# installs, with all state under one git-ignored folder of the repository.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DATA_DIR="${CATALOG_DATA_DIR:-$REPO_ROOT/.data}"
+
+PG_PORT="${CATALOG_PG_PORT:-55432}"
+REDIS_PORT="${CATALOG_REDIS_PORT:-56379}"
+KAFKA_PORT="${CATALOG_KAFKA_PORT:-59092}"
+KAFKA_CONTROLLER_PORT="${CATALOG_KAFKA_CONTROLLER_PORT:-59093}"
+
+PG_DIR="$DATA_DIR/postgres"
+REDIS_DIR="$DATA_DIR/redis"
+KAFKA_DIR="$DATA_DIR/kafka"
+RUN_DIR="$DATA_DIR/run"
+LOG_DIR="$DATA_DIR/log"
+
+log() { printf '[local] %s\n' "$*" >&2; }
+die() { printf '[local] error: %s\n' "$*" >&2; exit 1; }
+
+# pid_alive FILE PATTERN: the pid in FILE is running and its command line
+# contains PATTERN (so a recycled pid is never mistaken for ours).
+pid_alive() {
+  local file="$1" pattern="$2" pid
+  [ -s "$file" ] || return 1
+  pid="$(head -n1 "$file")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
+}
+
+# stop_pid FILE PATTERN NAME: SIGTERM the process, wait up to 30 s, then SIGKILL.
+stop_pid() {
+  local file="$1" pattern="$2" name="$3" pid i
+  if ! pid_alive "$file" "$pattern"; then
+    rm -f "$file"
+    log "$name: not running"
+    return 0
+  fi
+  pid="$(head -n1 "$file")"
+  log "$name: stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 300); do
+    [ -d "/proc/$pid" ] || break
+    sleep 0.1
+  done
+  if [ -d "/proc/$pid" ]; then
+    log "$name: still running after 30 s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Installs (when missing) and starts PostgreSQL, Redis and a single-node
+# Apache Kafka broker (KRaft) on loopback. Idempotent: a service that is
+# already running is left alone. All data and logs live under $DATA_DIR.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
+
+# --- packages ---------------------------------------------------------------
+missing=()
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+[ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/postgres" ] || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} from Debian's packages"
+  as_root apt-get update -qq
+  # policy-rc.d keeps the packages' own init scripts from starting system-wide
+  # services: ours run on their own ports with their own data.
+  as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1 \
+    || { tail -n 30 "$LOG_DIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+fi
+
+# --- PostgreSQL --------------------------------------------------------------
+PG_BIN="$(pg_bindir)"
+pg_as() {
+  # PostgreSQL refuses to run as root; as root we run it as the postgres user.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+start_postgres() {
+  mkdir -p "$PG_DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR"; chmod 700 "$PG_DIR"; fi
+  if [ ! -s "$PG_DIR/data/PG_VERSION" ]; then
+    log "postgres: initialising $PG_DIR/data"
+    pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+      >"$LOG_DIR/postgres-initdb.log" 2>&1 || { cat "$LOG_DIR/postgres-initdb.log" >&2; die "initdb failed"; }
+  fi
+  if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    log "postgres: already running on 127.0.0.1:$PG_PORT"
+  else
+    log "postgres: starting on 127.0.0.1:$PG_PORT"
+    touch "$LOG_DIR/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres: "$LOG_DIR/postgres.log"
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$LOG_DIR/postgres.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$PG_DIR' -c max_connections=200 -c fsync=on" \
+      start >/dev/null || { tail -n 30 "$LOG_DIR/postgres.log" >&2; die "postgres did not start"; }
+  fi
+  for _ in $(seq 1 100); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
+    sleep 0.2
+  done
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || die "postgres is not accepting connections"
+  if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='catalog'" | grep -q 1; then
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres catalog
+  fi
+}
+
+# --- Redis -------------------------------------------------------------------
+start_redis() {
+  mkdir -p "$REDIS_DIR"
+  if pid_alive "$RUN_DIR/redis.pid" redis-server; then
+    log "redis: already running on 127.0.0.1:$REDIS_PORT"
+    return
+  fi
+  port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process"
+  log "redis: starting on 127.0.0.1:$REDIS_PORT"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
+    --dir "$REDIS_DIR" --daemonize yes --pidfile "$RUN_DIR/redis.pid" \
+    --logfile "$LOG_DIR/redis.log" --appendonly yes --maxmemory 256mb --maxmemory-policy allkeys-lru
+  for _ in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return
+    sleep 0.1
+  done
+  die "redis did not answer PING"
+}
+
+# --- Kafka -------------------------------------------------------------------
+kafka_jars() {
+  local pom="$REPO_ROOT/deployments/pom.xml" stamp="$KAFKA_DIR/libs/.pom.sha256" sum
+  sum="$(sha256sum "$pom" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return; fi
+  log "kafka: fetching the broker's jars from Maven Central (deployments/pom.xml)"
+  rm -rf "$KAFKA_DIR/libs"; mkdir -p "$KAFKA_DIR/libs"
+  mvn -B -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_DIR/libs" \
+    >"$LOG_DIR/maven.log" 2>&1 || { tail -n 30 "$LOG_DIR/maven.log" >&2; die "maven could not fetch Kafka's jars"; }
+  echo "$sum" >"$stamp"
+}
+start_kafka() {
+  mkdir -p "$KAFKA_DIR"
+  if pid_alive "$RUN_DIR/kafka.pid" kafka.Kafka; then
+    log "kafka: already running on 127.0.0.1:$KAFKA_PORT"
+    return
+  fi
+  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process"
+  kafka_jars
+  sed -e "s|@BROKER_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@LOG_DIR@|$KAFKA_DIR/data|g" \
+      "$REPO_ROOT/deployments/local/server.properties" >"$KAFKA_DIR/server.properties"
+  local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+              "-Dlog4j.configuration=file:$REPO_ROOT/deployments/local/log4j.properties"
+              -cp "$KAFKA_DIR/libs/*")
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id="$("${java[@]}" kafka.tools.StorageTool random-uuid 2>>"$LOG_DIR/kafka-format.log")"
+    log "kafka: formatting storage (cluster $cluster_id)"
+    "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+      --ignore-formatted >>"$LOG_DIR/kafka-format.log" 2>&1 || { cat "$LOG_DIR/kafka-format.log" >&2; die "kafka storage format failed"; }
+  fi
+  log "kafka: starting on 127.0.0.1:$KAFKA_PORT (KRaft, broker+controller)"
+  : >"$LOG_DIR/kafka.log"
+  setsid nohup "${java[@]}" kafka.Kafka "$KAFKA_DIR/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/kafka.pid"
+  for _ in $(seq 1 600); do
+    if grep -q "Kafka Server started" "$LOG_DIR/kafka.log" && port_open "$KAFKA_PORT"; then
+      log "kafka: ready"
+      return
+    fi
+    pid_alive "$RUN_DIR/kafka.pid" kafka.Kafka || { tail -n 40 "$LOG_DIR/kafka.log" >&2; die "kafka exited during start-up"; }
+    sleep 0.2
+  done
+  tail -n 40 "$LOG_DIR/kafka.log" >&2
+  die "kafka did not become ready within 120 s"
+}
+
+start_postgres
+start_redis
+start_kafka
+log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, kafka 127.0.0.1:$KAFKA_PORT (data and logs in $DATA_DIR)"

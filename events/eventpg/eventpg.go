@@ -1,0 +1,39 @@
+// Package eventpg holds the PostgreSQL plumbing shared by the stores that
+// sit beside the event log: versioned, embedded schema migrations applied
+// at start-up under an advisory lock, so several processes may start at once.
+package eventpg
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+)
+
+// Migrate applies the *.sql files under migrations/ in fsys (named
+// NNN_description.sql) that versionTable has not recorded yet. Each store
+// keeps its own version table, so stores evolve independently.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, versionTable string, fsys fs.FS) error {
+	sub, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations of %s: %w", versionTable, err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", versionTable, err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), versionTable)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", versionTable, err)
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return fmt.Errorf("load migrations of %s: %w", versionTable, err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", versionTable, err)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/events"
+)
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	e, err := events.NewEnvelope("catalog.release.delivered", 1, "/catalog/ingest", "00724349501058", 7, at, "msg-1", map[string]int{"a": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.Headers()
+	for k, want := range map[string]string{"ce_specversion": "1.0", "ce_type": "catalog.release.delivered", "ce_subject": "00724349501058",
+		"ce_sequence": "7", "ce_source": "/catalog/ingest", "content-type": "application/json", "ce_causationid": "msg-1"} {
+		if h[k] != want {
+			t.Errorf("header %s = %q, want %q", k, h[k], want)
+		}
+	}
+	got, err := events.Decode(h, e.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != e.ID || got.Sequence != 7 || !got.Time.Equal(at) || string(got.Data) != `{"a":1}` || got.SchemaVersion != 1 {
+		t.Fatalf("decoded %+v, want %+v", got, e)
+	}
+}
+
+func TestDecodeNamesEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := events.Decode(map[string]string{"ce_specversion": "0.3", "ce_sequence": "x"}, []byte("{"))
+	if !errors.Is(err, events.ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+	for _, want := range []string{"ce_specversion", "ce_id is missing", "ce_type is missing", "ce_sequence", "not JSON"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// TestTopicsKeptForever creates the topics through the application's own
+// start-up path and reads their settings back from the broker.
+func TestTopicsKeptForever(t *testing.T) {
+	t.Parallel()
+	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, kc.Brokers, prefix)
+	topic := prefix + "releases"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	specs := []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}
+	ctx := context.Background()
+
+	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
+		t.Fatal(err)
+	}
+	assertForever := func() {
+		t.Helper()
+		parts, cfg, err := events.TopicSettings(kc, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parts != 3 {
+			t.Errorf("partitions = %d, want 3", parts)
+		}
+		if cfg["retention.ms"] != "-1" || cfg["retention.bytes"] != "-1" || cfg["cleanup.policy"] != "delete" {
+			t.Errorf("retention.ms=%s retention.bytes=%s cleanup.policy=%s, want -1, -1, delete",
+				cfg["retention.ms"], cfg["retention.bytes"], cfg["cleanup.policy"])
+		}
+	}
+	assertForever()
+
+	// Someone shortens retention by hand: the next start puts it back.
+	admin, err := sarama.NewClusterAdmin(kc.Brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	week := "604800000"
+	if err := admin.AlterConfig(sarama.TopicResource, topic, map[string]*string{"retention.ms": &week}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, cfg, _ := events.TopicSettings(kc, topic); cfg["retention.ms"] != week {
+		t.Fatalf("retention.ms = %s after altering it", cfg["retention.ms"])
+	}
+	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
+		t.Fatal(err)
+	}
+	assertForever()
+}

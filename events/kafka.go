@@ -1,0 +1,179 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// KafkaConfig locates the Kafka cluster.
+type KafkaConfig struct {
+	// Brokers are the bootstrap addresses (host:port).
+	Brokers []string
+	// ClientID names this process to the brokers (shows in their logs and quotas).
+	ClientID string
+}
+
+// Validate reports missing settings.
+func (c KafkaConfig) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("kafka: no brokers configured")
+	}
+	return nil
+}
+
+// saramaConfig returns the base client settings shared by every role. The
+// protocol version is pinned so sarama never falls back to pre-2.1 requests,
+// which Kafka 4 no longer accepts.
+func (c KafkaConfig) saramaConfig() *sarama.Config {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cfg.ClientID = c.ClientID
+	if cfg.ClientID == "" {
+		cfg.ClientID = "catalog"
+	}
+	cfg.Metadata.AllowAutoTopicCreation = false
+	cfg.Net.DialTimeout = 5 * time.Second
+	return cfg
+}
+
+// TopicSpec is a topic catalog owns.
+type TopicSpec struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+}
+
+// topicConfig is applied to every catalog topic: the event log is kept
+// forever (never deleted by time or size, never compacted), because read
+// models are rebuilt from offset zero and analysts read history from the start.
+func topicConfig() map[string]*string {
+	minus1, del := "-1", "delete"
+	return map[string]*string{
+		"retention.ms":    &minus1,
+		"retention.bytes": &minus1,
+		"cleanup.policy":  &del,
+	}
+}
+
+// EnsureTopics creates the topics that do not exist, with infinite retention,
+// and brings the retention settings of existing ones back to infinite. It
+// never adds partitions to an existing topic: that would move keys to other
+// partitions and break per-release ordering; a mismatch is logged instead.
+func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *slog.Logger) error {
+	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return fmt.Errorf("connect kafka admin: %w", err)
+	}
+	defer admin.Close()
+
+	existing, err := admin.ListTopics()
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	for _, s := range specs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d, ok := existing[s.Name]
+		if !ok {
+			err := admin.CreateTopic(s.Name, &sarama.TopicDetail{
+				NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, ConfigEntries: topicConfig(),
+			}, false)
+			if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+				return fmt.Errorf("create topic %s: %w", s.Name, err)
+			}
+			log.Info("kafka topic created", "topic", s.Name, "partitions", s.Partitions, "replication", s.ReplicationFactor)
+			continue
+		}
+		if d.NumPartitions != s.Partitions {
+			log.Warn("kafka topic has a different partition count than configured; keeping it",
+				"topic", s.Name, "partitions", d.NumPartitions, "configured", s.Partitions)
+		}
+		if err := ensureRetention(admin, s.Name, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureRetention(admin sarama.ClusterAdmin, topic string, log *slog.Logger) error {
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	if err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	current := map[string]string{}
+	for _, e := range entries {
+		current[e.Name] = e.Value
+	}
+	fix := map[string]sarama.IncrementalAlterConfigsEntry{}
+	for k, v := range topicConfig() {
+		if current[k] != *v {
+			fix[k] = sarama.IncrementalAlterConfigsEntry{Operation: sarama.IncrementalAlterConfigsOperationSet, Value: v}
+		}
+	}
+	if len(fix) == 0 {
+		return nil
+	}
+	log.Warn("kafka topic did not keep events forever; fixing its settings", "topic", topic, "settings", current)
+	if err := admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
+		return fmt.Errorf("alter topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// TopicSettings reads a topic's partition count and configuration back from
+// the broker (used by ops tooling and tests).
+func TopicSettings(kc KafkaConfig, topic string) (partitions int, config map[string]string, err error) {
+	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return 0, nil, fmt.Errorf("connect kafka admin: %w", err)
+	}
+	defer admin.Close()
+	md, err := admin.DescribeTopics([]string{topic})
+	if err != nil {
+		return 0, nil, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	if len(md) != 1 || md[0].Err != sarama.ErrNoError {
+		return 0, nil, fmt.Errorf("describe topic %s: %v", topic, md[0].Err)
+	}
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	if err != nil {
+		return 0, nil, fmt.Errorf("describe topic %s config: %w", topic, err)
+	}
+	config = map[string]string{}
+	for _, e := range entries {
+		config[e.Name] = e.Value
+	}
+	return len(md[0].Partitions), config, nil
+}
+
+// HighWatermarks returns the next offset to be written in each partition of
+// topic (the end of the log), for lag and progress.
+func HighWatermarks(kc KafkaConfig, topic string) (map[int32]int64, error) {
+	client, err := sarama.NewClient(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return nil, fmt.Errorf("connect kafka: %w", err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	out := make(map[int32]int64, len(parts))
+	for _, p := range parts {
+		off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
+		}
+		out[p] = off
+	}
+	return out, nil
+}
+
+func partitionName(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }

@@ -1,0 +1,4 @@
+// Package gateway is catalog's one public door: it identifies the calling
+// client by its consumer key, refuses unknown or disabled keys, and proxies
+// the rest to the internal API with a fresh set of forwarding headers.
+package gateway

@@ -1,0 +1,143 @@
+// Package gatewaypg stores API clients in PostgreSQL and keeps a copy in
+// memory, reloaded every few seconds, so the gateway answers identity
+// questions without a database round trip and sees changes within seconds.
+package gatewaypg
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/catalog-org/catalog/events/eventpg"
+	"github.com/catalog-org/catalog/gateway"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrClientExists reports a key that is already registered.
+var ErrClientExists = errors.New("client key already exists")
+
+// Migrate brings the clients table up to date.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return eventpg.Migrate(ctx, pool, "gateway_schema_version", migrations)
+}
+
+// Store manages API clients and implements gateway.Clients from its cache.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	mu      sync.RWMutex
+	clients map[string]gateway.Client
+	loaded  bool
+}
+
+// New returns a Store on pool. Run Migrate first.
+func New(pool *pgxpool.Pool, log *slog.Logger) (*Store, error) {
+	if pool == nil || log == nil {
+		return nil, errors.New("gatewaypg: pool and logger are required")
+	}
+	return &Store{pool: pool, log: log}, nil
+}
+
+// NewKey returns a random 32-hex-digit consumer key.
+func NewKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Add registers a client; it returns ErrClientExists for a taken key.
+func (s *Store) Add(ctx context.Context, key, name string) error {
+	tag, err := s.pool.Exec(ctx, `insert into api_clients (key, name) values ($1, $2) on conflict (key) do nothing`, key, name)
+	if err != nil {
+		return fmt.Errorf("add client %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("add client %s: %w", name, ErrClientExists)
+	}
+	return nil
+}
+
+// ByName returns the oldest enabled client with that name, if any.
+func (s *Store) ByName(ctx context.Context, name string) (gateway.Client, bool, error) {
+	var c gateway.Client
+	err := s.pool.QueryRow(ctx, `select key, name, enabled from api_clients where name = $1 and enabled order by created_at limit 1`, name).
+		Scan(&c.Key, &c.Name, &c.Enabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return gateway.Client{}, false, nil
+	}
+	if err != nil {
+		return gateway.Client{}, false, fmt.Errorf("client %s: %w", name, err)
+	}
+	return c, true, nil
+}
+
+// List returns every client, oldest first.
+func (s *Store) List(ctx context.Context) ([]gateway.Client, error) {
+	rows, err := s.pool.Query(ctx, `select key, name, enabled from api_clients order by created_at, key`)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	var out []gateway.Client
+	var c gateway.Client
+	if _, err := pgx.ForEachRow(rows, []any{&c.Key, &c.Name, &c.Enabled}, func() error { out = append(out, c); return nil }); err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// Reload replaces the cache with the table's current content.
+func (s *Store) Reload(ctx context.Context) error {
+	list, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]gateway.Client, len(list))
+	for _, c := range list {
+		m[c.Key] = c
+	}
+	s.mu.Lock()
+	s.clients, s.loaded = m, true
+	s.mu.Unlock()
+	return nil
+}
+
+// Watch reloads the cache every interval until ctx ends. A failed reload
+// keeps the last good copy and is logged.
+func (s *Store) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reloading API clients failed; keeping the last copy", "err", err)
+			}
+		}
+	}
+}
+
+// Client implements gateway.Clients from the cache. Before the first
+// successful load it answers with an error, so the gateway fails closed.
+func (s *Store) Client(_ context.Context, key string) (gateway.Client, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.loaded {
+		return gateway.Client{}, false, errors.New("API clients not loaded yet")
+	}
+	c, ok := s.clients[key]
+	return c, ok, nil
+}
