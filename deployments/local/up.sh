@@ -17,10 +17,19 @@ command -v mvn >/dev/null || missing+=(maven)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   as_root apt-get update -qq
-  # policy-rc.d keeps the packages' own init scripts from starting system-wide
-  # services: ours run on their own ports with their own data.
-  as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1 \
-    || { tail -n 30 "$LOG_DIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  # A policy-rc.d that answers 101 keeps the packages' own init scripts from
+  # starting system-wide services: ours run on their own ports with their own
+  # data, and `make down` must stop everything this script started.
+  policy_added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1 || rc=$?
+  [ -n "$policy_added" ] && as_root rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || { tail -n 30 "$LOG_DIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 fi
 
 # --- PostgreSQL --------------------------------------------------------------
