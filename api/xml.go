@@ -13,12 +13,10 @@ import (
 
 // The envelope 7digital clients expect: an XML declaration, double-quoted
 // attributes, and status on the <response start tag (the C# client finds it
-// by text search).
-const (
-	xmlDecl       = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
-	responseAttrs = `xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" ` +
-		`version="1.2" xsi:noNamespaceSchemaLocation="http://api.7digital.com/1.2/static/7digitalAPI.xsd"`
-)
+// by text search). The xsi/xsd namespace declarations of 7digital's own
+// responses are left out: they declare nothing the body uses, and clients
+// strip them.
+const xmlDecl = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
 
 type body struct {
 	status  string
@@ -32,7 +30,7 @@ func writeXML(c echo.Context, code int, b body) error {
 	}
 	var sb strings.Builder
 	sb.WriteString(xmlDecl)
-	sb.WriteString(`<response status="` + b.status + `" ` + responseAttrs + ">\n")
+	sb.WriteString(`<response status="` + b.status + `" version="1.2">` + "\n")
 	sb.Write(inner)
 	sb.WriteString("\n</response>\n")
 	return c.Blob(code, "application/xml; charset=utf-8", []byte(sb.String()))

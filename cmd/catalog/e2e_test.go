@@ -113,7 +113,7 @@ func TestEndToEnd(t *testing.T) {
 		body = b
 		return nil
 	})
-	if !strings.HasPrefix(body, `<?xml version="1.0" encoding="utf-8"?>`) || !strings.Contains(body, `<response status="ok"`) {
+	if !strings.HasPrefix(body, `<?xml version="1.0" encoding="utf-8"?>`) || !strings.Contains(body, `<response status="ok" version="1.2">`) {
 		t.Errorf("envelope is not 7digital's:\n%s", body)
 	}
 	r := parse(t, body)
