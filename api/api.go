@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -16,10 +17,11 @@ import (
 	"github.com/catalog-org/catalog/domain/release"
 )
 
-// TrackReader finds a track as offered in a territory. It returns
-// catalogue.ErrTrackNotFound (wrapped) for an unknown id.
+// TrackReader finds a track and its offers in a territory that have not
+// ended by now. It returns catalogue.ErrTrackNotFound (wrapped) for an
+// unknown id.
 type TrackReader interface {
-	Track(ctx context.Context, id int64, territory string) (catalogue.Track, error)
+	Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error)
 }
 
 // Config configures the API.
@@ -27,6 +29,8 @@ type Config struct {
 	// DefaultCountry is the territory used when a request names none (GB,
 	// as 7digital clients assume).
 	DefaultCountry string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // NewHandler returns the API's HTTP handler:
@@ -39,6 +43,9 @@ func NewHandler(cfg Config, tracks TrackReader, log *slog.Logger) (http.Handler,
 	}
 	if cfg.DefaultCountry == "" {
 		cfg.DefaultCountry = "GB"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	h := &handler{cfg: cfg, tracks: tracks}
 	e := echo.New()
@@ -108,7 +115,7 @@ func (h *handler) trackDetails(c echo.Context) error {
 			}
 		}
 	}
-	t, err := h.tracks.Track(c.Request().Context(), id, country)
+	t, err := h.tracks.Track(c.Request().Context(), id, country, h.cfg.Now())
 	if err != nil {
 		return err
 	}

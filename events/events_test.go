@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -92,9 +93,12 @@ func TestTopicsKeptForever(t *testing.T) {
 	if err := admin.AlterConfig(sarama.TopicResource, topic, map[string]*string{"retention.ms": &week}, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, cfg, _ := events.TopicSettings(kc, topic); cfg["retention.ms"] != week {
-		t.Fatalf("retention.ms = %s after altering it", cfg["retention.ms"])
-	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if _, cfg, _ := events.TopicSettings(kc, topic); cfg["retention.ms"] != week {
+			return fmt.Errorf("retention.ms = %s after altering it", cfg["retention.ms"])
+		}
+		return nil
+	})
 	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,9 @@ func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *s
 			if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 				return fmt.Errorf("create topic %s: %w", s.Name, err)
 			}
+			if err := waitForLeaders(ctx, admin, s.Name); err != nil {
+				return err
+			}
 			log.Info("kafka topic created", "topic", s.Name, "partitions", s.Partitions, "replication", s.ReplicationFactor)
 			continue
 		}
@@ -100,6 +103,34 @@ func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *s
 		}
 	}
 	return nil
+}
+
+// waitForLeaders returns once every partition of a new topic has a leader,
+// so the first produce or offset request does not fail.
+func waitForLeaders(ctx context.Context, admin sarama.ClusterAdmin, topic string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := admin.DescribeTopics([]string{topic})
+		if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError && len(md[0].Partitions) > 0 {
+			ready := true
+			for _, p := range md[0].Partitions {
+				if p.Err != sarama.ErrNoError || p.Leader < 0 {
+					ready = false
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s has no leader for every partition after 30 s", topic)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func ensureRetention(admin sarama.ClusterAdmin, topic string, log *slog.Logger) error {

@@ -1,90 +1,132 @@
 package ingest
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/ingest/ern"
 )
 
-// MaxBodyBytes caps a delivery's size.
+// MaxBodyBytes caps a delivery's size (10 MiB; the largest public ERN
+// samples are well under 1 MiB).
 const MaxBodyBytes = 10 << 20
+
+// Format is a delivery format.
+type Format string
+
+// The delivery formats ingest reads.
+const (
+	FormatERN  Format = "ern"
+	FormatJSON Format = "json"
+)
+
+// FormatOf maps a Content-Type to a delivery format.
+func FormatOf(contentType string) (Format, bool) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch mt {
+	case "application/json":
+		return FormatJSON, true
+	case "application/xml", "text/xml":
+		return FormatERN, true
+	}
+	return "", false
+}
+
+// Parse reads one delivery in format f.
+func Parse(f Format, data []byte) (Delivery, error) {
+	if f == FormatJSON {
+		return ParseJSON(data)
+	}
+	p, err := ern.Parse(data)
+	if err != nil {
+		return Delivery{}, err
+	}
+	return Delivery{Release: p.Release, Purge: p.Purge}, nil
+}
+
+// Submit applies a parsed delivery.
+func (s *Service) Submit(ctx context.Context, d Delivery) (Result, error) {
+	switch {
+	case d.Release != nil:
+		return s.Deliver(ctx, *d.Release)
+	case d.Purge != nil:
+		return s.Purge(ctx, *d.Purge)
+	}
+	return Result{}, &release.ValidationError{Problems: []release.Problem{{Field: "(body)", Reason: "neither a release nor a purge"}}}
+}
 
 // NewHTTPHandler serves the ingest API:
 //
-//	POST /v1/releases   a JSON release -> 202 accepted, 200 unchanged, 4xx problems, 503 dependency down
+//	POST /v1/deliveries   an ERN message (application/xml, text/xml) or a JSON delivery (application/json)
+//	                      -> 202 accepted, 200 unchanged or stale, 4xx problems, 503 dependency down
+//	POST /v1/releases     the same (the first name of the endpoint)
 //	GET  /healthz
 func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.Recover())
-	e.Use(middleware.BodyLimit("10M"))
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	e.POST("/v1/releases", func(c echo.Context) error {
-		mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
-		if mt != echo.MIMEApplicationJSON {
-			return &unsupportedMediaError{got: mt}
+	post := func(c echo.Context) error {
+		ct := c.Request().Header.Get(echo.HeaderContentType)
+		f, ok := FormatOf(ct)
+		if !ok {
+			return &unsupportedMediaError{got: ct}
 		}
-		j, err := DecodeJSON(c.Request().Body)
+		data, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "reading the body: "+err.Error())
+		}
+		if len(data) > MaxBodyBytes {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery may be at most %d bytes", MaxBodyBytes))
+		}
+		d, err := Parse(f, data)
 		if err != nil {
 			return err
 		}
-		if j.MessageID == "" {
-			j.MessageID = uuid.NewString()
-		}
-		res, err := svc.Deliver(c.Request().Context(), j.MessageID, j.Draft())
+		res, err := svc.Submit(c.Request().Context(), d)
 		if err != nil {
-			var v *release.ValidationError
-			if errors.As(err, &v) {
-				return &rejectedError{messageID: j.MessageID, upc: j.UPC, v: v}
-			}
 			return err
 		}
-		status := http.StatusAccepted
-		if res.Status == "unchanged" {
-			status = http.StatusOK
+		status := http.StatusOK
+		if res.Status == string(release.Accepted) {
+			status = http.StatusAccepted
 		}
 		return c.JSON(status, res)
-	})
+	}
+	e.POST("/v1/deliveries", post)
+	e.POST("/v1/releases", post)
 	return e
 }
-
-type rejectedError struct {
-	messageID, upc string
-	v              *release.ValidationError
-}
-
-func (e *rejectedError) Error() string { return e.v.Error() }
-func (e *rejectedError) Unwrap() error { return e.v }
 
 type unsupportedMediaError struct{ got string }
 
 func (e *unsupportedMediaError) Error() string {
-	return "Content-Type " + e.got + " is not supported; send application/json"
+	return fmt.Sprintf("Content-Type %q is not supported; send application/xml (DDEX ERN) or application/json", e.got)
 }
 
 // errorHandler is the one place ingest errors become HTTP responses.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	type body struct {
-		Status    string            `json:"status"`
-		Error     string            `json:"error"`
-		MessageID string            `json:"messageId,omitempty"`
-		UPC       string            `json:"upc,omitempty"`
-		Problems  []release.Problem `json:"problems,omitempty"`
+		Status   string            `json:"status"`
+		Error    string            `json:"error"`
+		Message  *MessageRef       `json:"message,omitempty"`
+		Problems []release.Problem `json:"problems,omitempty"`
 	}
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		var (
-			rej  *rejectedError
 			val  *release.ValidationError
 			mt   *unsupportedMediaError
 			he   *echo.HTTPError
@@ -92,10 +134,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			b    = body{Status: "rejected"}
 		)
 		switch {
-		case errors.As(err, &rej):
-			code, b.Error, b.MessageID, b.UPC, b.Problems = http.StatusBadRequest, "invalid release", rej.messageID, rej.upc, rej.v.Problems
 		case errors.As(err, &val):
-			code, b.Error, b.Problems = http.StatusBadRequest, "invalid release", val.Problems
+			code, b.Error, b.Problems = http.StatusBadRequest, "invalid delivery", val.Problems
+			b.Message = &MessageRef{Sender: val.Message.Sender, ID: val.Message.ID}
 		case errors.As(err, &mt):
 			code, b.Error = http.StatusUnsupportedMediaType, mt.Error()
 		case errors.As(err, &he):
@@ -104,8 +145,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				b.Error = m
 			}
 		case errors.Is(err, ErrUnavailable):
-			log.Error("delivery not accepted", "err", err)
-			code, b.Status, b.Error = http.StatusServiceUnavailable, "error", "a dependency is unavailable; nothing was accepted, retry later"
+			log.Error("delivery not acknowledged", "err", err)
+			code, b.Status, b.Error = http.StatusServiceUnavailable, "error",
+				"a dependency is unavailable; the delivery was either not taken or is queued for Kafka exactly once; retry to confirm"
 		default:
 			log.Error("ingest request failed", "err", err)
 			code, b.Status, b.Error = http.StatusInternalServerError, "error", "internal error"

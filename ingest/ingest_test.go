@@ -18,6 +18,7 @@ import (
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/ingestpg"
 )
@@ -45,12 +46,19 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	store, _ := ingestpg.New(pool)
-	pub, err := events.NewPublisher(kc, log)
+	prod, err := events.NewProducer(kc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pub.Close() })
-	svc, err := ingest.NewService(store, pub, topic, log)
+	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc}, pool, prod, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(rctx) }()
+	t.Cleanup(func() { stop(); <-done; _ = prod.Close() })
+	svc, err := ingest.NewService(ingest.Config{Topic: topic}, store, relay, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +135,7 @@ func TestRejectsBadInputAndChangesNothing(t *testing.T) {
 		{"unknown field", "application/json", `{"upc":"00724349501058","colour":"red"}`, 400, []string{"colour"}},
 		{"wrong type", "application/json", `{"upc":"00724349501058","tracks":[{"disc":"one"}]}`, 400, []string{"tracks.disc"}},
 		{"missing fields", "application/json", `{"upc":"00724349501058","tracks":[{"isrc":"USCA29600191"}]}`, 400,
-			[]string{"title", "artist", "label", "tracks[0].title", "tracks[0].duration", "tracks[0].disc", "tracks[0].number"}},
+			[]string{"title", "artist", "tracks[0].title", "tracks[0].duration", "tracks[0].disc", "tracks[0].number"}},
 		{"bad values", "application/json", strings.Replace(strings.Replace(validRelease, `"GB"`, `"XX"`, 1), "00724349501058", "00724349501059", 1), 400,
 			[]string{"upc", "availability[0].territory"}},
 		{"not JSON", "text/plain", validRelease, 415, nil},
@@ -210,15 +218,27 @@ func TestAcceptsOnceAndKeepsTrackIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if env.Type != release.TypeDelivered || env.Sequence != int64(i+1) || env.Subject != "00724349501058" || env.Source != ingest.Source {
+		wantType := []string{release.TypeDelivered, release.TypeMetadataChanged}[i]
+		if env.Type != wantType || env.Sequence != int64(i+1) || env.Subject != "00724349501058" || env.Source != ingest.Source ||
+			env.SchemaVersion != release.SchemaVersions[wantType] {
 			t.Errorf("record %d envelope = %+v", i, env)
 		}
-		var ev release.Delivered
-		if err := json.Unmarshal(env.Data, &ev); err != nil {
-			t.Fatal(err)
-		}
-		if len(ev.Tracks) != 2 || ev.Tracks[0].ISRC != "USCA29600191" || ev.Tracks[0].DurationSeconds != 252 || len(ev.Availability) != 2 {
-			t.Errorf("record %d data = %+v", i, ev)
+		if i == 0 {
+			var ev release.Delivered
+			if err := json.Unmarshal(env.Data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Tracks) != 2 || ev.Tracks[0].ISRC != "USCA29600191" || ev.Tracks[0].DurationSeconds != 252 || len(ev.Deals) != 3 {
+				t.Errorf("record %d data = %+v", i, ev)
+			}
+		} else {
+			var ev release.MetadataChanged
+			if err := json.Unmarshal(env.Data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Title != "Come Down (Remastered)" {
+				t.Errorf("record %d data = %+v", i, ev)
+			}
 		}
 	}
 	if recs[0].Partition != recs[1].Partition {

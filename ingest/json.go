@@ -7,64 +7,204 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
 )
 
-// JSONRelease is the documented JSON delivery format (docs/ingest-json.md).
+// JSONRelease is the documented JSON delivery format (docs/ingest-json.md):
+// a release (the fields of an ERN NewReleaseMessage a catalogue uses), or,
+// when Purge is set, a request to remove a release.
 type JSONRelease struct {
-	// MessageID names the delivery; generated when empty.
-	MessageID    string             `json:"messageId,omitempty"`
-	UPC          string             `json:"upc"`
-	Title        string             `json:"title"`
-	Artist       string             `json:"artist"`
-	Label        string             `json:"label"`
-	Tracks       []JSONTrack        `json:"tracks"`
-	Availability []JSONAvailability `json:"availability"`
+	MessageID      string `json:"messageId,omitempty"`
+	Sender         string `json:"sender,omitempty"`
+	MessageCreated string `json:"messageCreated,omitempty"`
+	Test           bool   `json:"test,omitempty"`
+
+	Purge *JSONPurge `json:"purge,omitempty"`
+
+	UPC                 string             `json:"upc,omitempty"`
+	GRid                string             `json:"grid,omitempty"`
+	CatalogNumber       string             `json:"catalogNumber,omitempty"`
+	Title               string             `json:"title,omitempty"`
+	Version             string             `json:"version,omitempty"`
+	Type                string             `json:"type,omitempty"`
+	Label               string             `json:"label,omitempty"`
+	Artist              string             `json:"artist,omitempty"`
+	Artists             []JSONArtist       `json:"artists,omitempty"`
+	PLine               string             `json:"pLine,omitempty"`
+	CLine               string             `json:"cLine,omitempty"`
+	Genre               string             `json:"genre,omitempty"`
+	ParentalWarning     string             `json:"parentalWarning,omitempty"`
+	ReleaseDate         string             `json:"releaseDate,omitempty"`
+	OriginalReleaseDate string             `json:"originalReleaseDate,omitempty"`
+	Tracks              []JSONTrack        `json:"tracks,omitempty"`
+	Deals               []JSONDeal         `json:"deals,omitempty"`
+	Availability        []JSONAvailability `json:"availability,omitempty"`
 }
 
-// JSONTrack is one track of a JSONRelease.
+// JSONPurge names the release to remove.
+type JSONPurge struct {
+	UPC  string `json:"upc,omitempty"`
+	GRid string `json:"grid,omitempty"`
+}
+
+// JSONArtist is a credited artist.
+type JSONArtist struct {
+	Name string `json:"name"`
+	Role string `json:"role,omitempty"`
+}
+
+// JSONTrack is one track.
 type JSONTrack struct {
-	ISRC     string `json:"isrc"`
-	Title    string `json:"title"`
-	Artist   string `json:"artist,omitempty"`
-	Duration string `json:"duration"`
-	Disc     int    `json:"disc"`
-	Number   int    `json:"number"`
+	ISRC            string       `json:"isrc"`
+	Title           string       `json:"title"`
+	Version         string       `json:"version,omitempty"`
+	Artist          string       `json:"artist,omitempty"`
+	Artists         []JSONArtist `json:"artists,omitempty"`
+	Duration        string       `json:"duration"`
+	Disc            int          `json:"disc"`
+	Number          int          `json:"number"`
+	PLine           string       `json:"pLine,omitempty"`
+	ParentalWarning string       `json:"parentalWarning,omitempty"`
 }
 
-// JSONAvailability gives a territory's download and streaming start dates.
+// JSONDeal is one deal, as in ERN (docs/deals.md).
+type JSONDeal struct {
+	Track               string     `json:"track,omitempty"`
+	Territories         []string   `json:"territories,omitempty"`
+	ExcludedTerritories []string   `json:"excludedTerritories,omitempty"`
+	UseTypes            []string   `json:"useTypes,omitempty"`
+	CommercialModels    []string   `json:"commercialModels,omitempty"`
+	Start               string     `json:"start,omitempty"`
+	End                 string     `json:"end,omitempty"`
+	Price               *JSONPrice `json:"price,omitempty"`
+	TakeDown            bool       `json:"takeDown,omitempty"`
+}
+
+// JSONPrice is a deal's price.
+type JSONPrice struct {
+	Amount   string `json:"amount,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	Code     string `json:"code,omitempty"`
+}
+
+// JSONAvailability is a shorthand for the two most common deals in one
+// territory: Download is the start of a PermanentDownload deal under
+// PayAsYouGoModel, Streaming the start of an OnDemandStream deal under
+// SubscriptionModel.
 type JSONAvailability struct {
 	Territory string `json:"territory"`
 	Download  string `json:"download,omitempty"`
 	Streaming string `json:"streaming,omitempty"`
 }
 
-// Draft converts the delivery to the domain's input form.
-func (j JSONRelease) Draft() release.Draft {
-	d := release.Draft{UPC: j.UPC, Title: j.Title, Artist: j.Artist, Label: j.Label}
-	for _, t := range j.Tracks {
-		d.Tracks = append(d.Tracks, release.DraftTrack(t))
+func artists(in []JSONArtist) []release.DraftArtist {
+	out := make([]release.DraftArtist, len(in))
+	for i, a := range in {
+		out[i] = release.DraftArtist(a)
 	}
-	for _, a := range j.Availability {
-		d.Availability = append(d.Availability, release.DraftAvailability(a))
+	return out
+}
+
+// message reads the message fields; a creation time must carry its zone.
+func (j JSONRelease) message() (release.Message, []release.Problem) {
+	m := release.Message{Sender: j.Sender, ID: j.MessageID, Test: j.Test}
+	if j.MessageCreated == "" {
+		return m, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, j.MessageCreated)
+	if err != nil {
+		reason := fmt.Sprintf("%q is not an RFC 3339 date-time such as 2024-10-02T10:10:32Z", j.MessageCreated)
+		if _, err2 := time.Parse("2006-01-02T15:04:05.999999999", j.MessageCreated); err2 == nil {
+			reason = fmt.Sprintf("%q has no time zone; add Z or an offset", j.MessageCreated)
+		}
+		return m, []release.Problem{{Field: "messageCreated", Reason: reason}}
+	}
+	m.Created = t
+	return m, nil
+}
+
+// Draft converts a release delivery to the domain's input form.
+func (j JSONRelease) Draft() release.Draft {
+	m, _ := j.message()
+	d := release.Draft{
+		Message: m, UPC: j.UPC, GRid: j.GRid, CatalogNumber: j.CatalogNumber, Title: j.Title, Version: j.Version, Type: j.Type,
+		Label: j.Label, Artist: j.Artist, Artists: artists(j.Artists), PLine: j.PLine, CLine: j.CLine, Genre: j.Genre,
+		ParentalWarning: j.ParentalWarning, ReleaseDate: j.ReleaseDate, OriginalReleaseDate: j.OriginalReleaseDate,
+	}
+	for _, t := range j.Tracks {
+		d.Tracks = append(d.Tracks, release.DraftTrack{ISRC: t.ISRC, Title: t.Title, Version: t.Version, Artist: t.Artist,
+			Artists: artists(t.Artists), Duration: t.Duration, Disc: t.Disc, Number: t.Number, PLine: t.PLine, ParentalWarning: t.ParentalWarning})
+	}
+	for _, x := range j.Deals {
+		dd := release.DraftDeal{Track: x.Track, Territories: x.Territories, ExcludedTerritories: x.ExcludedTerritories,
+			UseTypes: x.UseTypes, CommercialModels: x.CommercialModels, Start: x.Start, End: x.End, TakeDown: x.TakeDown}
+		if x.Price != nil {
+			dd.PriceAmount, dd.PriceCurrency, dd.PriceCode = x.Price.Amount, x.Price.Currency, x.Price.Code
+		}
+		d.Deals = append(d.Deals, dd)
+	}
+	d.Source = map[string]string{}
+	for i, a := range j.Availability {
+		at := fmt.Sprintf("availability[%d]", i)
+		if a.Download != "" {
+			k := len(d.Deals)
+			d.Deals = append(d.Deals, release.DraftDeal{Territories: []string{a.Territory}, UseTypes: []string{"PermanentDownload"},
+				CommercialModels: []string{"PayAsYouGoModel"}, Start: a.Download})
+			d.Source[fmt.Sprintf("deals[%d].territories[0]", k)] = at + ".territory"
+			d.Source[fmt.Sprintf("deals[%d].start", k)] = at + ".download"
+		}
+		if a.Streaming != "" {
+			k := len(d.Deals)
+			d.Deals = append(d.Deals, release.DraftDeal{Territories: []string{a.Territory}, UseTypes: []string{"OnDemandStream"},
+				CommercialModels: []string{"SubscriptionModel"}, Start: a.Streaming})
+			d.Source[fmt.Sprintf("deals[%d].territories[0]", k)] = at + ".territory"
+			d.Source[fmt.Sprintf("deals[%d].start", k)] = at + ".streaming"
+		}
 	}
 	return d
 }
 
-// DecodeJSON reads one JSONRelease strictly: unknown fields, wrong types,
-// trailing data and malformed JSON are all problems that name the field.
-func DecodeJSON(r io.Reader) (JSONRelease, error) {
+// Delivery is a parsed delivery: a release or a purge.
+type Delivery struct {
+	Release *release.Draft
+	Purge   *release.PurgeDraft
+}
+
+// ParseJSON reads one JSON delivery strictly: unknown fields, wrong types,
+// trailing data, malformed JSON and a creation time without a zone are all
+// problems that name the field.
+func ParseJSON(data []byte) (Delivery, error) {
 	var j JSONRelease
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
-		return JSONRelease{}, &release.ValidationError{Problems: []release.Problem{jsonProblem(err)}}
+		return Delivery{}, &release.ValidationError{Problems: []release.Problem{jsonProblem(err)}}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return JSONRelease{}, &release.ValidationError{Problems: []release.Problem{{Field: "(body)", Reason: "unexpected data after the release object"}}}
+		return Delivery{}, &release.ValidationError{Problems: []release.Problem{{Field: "(body)", Reason: "unexpected data after the delivery object"}}}
 	}
-	return j, nil
+	m, ps := j.message()
+	var extra []release.Problem
+	for _, a := range j.Availability {
+		if a.Download == "" && a.Streaming == "" {
+			extra = append(extra, release.Problem{Field: "availability", Reason: fmt.Sprintf("territory %q needs a download or a streaming date", a.Territory)})
+		}
+	}
+	if ps = append(ps, extra...); len(ps) > 0 {
+		return Delivery{}, &release.ValidationError{Message: m, Problems: ps}
+	}
+	if j.Purge != nil {
+		if j.UPC != "" || j.GRid != "" || j.Title != "" || len(j.Tracks) > 0 || len(j.Deals) > 0 || len(j.Availability) > 0 {
+			return Delivery{}, &release.ValidationError{Message: m, Problems: []release.Problem{{Field: "purge",
+				Reason: "a purge names only the release to remove (purge.upc or purge.grid), nothing else"}}}
+		}
+		return Delivery{Purge: &release.PurgeDraft{Message: m, UPC: j.Purge.UPC, GRid: j.Purge.GRid,
+			Source: map[string]string{"upc": "purge.upc", "grid": "purge.grid"}}}, nil
+	}
+	d := j.Draft()
+	return Delivery{Release: &d}, nil
 }
 
 func jsonProblem(err error) release.Problem {
@@ -72,7 +212,7 @@ func jsonProblem(err error) release.Problem {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
-		return release.Problem{Field: "(body)", Reason: "is empty; a JSON release object is required"}
+		return release.Problem{Field: "(body)", Reason: "is empty; a JSON delivery object is required"}
 	case errors.As(err, &syn):
 		return release.Problem{Field: "(body)", Reason: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
 	case errors.As(err, &typ):
@@ -83,7 +223,7 @@ func jsonProblem(err error) release.Problem {
 		return release.Problem{Field: field, Reason: fmt.Sprintf("must be a JSON %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return release.Problem{Field: name, Reason: "is not a field of the release format"}
+		return release.Problem{Field: name, Reason: "is not a field of the delivery format"}
 	default:
 		return release.Problem{Field: "(body)", Reason: err.Error()}
 	}
@@ -95,7 +235,7 @@ func jsonKind(goKind string) string {
 		return "integer"
 	case "slice":
 		return "array"
-	case "struct":
+	case "struct", "ptr":
 		return "object"
 	default:
 		return goKind

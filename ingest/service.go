@@ -14,18 +14,45 @@ import (
 // Source is the CloudEvents source of every event ingest appends.
 const Source = "/catalog/ingest"
 
-// ErrUnavailable reports that a dependency (Postgres or Kafka) failed; the
-// delivery was not accepted and may be retried.
+// ErrUnavailable reports that a dependency (Postgres or Kafka) failed or
+// did not confirm in time. Nothing was half done: either the delivery left
+// no trace, or its events are safe in the outbox and will reach Kafka once
+// (a retry of the same delivery then finds it unchanged).
 var ErrUnavailable = errors.New("ingest dependency unavailable")
 
-// Store keeps the write-side state of releases: one stream row per release
-// and the catalogue ids assigned so far.
+// ErrIdentityConflict reports a delivery whose identifiers (UPC, GRid)
+// belong to two different releases.
+var ErrIdentityConflict = errors.New("identifiers belong to different releases")
+
+// StreamRef names a release by any of its identifiers.
+type StreamRef struct {
+	UPC  string
+	GRid string
+}
+
+// Stream is a release's write-side state and its aggregate key (the Kafka
+// key of its events: the UPC it was first delivered with, else its GRid).
+type Stream struct {
+	Key   string
+	State release.State
+}
+
+// Change is what a delivery decided: the next state and the events to
+// append to topic.
+type Change struct {
+	Next   release.State
+	Topic  string
+	Events []events.Envelope
+}
+
+// Store keeps ingest's write-side state and its outbox.
 type Store interface {
-	// Update locks the release's stream (creating it, with a new release id,
-	// on first sight), calls fn with its state and an id assigner bound to
-	// the same transaction, and saves the state fn returns. Nothing is saved
-	// if fn fails.
-	Update(ctx context.Context, upc release.UPC, fn func(ctx context.Context, cur release.Stream, ids IDAssigner) (release.Stream, error)) error
+	// Update finds the stream ref names (creating it if create is set and
+	// none exists), locks it, and calls fn with it and an id assigner bound
+	// to the same transaction. It then saves fn's next state and appends
+	// fn's events to the outbox, in that one transaction, and returns the
+	// events' outbox ids. Nothing is saved if fn fails.
+	Update(ctx context.Context, ref StreamRef, create bool, fn func(context.Context, Stream, IDAssigner) (Change, error)) ([]int64, error)
 }
 
 // IDAssigner hands out catalogue ids, assigning each artist name and ISRC
@@ -34,21 +61,28 @@ type IDAssigner interface {
 	AssignIDs(ctx context.Context, artists []string, isrcs []release.ISRC) (release.IDs, error)
 }
 
-// Publisher appends events to a topic and returns once they are durable.
-type Publisher interface {
-	Publish(ctx context.Context, topic string, evs ...events.Envelope) error
+// Confirmer waits until outbox rows have reached Kafka.
+type Confirmer interface {
+	Wait(ctx context.Context, ids []int64, key string, timeout time.Duration) error
 }
 
-// Result is the outcome of an accepted or unchanged delivery.
+// Result is the outcome of a delivery that was not rejected.
 type Result struct {
-	// Status is "accepted" or "unchanged".
+	// Status is accepted, unchanged or stale.
 	Status    string           `json:"status"`
-	MessageID string           `json:"messageId"`
-	UPC       string           `json:"upc"`
-	ReleaseID int64            `json:"releaseId"`
+	Reason    string           `json:"reason,omitempty"`
+	Message   MessageRef       `json:"message"`
+	Release   string           `json:"release,omitempty"`
+	ReleaseID int64            `json:"releaseId,omitempty"`
 	Version   int64            `json:"version"`
 	Events    []EventRef       `json:"events"`
 	TrackIDs  map[string]int64 `json:"trackIds,omitempty"`
+}
+
+// MessageRef names a delivery.
+type MessageRef struct {
+	Sender string `json:"sender,omitempty"`
+	ID     string `json:"id"`
 }
 
 // EventRef identifies an appended event.
@@ -58,71 +92,114 @@ type EventRef struct {
 	Sequence int64  `json:"sequence"`
 }
 
+// Config configures a Service.
+type Config struct {
+	// Topic receives the release events.
+	Topic string
+	// ConfirmTimeout bounds the wait for Kafka's confirmation (default 15 s).
+	ConfirmTimeout time.Duration
+}
+
 // Service accepts deliveries. Safe for concurrent use; deliveries of one
 // release are serialised by the store's lock.
 type Service struct {
-	store Store
-	pub   Publisher
-	topic string
-	log   *slog.Logger
-	now   func() time.Time
+	cfg     Config
+	store   Store
+	confirm Confirmer
+	log     *slog.Logger
+	now     func() time.Time
 }
 
-// NewService builds a Service that appends to topic.
-func NewService(store Store, pub Publisher, topic string, log *slog.Logger) (*Service, error) {
-	if store == nil || pub == nil || log == nil || topic == "" {
-		return nil, errors.New("ingest: store, publisher, topic and logger are required")
+// NewService builds a Service.
+func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*Service, error) {
+	if store == nil || confirm == nil || log == nil || cfg.Topic == "" {
+		return nil, errors.New("ingest: topic, store, confirmer and logger are required")
 	}
-	return &Service{store: store, pub: pub, topic: topic, log: log, now: time.Now}, nil
+	if cfg.ConfirmTimeout <= 0 {
+		cfg.ConfirmTimeout = 15 * time.Second
+	}
+	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now}, nil
 }
 
-// Deliver validates d and appends the events it produces. A validation
-// failure returns a *release.ValidationError; a dependency failure wraps
-// ErrUnavailable. messageID names the delivery and becomes the events'
-// causation id.
-func (s *Service) Deliver(ctx context.Context, messageID string, d release.Draft) (Result, error) {
+// Deliver validates a release delivery and appends the events it produces.
+// It returns once those events are in Kafka. A validation failure returns
+// a *release.ValidationError; a dependency failure wraps ErrUnavailable.
+func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) {
+	if d.Message.Created.IsZero() {
+		d.Message.Created = s.now().UTC()
+	}
 	r, err := release.New(d)
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
-	err = s.store.Update(ctx, r.UPC(), func(ctx context.Context, cur release.Stream, assigner IDAssigner) (release.Stream, error) {
+	ref := StreamRef{UPC: r.UPC().String(), GRid: r.GRid()}
+	return s.apply(ctx, r.Message(), ref, true, func(ctx context.Context, st Stream, ids IDAssigner) (release.Decision, map[string]int64, error) {
 		var isrcs []release.ISRC
 		for _, t := range r.Tracks() {
 			isrcs = append(isrcs, t.ISRC)
 		}
-		ids, err := assigner.AssignIDs(ctx, r.Artists(), isrcs)
+		assigned, err := ids.AssignIDs(ctx, r.Artists(), isrcs)
 		if err != nil {
-			return cur, err
+			return release.Decision{}, nil, err
 		}
-		dec := release.Decide(cur, r, ids)
-		res = Result{Status: "unchanged", MessageID: messageID, UPC: r.UPC().String(), ReleaseID: cur.ReleaseID, Version: dec.Next.Version,
-			Events: []EventRef{}, TrackIDs: map[string]int64{}}
-		for isrc, id := range ids.Tracks {
-			res.TrackIDs[isrc.String()] = id
+		trackIDs := map[string]int64{}
+		for isrc, id := range assigned.Tracks {
+			trackIDs[isrc.String()] = id
 		}
-		if dec.Unchanged {
-			return cur, nil
-		}
-		env, err := events.NewEnvelope(release.TypeDelivered, release.DeliveredSchemaVersion, Source, r.UPC().String(),
-			dec.Sequence, s.now(), messageID, dec.Event)
-		if err != nil {
-			return cur, err
-		}
-		// Publishing inside the store's transaction: the state is saved only
-		// if Kafka has the event. If the process dies between Kafka's ack and
-		// the commit, a resend publishes the same sequence number again and
-		// projections drop it by version.
-		if err := s.pub.Publish(ctx, s.topic, env); err != nil {
-			return cur, err
-		}
-		res.Status = "accepted"
-		res.Events = append(res.Events, EventRef{ID: env.ID.String(), Type: env.Type, Sequence: env.Sequence})
-		return dec.Next, nil
+		return release.Decide(st.State, r, assigned), trackIDs, nil
 	})
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: deliver release %s: %w", ErrUnavailable, r.UPC(), err)
+}
+
+// Purge validates a purge and appends its event, if the release is live.
+func (s *Service) Purge(ctx context.Context, d release.PurgeDraft) (Result, error) {
+	if d.Message.Created.IsZero() {
+		d.Message.Created = s.now().UTC()
 	}
-	s.log.Info("delivery processed", "message_id", messageID, "upc", res.UPC, "status", res.Status, "version", res.Version)
+	p, err := release.NewPurge(d)
+	if err != nil {
+		return Result{}, err
+	}
+	ref := StreamRef{UPC: p.UPC.String(), GRid: p.GRid}
+	return s.apply(ctx, p.Message, ref, false, func(_ context.Context, st Stream, _ IDAssigner) (release.Decision, map[string]int64, error) {
+		return release.DecidePurge(st.State, p), nil, nil
+	})
+}
+
+type decideFunc func(context.Context, Stream, IDAssigner) (release.Decision, map[string]int64, error)
+
+func (s *Service) apply(ctx context.Context, msg release.Message, ref StreamRef, create bool, decide decideFunc) (Result, error) {
+	res := Result{Message: MessageRef{Sender: msg.Sender, ID: msg.ID}, Events: []EventRef{}}
+	ids, err := s.store.Update(ctx, ref, create, func(ctx context.Context, st Stream, assigner IDAssigner) (Change, error) {
+		dec, trackIDs, err := decide(ctx, st, assigner)
+		if err != nil {
+			return Change{}, err
+		}
+		res.Status, res.Reason, res.Release, res.ReleaseID, res.Version, res.TrackIDs =
+			string(dec.Outcome), dec.Reason, st.Key, st.State.ReleaseID, dec.Next.Version, trackIDs
+		ch := Change{Next: dec.Next, Topic: s.cfg.Topic}
+		seq := dec.Next.Version - int64(len(dec.Events))
+		for _, ev := range dec.Events {
+			seq++
+			env, err := events.NewEnvelope(ev.Type, release.SchemaVersions[ev.Type], Source, st.Key, seq, s.now(), msg.Name(), ev.Payload)
+			if err != nil {
+				return Change{}, err
+			}
+			ch.Events = append(ch.Events, env)
+			res.Events = append(res.Events, EventRef{ID: env.ID.String(), Type: env.Type, Sequence: seq})
+		}
+		return ch, nil
+	})
+	if errors.Is(err, ErrIdentityConflict) {
+		return Result{}, &release.ValidationError{Message: msg, Problems: []release.Problem{{Field: "upc", Reason: err.Error()}}}
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, msg.Name(), err)
+	}
+	// Acknowledge only what Kafka has: this delivery's events, and any
+	// earlier events of the same release still on their way.
+	if err := s.confirm.Wait(ctx, ids, res.Release, s.cfg.ConfirmTimeout); err != nil {
+		return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, msg.Name(), err)
+	}
+	s.log.Info("delivery processed", "message", msg.Name(), "release", res.Release, "status", res.Status, "version", res.Version, "events", len(res.Events))
 	return res, nil
 }

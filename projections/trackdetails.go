@@ -24,11 +24,13 @@ type Checkpoint struct {
 	NextOffset int64
 }
 
-// ReleaseDelivered is a decoded release.Delivered event with its
-// per-release sequence number.
-type ReleaseDelivered struct {
+// Change is one decoded release event: its per-release sequence number and
+// its payload, one of release.Delivered, release.MetadataChanged,
+// release.TracksChanged, release.DealsReplaced, release.TakenDown or
+// release.Purged (at its current schema version).
+type Change struct {
 	Sequence int64
-	Event    release.Delivered
+	Event    any
 }
 
 // ApplyResult counts what a batch did.
@@ -43,7 +45,7 @@ type ApplyResult struct {
 // TrackDetailsStore persists the track-details read model.
 type TrackDetailsStore interface {
 	// Apply applies changes in order and stores cp, all in one transaction.
-	Apply(ctx context.Context, cp Checkpoint, changes []ReleaseDelivered) (ApplyResult, error)
+	Apply(ctx context.Context, cp Checkpoint, changes []Change) (ApplyResult, error)
 }
 
 // TrackDetails projects release events into the track-details read model.
@@ -60,25 +62,72 @@ func NewTrackDetails(store TrackDetailsStore, log *slog.Logger) (*TrackDetails, 
 	return &TrackDetails{store: store, log: log}, nil
 }
 
+// Decode reads a record into a Change: the envelope, upcast to the current
+// schema version, and the typed payload. ok is false for event types the
+// projection does not use.
+func Decode(r events.Record) (c Change, ok bool, err error) {
+	env, err := events.Decode(r.Headers, r.Value)
+	if err != nil {
+		return Change{}, false, err
+	}
+	if env, err = events.Upcast(env); err != nil {
+		return Change{}, false, err
+	}
+	var payload any
+	switch env.Type {
+	case release.TypeDelivered:
+		payload = &release.Delivered{}
+	case release.TypeMetadataChanged:
+		payload = &release.MetadataChanged{}
+	case release.TypeTracksChanged:
+		payload = &release.TracksChanged{}
+	case release.TypeDealsReplaced:
+		payload = &release.DealsReplaced{}
+	case release.TypeTakenDown:
+		payload = &release.TakenDown{}
+	case release.TypePurged:
+		payload = &release.Purged{}
+	default:
+		return Change{}, false, nil
+	}
+	if err := json.Unmarshal(env.Data, payload); err != nil {
+		return Change{}, false, fmt.Errorf("%w: decode %s: %w", events.ErrMalformed, env.Type, err)
+	}
+	return Change{Sequence: env.Sequence, Event: deref(payload)}, true, nil
+}
+
+func deref(p any) any {
+	switch v := p.(type) {
+	case *release.Delivered:
+		return *v
+	case *release.MetadataChanged:
+		return *v
+	case *release.TracksChanged:
+		return *v
+	case *release.DealsReplaced:
+		return *v
+	case *release.TakenDown:
+		return *v
+	case *release.Purged:
+		return *v
+	}
+	return p
+}
+
 // HandleBatch implements events.BatchHandler. Event types the projection
 // does not use are passed over (their offsets are still recorded). A record
 // that cannot be decoded fails the batch, which is retried: the projection
 // never skips an event silently.
 func (p *TrackDetails) HandleBatch(ctx context.Context, b events.Batch) error {
-	changes := make([]ReleaseDelivered, 0, len(b.Records))
+	changes := make([]Change, 0, len(b.Records))
 	for _, r := range b.Records {
-		env, err := events.Decode(r.Headers, r.Value)
+		c, ok, err := Decode(r)
 		if err != nil {
 			return fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
-		if env.Type != release.TypeDelivered {
-			continue
+		if ok {
+			changes = append(changes, c)
 		}
-		var ev release.Delivered
-		if err := json.Unmarshal(env.Data, &ev); err != nil {
-			return fmt.Errorf("%s/%d@%d: decode %s: %w", r.Topic, r.Partition, r.Offset, env.Type, err)
-		}
-		changes = append(changes, ReleaseDelivered{Sequence: env.Sequence, Event: ev})
 	}
 	res, err := p.store.Apply(ctx, Checkpoint{Topic: b.Topic, Partition: b.Partition, NextOffset: b.NextOffset()}, changes)
 	if err != nil {

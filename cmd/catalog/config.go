@@ -27,6 +27,7 @@ type config struct {
 	DefaultCountry   string
 	DemoKey          string
 	PIDFile          string
+	TestHook         string
 	LogLevel         string
 	LogFormat        string
 }
@@ -66,6 +67,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DefaultCountry:   get("CATALOG_DEFAULT_COUNTRY", "GB"),
 		DemoKey:          get("CATALOG_DEMO_KEY", ""),
 		PIDFile:          get("CATALOG_PID_FILE", ""),
+		TestHook:         get("CATALOG_TEST_HOOK", ""),
 		LogLevel:         get("CATALOG_LOG_LEVEL", "info"),
 		LogFormat:        get("CATALOG_LOG_FORMAT", "text"),
 	}

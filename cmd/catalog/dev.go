@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/catalog-org/catalog/domain/catalogue"
+	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/gateway/gatewaypg"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
@@ -88,11 +89,11 @@ func loadSample(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	var first int64
 	accepted, unchanged := 0, 0
 	for i, j := range gen.Releases(1, n) {
-		res, err := svc.Deliver(ctx, j.MessageID, j.Draft())
+		res, err := svc.Deliver(ctx, j.Draft())
 		if err != nil {
 			return fmt.Errorf("sample release %d: %w", i, err)
 		}
-		if res.Status == "accepted" {
+		if res.Status == string(release.Accepted) {
 			accepted++
 		} else {
 			unchanged++
@@ -121,7 +122,7 @@ func loadSample(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if _, err := store.Track(ctx, first, "GB"); err == nil {
+		if _, err := store.Track(ctx, first, "GB", time.Now()); err == nil {
 			break
 		} else if !errors.Is(err, catalogue.ErrTrackNotFound) {
 			return err

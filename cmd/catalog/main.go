@@ -43,11 +43,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetErr(stderr)
 	root.AddCommand(
 		devCommand(cfg, log),
-		roleCommand("ingest", "Serve the ingest API (deliveries -> events in Kafka)", cfg, log, runIngestRole),
+		ingestCommand(cfg, log),
 		roleCommand("project", "Run the track-details projector (Kafka -> Postgres read model)", cfg, log, runProjectorRole),
 		roleCommand("api", "Serve the catalogue API (7digital track/details)", cfg, log, runAPIRole),
 		roleCommand("gateway", "Serve the public gateway (client identity, proxy to the API)", cfg, log, runGatewayRole),
 		clientsCommand(cfg, log),
+		eventsCommand(cfg, log),
 	)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)

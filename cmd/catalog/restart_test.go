@@ -14,13 +14,14 @@ import (
 	"github.com/catalog-org/catalog/events"
 )
 
-// restartRelease is release i at version v: every version changes the title.
+// restartRelease is release i at version v: every version changes the
+// title, so each delivery after the first appends one metadata-changed event.
 func restartRelease(i, v int) string {
 	return fmt.Sprintf(`{"messageId":"r%d-v%d","upc":%q,"title":"Release %d v%d","artist":"Artist %d","label":"Label",
 	  "tracks":[{"isrc":"GBRST%07d","title":"Track A","duration":"PT3M","disc":1,"number":1},
-	            {"isrc":"GBRST%07d","title":"Track B v%d","duration":"PT2M","disc":1,"number":2}],
+	            {"isrc":"GBRST%07d","title":"Track B","duration":"PT2M","disc":1,"number":2}],
 	  "availability":[{"territory":"GB","download":"2020-01-01"}]}`,
-		i, v, release.WithCheckDigit(fmt.Sprintf("0990%09d", i)), i, v, i, 2*i, 2*i+1, v)
+		i, v, release.WithCheckDigit(fmt.Sprintf("0990%09d", i)), i, v, i, 2*i, 2*i+1)
 }
 
 // TestProjectorExactlyOnceAcrossSIGKILL kills the projector (SIGKILL, no
@@ -144,14 +145,14 @@ func TestProjectorExactlyOnceAcrossSIGKILL(t *testing.T) {
 	// Nothing was lost: every release reflects its last version.
 	var n, atLast int
 	if err := db.QueryRow(ctx, `select count(*), count(*) filter (where r.version = $1 and s.version = $1 and r.title like '% v' || $2)
-		from td_releases r join release_streams s using (upc)`, versions, fmt.Sprint(versions)).Scan(&n, &atLast); err != nil {
+		from td_releases r join release_streams s on s.stream_key = r.upc`, versions, fmt.Sprint(versions)).Scan(&n, &atLast); err != nil {
 		t.Fatal(err)
 	}
 	if n != releases || atLast != releases {
 		t.Errorf("%d releases in the read model, %d at version %d; want %d", n, atLast, versions, releases)
 	}
 	var tracks, lastTitles int
-	if err := db.QueryRow(ctx, `select count(*), count(*) filter (where title in ('Track A', 'Track B v' || $1)) from td_tracks`, fmt.Sprint(versions)).
+	if err := db.QueryRow(ctx, `select count(*), count(*) filter (where title in ('Track A', 'Track B')) from td_tracks`).
 		Scan(&tracks, &lastTitles); err != nil {
 		t.Fatal(err)
 	}

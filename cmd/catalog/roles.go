@@ -7,12 +7,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/catalog-org/catalog/api"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/gateway"
 	"github.com/catalog-org/catalog/gateway/gatewaypg"
 	"github.com/catalog-org/catalog/ingest"
@@ -87,47 +92,80 @@ func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) e
 	return nil
 }
 
-// newIngestService migrates the write-side tables, makes sure the topics
-// exist and connects the publisher. The caller closes the publisher.
-func newIngestService(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) (*ingest.Service, *events.Publisher, error) {
+// ingestParts are ingest's running pieces: the service and the outbox relay
+// that must run beside it.
+type ingestParts struct {
+	svc   *ingest.Service
+	relay *eventpg.Relay
+	prod  *events.Producer
+}
+
+// newIngest migrates the write-side tables and the outbox, makes sure the
+// topics exist, and connects the producer. The caller runs the relay and
+// closes the producer.
+func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) (ingestParts, error) {
 	if err := ingestpg.Migrate(ctx, pool); err != nil {
-		return nil, nil, err
+		return ingestParts{}, err
 	}
-	if err := events.EnsureTopics(ctx, cfg.kafka("catalog-ingest"), cfg.topics(), log); err != nil {
-		return nil, nil, err
+	kc := cfg.kafka("catalog-ingest")
+	if err := events.EnsureTopics(ctx, kc, cfg.topics(), log); err != nil {
+		return ingestParts{}, err
 	}
 	store, err := ingestpg.New(pool)
 	if err != nil {
-		return nil, nil, err
+		return ingestParts{}, err
 	}
-	pub, err := events.NewPublisher(cfg.kafka("catalog-ingest"), log)
+	prod, err := events.NewProducer(kc)
 	if err != nil {
-		return nil, nil, err
+		return ingestParts{}, err
 	}
-	svc, err := ingest.NewService(store, pub, cfg.releasesTopic(), log)
+	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc, Hook: cfg.testHook()}, pool, prod, log.With("component", "outbox-relay"))
 	if err != nil {
-		_ = pub.Close()
-		return nil, nil, err
+		_ = prod.Close()
+		return ingestParts{}, err
 	}
-	return svc, pub, nil
+	svc, err := ingest.NewService(ingest.Config{Topic: cfg.releasesTopic()}, store, relay, log)
+	if err != nil {
+		_ = prod.Close()
+		return ingestParts{}, err
+	}
+	return ingestParts{svc: svc, relay: relay, prod: prod}, nil
+}
+
+// testHook returns the crash hook CATALOG_TEST_HOOK asks for: kill this
+// process with SIGKILL just before or just after the relay produces to
+// Kafka. Only crash tests set it.
+func (c config) testHook() func(string) {
+	stage := strings.TrimPrefix(c.TestHook, "kill-")
+	if stage == "" || stage == c.TestHook {
+		return nil
+	}
+	return func(s string) {
+		if s == stage {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 }
 
 func runIngestRole(ctx context.Context, cfg config, log *slog.Logger) error {
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return ingestRole(ctx, cfg, log, pool, nil) })
 }
 
-// ingestRole serves the ingest API. When ready is not nil it receives the
-// service once it is built.
+// ingestRole serves the ingest API and runs the outbox relay. When ready is
+// not nil it receives the service once it is built.
 func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, ready chan<- *ingest.Service) error {
-	svc, pub, err := newIngestService(ctx, cfg, log, pool)
+	parts, err := newIngest(ctx, cfg, log, pool)
 	if err != nil {
 		return err
 	}
-	defer pub.Close()
+	defer parts.prod.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return parts.relay.Run(gctx) })
 	if ready != nil {
-		ready <- svc
+		ready <- parts.svc
 	}
-	return serve(ctx, cfg.IngestAddr, ingest.NewHTTPHandler(svc, log), log)
+	g.Go(func() error { return serve(gctx, cfg.IngestAddr, ingest.NewHTTPHandler(parts.svc, log), log) })
+	return g.Wait()
 }
 
 func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {

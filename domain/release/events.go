@@ -1,49 +1,97 @@
 package release
 
-import "time"
+// Event types of the release aggregate. They are part of the public stream
+// contract (docs/events.md, docs/events/*.schema.json): never rename one.
+const (
+	TypeDelivered       = "catalog.release.delivered"
+	TypeMetadataChanged = "catalog.release.metadata-changed"
+	TypeTracksChanged   = "catalog.release.tracks-changed"
+	TypeDealsReplaced   = "catalog.release.deals-replaced"
+	TypeTakenDown       = "catalog.release.taken-down"
+	TypePurged          = "catalog.release.purged"
+)
 
-// TypeDelivered is the event type of Delivered. Event type names are part of
-// the public stream contract (docs/events.md): never rename one.
-const TypeDelivered = "catalog.release.delivered"
+// SchemaVersions gives the current payload schema version of each type.
+// Consumers read older versions through upcasters (events.Upcasters).
+var SchemaVersions = map[string]int{
+	TypeDelivered:       2,
+	TypeMetadataChanged: 1,
+	TypeTracksChanged:   1,
+	TypeDealsReplaced:   1,
+	TypeTakenDown:       1,
+	TypePurged:          1,
+}
 
-// DeliveredSchemaVersion is the schema version of Delivered's payload.
-const DeliveredSchemaVersion = 1
+// Event is a decided event: its type and payload (one of the structs below).
+type Event struct {
+	Type    string
+	Payload any
+}
 
-// Delivered records that a release's full content was delivered (first
-// delivery or a changed resend). It carries the whole state of the release,
-// with the catalogue ids assigned to the release, its artists and tracks,
-// so a consumer needs no other source to build a read model.
+// Delivered (schema v2) records a release's first delivery, or its first
+// delivery after a purge: the full metadata, tracklist and deal set, with
+// the catalogue ids assigned to the release, its artists and its tracks.
 type Delivered struct {
-	ReleaseID    int64                   `json:"releaseId"`
-	UPC          string                  `json:"upc"`
-	Title        string                  `json:"title"`
-	Artist       ArtistRef               `json:"artist"`
-	Label        string                  `json:"label"`
-	Tracks       []DeliveredTrack        `json:"tracks"`
-	Availability []DeliveredAvailability `json:"availability"`
+	ReleaseID int64 `json:"releaseId"`
+	Metadata
+	ArtistID int64       `json:"artistId"`
+	Tracks   []TrackInfo `json:"tracks"`
+	Deals    []Deal      `json:"deals"`
 }
 
-// ArtistRef names an artist and its catalogue id.
-type ArtistRef struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
+// TrackInfo is a track as events carry it.
+type TrackInfo struct {
+	TrackID         int64    `json:"trackId"`
+	ISRC            string   `json:"isrc"`
+	Title           string   `json:"title"`
+	Version         string   `json:"version,omitempty"`
+	Artist          string   `json:"artist"`
+	ArtistID        int64    `json:"artistId"`
+	Artists         []Credit `json:"artists,omitempty"`
+	DurationSeconds int      `json:"durationSeconds"`
+	Disc            int      `json:"disc"`
+	Number          int      `json:"number"`
+	PLine           string   `json:"pLine,omitempty"`
+	ParentalWarning string   `json:"parentalWarning,omitempty"`
 }
 
-// DeliveredTrack is one track of a Delivered release.
-type DeliveredTrack struct {
-	TrackID         int64     `json:"trackId"`
-	ISRC            string    `json:"isrc"`
-	Title           string    `json:"title"`
-	Artist          ArtistRef `json:"artist"`
-	DurationSeconds int       `json:"durationSeconds"`
-	Disc            int       `json:"disc"`
-	Number          int       `json:"number"`
+// MetadataChanged records that a resend changed the release's metadata; it
+// carries the whole new metadata.
+type MetadataChanged struct {
+	ReleaseID int64 `json:"releaseId"`
+	Metadata
+	ArtistID int64 `json:"artistId"`
 }
 
-// DeliveredAvailability is when the release becomes available for download
-// and for streaming in one territory; nil means not offered there.
-type DeliveredAvailability struct {
-	Territory     string     `json:"territory"`
-	DownloadFrom  *time.Time `json:"downloadFrom,omitempty"`
-	StreamingFrom *time.Time `json:"streamingFrom,omitempty"`
+// TracksChanged records that a resend changed the tracklist: tracks added,
+// removed, re-sequenced or edited. Tracks is the whole new tracklist.
+type TracksChanged struct {
+	ReleaseID   int64       `json:"releaseId"`
+	Added       []string    `json:"added,omitempty"`
+	Removed     []string    `json:"removed,omitempty"`
+	Resequenced bool        `json:"resequenced,omitempty"`
+	Tracks      []TrackInfo `json:"tracks"`
+}
+
+// DealsReplaced records a new deal set; it replaces the previous one whole
+// (deals left out are withdrawn).
+type DealsReplaced struct {
+	ReleaseID int64  `json:"releaseId"`
+	Deals     []Deal `json:"deals"`
+}
+
+// TakenDown records a withdrawal: in Territories (ERN 3.8 TakeDown deals),
+// or everywhere when Territories is empty (a resend with no deals). Deals is
+// the whole resulting deal set.
+type TakenDown struct {
+	ReleaseID   int64    `json:"releaseId"`
+	Territories []string `json:"territories,omitempty"`
+	Deals       []Deal   `json:"deals"`
+}
+
+// Purged records that the release was removed entirely.
+type Purged struct {
+	ReleaseID int64  `json:"releaseId"`
+	UPC       string `json:"upc,omitempty"`
+	GRid      string `json:"grid,omitempty"`
 }

@@ -1,11 +1,13 @@
 // Package ingestpg is the PostgreSQL store of ingest's write-side state:
-// release streams (version and fingerprint per release) and the catalogue
-// ids assigned to releases, tracks and artists.
+// release streams (version and current state per release), the identifiers
+// that lead to them, the catalogue ids assigned to releases, tracks and
+// artists, and, in the same transactions, the outbox of events.
 package ingestpg
 
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -20,8 +22,11 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrate brings the store's tables up to date.
+// Migrate brings the store's tables, and the outbox's, up to date.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := eventpg.MigrateOutbox(ctx, pool); err != nil {
+		return err
+	}
 	return eventpg.Migrate(ctx, pool, "ingest_schema_version", migrations)
 }
 
@@ -38,48 +43,101 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// Update implements ingest.Store: it locks the release's stream row for the
+// Update implements ingest.Store. The stream row stays locked for the
 // length of fn, so deliveries of one release are decided one at a time.
-func (s *Store) Update(ctx context.Context, upc release.UPC, fn func(context.Context, release.Stream, ingest.IDAssigner) (release.Stream, error)) (err error) {
+func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, fn func(context.Context, ingest.Stream, ingest.IDAssigner) (ingest.Change, error)) (outboxIDs []int64, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, ignoreClosed(tx.Rollback(ctx)))
+			if rb := tx.Rollback(ctx); rb != nil && !errors.Is(rb, pgx.ErrTxClosed) {
+				err = errors.Join(err, rb)
+			}
 		}
 	}()
-	if _, err = tx.Exec(ctx, `insert into release_streams (upc) values ($1) on conflict (upc) do nothing`, upc.String()); err != nil {
-		return fmt.Errorf("create stream %s: %w", upc, err)
-	}
-	var cur release.Stream
-	err = tx.QueryRow(ctx, `select release_id, version, fingerprint from release_streams where upc = $1 for update`, upc.String()).
-		Scan(&cur.ReleaseID, &cur.Version, &cur.Fingerprint)
+	rows, err := tx.Query(ctx, `select distinct stream_key from release_identifiers
+		where (kind = 'upc' and value = $1) or (kind = 'grid' and value = $2)`, ref.UPC, ref.GRid)
 	if err != nil {
-		return fmt.Errorf("lock stream %s: %w", upc, err)
+		return nil, fmt.Errorf("find release: %w", err)
 	}
-	next, err := fn(ctx, cur, txAssigner{tx})
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("find release: %w", err)
 	}
-	if next != cur {
-		if _, err = tx.Exec(ctx, `update release_streams set version = $2, fingerprint = $3, updated_at = now() where upc = $1`,
-			upc.String(), next.Version, next.Fingerprint); err != nil {
-			return fmt.Errorf("save stream %s: %w", upc, err)
+	var st ingest.Stream
+	switch {
+	case len(keys) > 1:
+		return nil, fmt.Errorf("UPC %q and GRid %q: %w", ref.UPC, ref.GRid, ingest.ErrIdentityConflict)
+	case len(keys) == 1:
+		st.Key = keys[0]
+	case !create:
+		// Unknown release: decide against the empty state, store nothing.
+		ch, err := fn(ctx, st, txAssigner{tx})
+		if err != nil {
+			return nil, err
+		}
+		if len(ch.Events) > 0 {
+			return nil, errors.New("ingestpg: events for a release that does not exist")
+		}
+		return nil, tx.Commit(ctx)
+	default:
+		st.Key = ref.UPC
+		if st.Key == "" {
+			st.Key = ref.GRid
+		}
+		if _, err = tx.Exec(ctx, `insert into release_streams (stream_key) values ($1) on conflict (stream_key) do nothing`, st.Key); err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", st.Key, err)
+		}
+	}
+
+	var raw []byte
+	err = tx.QueryRow(ctx, `select release_id, version, state from release_streams where stream_key = $1 for update`, st.Key).
+		Scan(&st.State.ReleaseID, &st.State.Version, &raw)
+	if err != nil {
+		return nil, fmt.Errorf("lock stream %s: %w", st.Key, err)
+	}
+	if raw != nil {
+		id, version := st.State.ReleaseID, st.State.Version
+		if err = json.Unmarshal(raw, &st.State); err != nil {
+			return nil, fmt.Errorf("stream %s state: %w", st.Key, err)
+		}
+		st.State.ReleaseID, st.State.Version = id, version
+	}
+
+	ch, err := fn(ctx, st, txAssigner{tx})
+	if err != nil {
+		return nil, err
+	}
+	next, err := json.Marshal(ch.Next)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s state: %w", st.Key, err)
+	}
+	if _, err = tx.Exec(ctx, `update release_streams set version = $2, state = $3, updated_at = now() where stream_key = $1`,
+		st.Key, ch.Next.Version, next); err != nil {
+		return nil, fmt.Errorf("save stream %s: %w", st.Key, err)
+	}
+	if create {
+		for _, id := range []struct{ kind, value string }{{"upc", ref.UPC}, {"grid", ref.GRid}} {
+			if id.value == "" {
+				continue
+			}
+			if _, err = tx.Exec(ctx, `insert into release_identifiers (kind, value, stream_key) values ($1, $2, $3)
+				on conflict (kind, value) do nothing`, id.kind, id.value, st.Key); err != nil {
+				return nil, fmt.Errorf("register %s %s: %w", id.kind, id.value, err)
+			}
+		}
+	}
+	if len(ch.Events) > 0 {
+		if outboxIDs, err = eventpg.Append(ctx, tx, ch.Topic, ch.Events); err != nil {
+			return nil, err
 		}
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit stream %s: %w", upc, err)
+		return nil, fmt.Errorf("commit stream %s: %w", st.Key, err)
 	}
-	return nil
-}
-
-func ignoreClosed(err error) error {
-	if errors.Is(err, pgx.ErrTxClosed) {
-		return nil
-	}
-	return err
+	return outboxIDs, nil
 }
 
 type txAssigner struct{ tx pgx.Tx }

@@ -1,0 +1,349 @@
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Deal is one validated deal: usages granted for the release (Track "") or
+// for one of its tracks (Track = its ISRC) in some territories, during a
+// window, at a price. Its exported fields are the event schema.
+type Deal struct {
+	// Track is the ISRC of the track the deal is for; empty for the whole release.
+	Track string `json:"track,omitempty"`
+	// Territories holds ISO 3166-1 alpha-2 codes or "Worldwide".
+	Territories []string `json:"territories,omitempty"`
+	// ExcludedTerritories means "everywhere except these".
+	ExcludedTerritories []string `json:"excludedTerritories,omitempty"`
+	// UseTypes are DDEX use types (OnDemandStream, PermanentDownload, ...).
+	UseTypes []string `json:"useTypes,omitempty"`
+	// CommercialModels are DDEX commercial model types (SubscriptionModel, ...).
+	CommercialModels []string `json:"commercialModels,omitempty"`
+	// Start and End bound the deal's validity (End exclusive); nil is open.
+	Start *time.Time `json:"start,omitempty"`
+	End   *time.Time `json:"end,omitempty"`
+	Price *Price     `json:"price,omitempty"`
+	// TakeDown withdraws every usage in the deal's territories (ERN 3.8).
+	TakeDown bool `json:"takeDown,omitempty"`
+}
+
+// Price is a deal's price: an amount in a currency and/or a price code.
+type Price struct {
+	Amount   string `json:"amount,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	Code     string `json:"code,omitempty"`
+}
+
+// Worldwide is the DDEX territory that stands for every country.
+const Worldwide = "Worldwide"
+
+var (
+	subdivision = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]{1,3}$`)
+	numeric     = regexp.MustCompile(`^\d+$`)
+	decimal     = regexp.MustCompile(`^\d+(\.\d+)?$`)
+	currency    = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// normaliseTerritory returns the code to keep ("" to drop an ISO 3166-2
+// subdivision code, which names no country we sell in) or an error.
+func normaliseTerritory(s string) (string, error) {
+	c := strings.TrimSpace(s)
+	switch {
+	case strings.EqualFold(c, Worldwide):
+		return Worldwide, nil
+	case numeric.MatchString(c):
+		return "", fmt.Errorf("numeric territory code %q is not supported; use ISO 3166-1 alpha-2 or Worldwide", s)
+	case subdivision.MatchString(strings.ToUpper(c)):
+		return "", nil
+	}
+	t, err := ParseTerritory(c)
+	if err != nil {
+		return "", err
+	}
+	return t.String(), nil
+}
+
+func newDeal(ps *problems, f string, dd DraftDeal, isrcs map[string]int) (Deal, bool) {
+	before := len(ps.list)
+	d := Deal{TakeDown: dd.TakeDown}
+	if dd.Track != "" {
+		if v, err := ParseISRC(dd.Track); err != nil {
+			ps.add(f+".track", "%v", err)
+		} else if _, ok := isrcs[v.String()]; !ok {
+			ps.add(f+".track", "%s is not a track of this release", v)
+		} else {
+			d.Track = v.String()
+		}
+	}
+	territories := func(name string, in []string) []string {
+		var out []string
+		for k, s := range in {
+			c, err := normaliseTerritory(s)
+			if err != nil {
+				ps.add(fmt.Sprintf("%s.%s[%d]", f, name, k), "%v", err)
+			} else if c != "" {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	d.Territories = territories("territories", dd.Territories)
+	d.ExcludedTerritories = territories("excludedTerritories", dd.ExcludedTerritories)
+	if len(dd.Territories) == 0 && len(dd.ExcludedTerritories) == 0 {
+		ps.add(f+".territories", "a deal needs territories or excluded territories")
+	}
+	for k, u := range dd.UseTypes {
+		if u = strings.TrimSpace(u); u == "" {
+			ps.add(fmt.Sprintf("%s.useTypes[%d]", f, k), "is empty")
+		} else {
+			d.UseTypes = append(d.UseTypes, u)
+		}
+	}
+	if len(d.UseTypes) == 0 && !d.TakeDown {
+		ps.add(f+".useTypes", "a deal that is not a takedown needs at least one use type")
+	}
+	for _, m := range dd.CommercialModels {
+		if m = strings.TrimSpace(m); m != "" {
+			d.CommercialModels = append(d.CommercialModels, m)
+		}
+	}
+	for _, w := range []struct {
+		name string
+		in   string
+		out  **time.Time
+	}{{"start", dd.Start, &d.Start}, {"end", dd.End, &d.End}} {
+		if strings.TrimSpace(w.in) == "" {
+			continue
+		}
+		t, err := ParseTime(w.in)
+		if err != nil {
+			ps.add(f+"."+w.name, "%v", err)
+			continue
+		}
+		*w.out = &t
+	}
+	if d.Start != nil && d.End != nil && !d.End.After(*d.Start) {
+		ps.add(f+".end", "%s is not after the start %s", d.End.Format(time.RFC3339), d.Start.Format(time.RFC3339))
+	}
+	if dd.PriceAmount != "" || dd.PriceCurrency != "" || dd.PriceCode != "" {
+		p := &Price{Amount: strings.TrimSpace(dd.PriceAmount), Currency: strings.ToUpper(strings.TrimSpace(dd.PriceCurrency)), Code: strings.TrimSpace(dd.PriceCode)}
+		if p.Amount != "" && !decimal.MatchString(p.Amount) {
+			ps.add(f+".price", "amount %q is not a decimal number such as 0.99", p.Amount)
+		}
+		if p.Amount != "" && !currency.MatchString(p.Currency) {
+			ps.add(f+".price", "currency %q is not an ISO 4217 code such as GBP", dd.PriceCurrency)
+		}
+		d.Price = p
+	}
+	return d, len(ps.list) == before
+}
+
+// normaliseDeals sorts each deal's lists and the deal set itself, and drops
+// exact duplicates, so equal deal sets compare equal.
+func normaliseDeals(in []Deal) []Deal {
+	type keyed struct {
+		key  string
+		deal Deal
+	}
+	seen := map[string]bool{}
+	var ks []keyed
+	for _, d := range in {
+		for _, l := range [][]string{d.Territories, d.ExcludedTerritories, d.UseTypes, d.CommercialModels} {
+			sort.Strings(l)
+		}
+		b, _ := json.Marshal(d)
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			ks = append(ks, keyed{string(b), d})
+		}
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].key < ks[j].key })
+	out := make([]Deal, len(ks))
+	for i, k := range ks {
+		out[i] = k.deal
+	}
+	return out
+}
+
+// Usage is what a customer can do with a track: the three availability
+// blocks of the catalogue API.
+type Usage string
+
+// The usages, as the API names its blocks.
+const (
+	UsageDownload     Usage = "download"
+	UsageSubscription Usage = "subscriptionStreaming"
+	UsageAdSupported  Usage = "adSupportedStreaming"
+)
+
+// Usages classifies a deal's use types under its commercial models
+// (docs/deals.md):
+//   - PermanentDownload and Download grant download;
+//   - Stream, OnDemandStream, NonInteractiveStream, ConditionalDownload and
+//     TetheredDownload are the streaming family: under SubscriptionModel
+//     they grant subscription streaming, under AdvertisementSupportedModel
+//     or FreeOfChargeModel ad-supported streaming, and with no commercial
+//     model subscription streaming; under other models (PayAsYouGoModel)
+//     nothing;
+//   - any other use type grants nothing here.
+func (d Deal) Usages() []Usage {
+	if d.TakeDown {
+		return nil
+	}
+	set := map[Usage]bool{}
+	for _, u := range d.UseTypes {
+		switch u {
+		case "PermanentDownload", "Download":
+			set[UsageDownload] = true
+		case "Stream", "OnDemandStream", "NonInteractiveStream", "ConditionalDownload", "TetheredDownload":
+			if len(d.CommercialModels) == 0 {
+				set[UsageSubscription] = true
+			}
+			for _, m := range d.CommercialModels {
+				switch m {
+				case "SubscriptionModel":
+					set[UsageSubscription] = true
+				case "AdvertisementSupportedModel", "FreeOfChargeModel":
+					set[UsageAdSupported] = true
+				}
+			}
+		}
+	}
+	var out []Usage
+	for _, u := range []Usage{UsageDownload, UsageSubscription, UsageAdSupported} {
+		if set[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Covers reports whether the deal's territory terms include territory.
+func (d Deal) Covers(territory string) bool {
+	for _, x := range d.ExcludedTerritories {
+		if x == territory || x == Worldwide {
+			return false
+		}
+	}
+	if len(d.Territories) == 0 {
+		return len(d.ExcludedTerritories) > 0
+	}
+	for _, t := range d.Territories {
+		if t == territory || t == Worldwide {
+			return true
+		}
+	}
+	return false
+}
+
+// Window is when one usage of a track is available in one territory, and
+// at what price. From nil means "since before the catalogue knew"; To nil
+// means open-ended.
+type Window struct {
+	Territory string
+	Usage     Usage
+	From      *time.Time
+	To        *time.Time
+	Price     *Price
+}
+
+// TrackWindows expands a deal set into availability windows for one track,
+// per territory and usage. A track with deals of its own uses those;
+// otherwise it inherits the release's deals. Takedown deals remove every
+// usage in their territories, whatever the other deals say. Several deals
+// for one territory and usage merge into the earliest start and the latest
+// end; the price is the one of the earliest-starting deal.
+func TrackWindows(deals []Deal, isrc string) []Window {
+	var own, rel []Deal
+	for _, d := range deals {
+		switch d.Track {
+		case isrc:
+			own = append(own, d)
+		case "":
+			rel = append(rel, d)
+		}
+	}
+	scope := rel
+	if len(own) > 0 {
+		scope = own
+	}
+	var takedowns []Deal
+	for _, d := range deals {
+		if d.TakeDown && (d.Track == "" || d.Track == isrc) {
+			takedowns = append(takedowns, d)
+		}
+	}
+	type key struct {
+		territory string
+		usage     Usage
+	}
+	acc := map[key]*Window{}
+	for _, d := range scope {
+		usages := d.Usages()
+		if len(usages) == 0 {
+			continue
+		}
+		for _, t := range Territories() {
+			if !d.Covers(t) || takenDown(takedowns, t) {
+				continue
+			}
+			for _, u := range usages {
+				k := key{t, u}
+				w, ok := acc[k]
+				if !ok {
+					acc[k] = &Window{Territory: t, Usage: u, From: d.Start, To: d.End, Price: d.Price}
+					continue
+				}
+				if earlier(d.Start, w.From) {
+					w.From, w.Price = d.Start, d.Price
+				}
+				if later(d.End, w.To) {
+					w.To = d.End
+				}
+			}
+		}
+	}
+	out := make([]Window, 0, len(acc))
+	for _, w := range acc {
+		out = append(out, *w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Territory < out[j].Territory || out[i].Territory == out[j].Territory && out[i].Usage < out[j].Usage
+	})
+	return out
+}
+
+func takenDown(takedowns []Deal, territory string) bool {
+	for _, d := range takedowns {
+		if d.Covers(territory) {
+			return true
+		}
+	}
+	return false
+}
+
+// earlier reports whether start a is before b, nil being the earliest.
+func earlier(a, b *time.Time) bool {
+	if b == nil {
+		return false
+	}
+	return a == nil || a.Before(*b)
+}
+
+// later reports whether end a is after b, nil being open-ended.
+func later(a, b *time.Time) bool {
+	if b == nil {
+		return false
+	}
+	return a == nil || a.After(*b)
+}
+
+// Territories returns every ISO 3166-1 alpha-2 code, sorted: what
+// Worldwide expands to.
+func Territories() []string { return territoryList }
+
+var territoryList = strings.Fields(iso3166)

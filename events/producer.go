@@ -1,0 +1,132 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Outgoing is a record to produce: an envelope bound for a topic.
+type Outgoing struct {
+	Topic    string
+	Envelope Envelope
+}
+
+// Position is where a produced record landed.
+type Position struct {
+	Partition int32
+	Offset    int64
+}
+
+// Producer appends envelopes to Kafka: keyed by Subject, acks=all, with the
+// idempotent producer so its own retries never duplicate a record, and one
+// request in flight per broker so records of one key keep their order. It
+// uses sarama directly because the outbox relay needs each record's
+// partition and offset. Safe for concurrent use.
+type Producer struct {
+	sp sarama.SyncProducer
+}
+
+// NewProducer connects a producer.
+func NewProducer(kc KafkaConfig) (*Producer, error) {
+	if err := kc.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := kc.saramaConfig()
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Retry.Max = 10
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Return.Errors = true
+	cfg.Producer.Compression = sarama.CompressionLZ4
+	cfg.Producer.Partitioner = sarama.NewHashPartitioner
+	sp, err := sarama.NewSyncProducer(kc.Brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	return &Producer{sp: sp}, nil
+}
+
+// Send produces records in order and returns once every in-sync replica
+// has all of them, with each record's position. On error some records may
+// have been written; callers that must not duplicate check for them (the
+// outbox relay does).
+func (p *Producer) Send(records []Outgoing) ([]Position, error) {
+	msgs := make([]*sarama.ProducerMessage, len(records))
+	for i, r := range records {
+		m := &sarama.ProducerMessage{
+			Topic: r.Topic,
+			Key:   sarama.StringEncoder(r.Envelope.Subject),
+			Value: sarama.ByteEncoder(r.Envelope.Data),
+		}
+		for k, v := range r.Envelope.Headers() {
+			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+		}
+		msgs[i] = m
+	}
+	if err := p.sp.SendMessages(msgs); err != nil {
+		var perrs sarama.ProducerErrors
+		if errors.As(err, &perrs) && len(perrs) > 0 {
+			return nil, fmt.Errorf("produce %d records: %d failed, first: %w", len(msgs), len(perrs), perrs[0].Err)
+		}
+		return nil, fmt.Errorf("produce %d records: %w", len(msgs), err)
+	}
+	out := make([]Position, len(msgs))
+	for i, m := range msgs {
+		out[i] = Position{Partition: m.Partition, Offset: m.Offset}
+	}
+	return out, nil
+}
+
+// Close flushes and closes the producer.
+func (p *Producer) Close() error { return p.sp.Close() }
+
+// EventIDs reads partition p of topic from offset `from` up to the end of
+// the log as it is now, and returns the ce_id of every record found. The
+// outbox relay uses it to find which of its records already reached Kafka
+// before a crash.
+func EventIDs(kc KafkaConfig, topic string, p int32, from int64) (map[string]bool, int64, error) {
+	client, err := sarama.NewClient(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return nil, 0, fmt.Errorf("connect kafka: %w", err)
+	}
+	defer client.Close()
+	end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return nil, 0, fmt.Errorf("end of %s: %w", partitionName(topic, p), err)
+	}
+	ids := map[string]bool{}
+	if from >= end {
+		return ids, end, nil
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return nil, 0, fmt.Errorf("kafka consumer: %w", err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(topic, p, from)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s from %d: %w", partitionName(topic, p), from, err)
+	}
+	defer pc.Close()
+	for {
+		select {
+		case m := <-pc.Messages():
+			for _, h := range m.Headers {
+				if string(h.Key) == headerID {
+					ids[string(h.Value)] = true
+				}
+			}
+			if m.Offset+1 >= end {
+				return ids, end, nil
+			}
+		case perr := <-pc.Errors():
+			return nil, 0, fmt.Errorf("read %s: %w", partitionName(topic, p), perr)
+		case <-time.After(30 * time.Second):
+			return nil, 0, fmt.Errorf("read %s: no record for 30 s before offset %d", partitionName(topic, p), end)
+		}
+	}
+}

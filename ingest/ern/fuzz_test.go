@@ -1,0 +1,77 @@
+package ern_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/ingest/ern"
+)
+
+// FuzzParse checks that Parse never panics, that a failure is always a
+// *release.ValidationError naming at least one problem, and that a success
+// sets exactly one of Release and Purge. Seeds: the DDEX samples when
+// present, the inline documents of the tests, and testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	if files, err := filepath.Glob(filepath.Join(samplesDir, "*.xml")); err == nil {
+		for _, name := range files {
+			if data, err := os.ReadFile(name); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	for _, doc := range []string{minimal382, minimal43, minimalPurge, minimal382[:300], "", "<a/>"} {
+		f.Add([]byte(doc))
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ern.Parse(data)
+		if err != nil {
+			v, ok := err.(*release.ValidationError)
+			if !ok {
+				t.Fatalf("error %T %v, want *release.ValidationError", err, err)
+			}
+			if len(v.Problems) == 0 {
+				t.Fatal("ValidationError without problems")
+			}
+			for _, pr := range v.Problems {
+				if pr.Field == "" || pr.Reason == "" {
+					t.Fatalf("problem with an empty field or reason: %+v", pr)
+				}
+			}
+			return
+		}
+		if (p.Release == nil) == (p.Purge == nil) {
+			t.Fatalf("Release = %v, Purge = %v; want exactly one", p.Release, p.Purge)
+		}
+		if p.Version == "" {
+			t.Fatal("no version on success")
+		}
+	})
+}
+
+// TestSeedCorpus checks that the committed seeds are what their names say:
+// the minimal and purge documents parse, the broken ones fail.
+func TestSeedCorpus(t *testing.T) {
+	for name, valid := range map[string]bool{
+		"minimal_ern382": true, "minimal_ern43": true, "purge_ern382": true,
+		"truncated": false, "unknown_namespace": false, "deep_nesting": false,
+	} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzParse", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lit, ok := strings.CutPrefix(strings.TrimSpace(string(raw)), "go test fuzz v1\n[]byte(")
+		lit, ok2 := strings.CutSuffix(lit, ")")
+		data, err := strconv.Unquote(lit)
+		if !ok || !ok2 || err != nil {
+			t.Fatalf("%s is not a one-value []byte corpus file (%v)", name, err)
+		}
+		if _, err := ern.Parse([]byte(data)); (err == nil) != valid {
+			t.Errorf("%s: Parse error = %v, want valid = %v", name, err, valid)
+		}
+	}
+}

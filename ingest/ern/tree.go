@@ -1,0 +1,234 @@
+package ern
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/catalog-org/catalog/domain/release"
+)
+
+// maxDepth bounds element nesting. ERN documents nest about 12 levels deep;
+// anything far deeper is hostile or broken, and the cap keeps every walk over
+// the tree shallow.
+const maxDepth = 64
+
+// element is one XML element of a delivery, reduced to what the mapping
+// needs: its local name (children are matched regardless of namespace), its
+// attributes, its own trimmed text, its children and its path from the root
+// ("/NewReleaseMessage/ResourceList/SoundRecording[3]").
+//
+// Methods accept a nil receiver and return zero values, so lookups chain:
+// rel.first("ReleaseId").first("ICPN").text.
+type element struct {
+	name     string
+	space    string
+	attrs    []xml.Attr
+	text     string
+	children []*element
+	path     string
+
+	buf []byte // character data while decoding
+}
+
+// first returns the first child named name, or nil.
+func (e *element) first(name string) *element {
+	if e == nil {
+		return nil
+	}
+	for _, c := range e.children {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// all returns the children named name.
+func (e *element) all(name string) []*element {
+	if e == nil {
+		return nil
+	}
+	var out []*element
+	for _, c := range e.children {
+		if c.name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// find follows names from e, taking the first match at every step.
+func (e *element) find(names ...string) *element {
+	for _, n := range names {
+		e = e.first(n)
+	}
+	return e
+}
+
+// findAll returns every element reached by following names from e, taking
+// all matches at every step, in document order.
+func (e *element) findAll(names ...string) []*element {
+	cur := []*element{e}
+	if e == nil {
+		return nil
+	}
+	for _, n := range names {
+		var next []*element
+		for _, c := range cur {
+			next = append(next, c.all(n)...)
+		}
+		cur = next
+	}
+	return cur
+}
+
+// value returns the element's trimmed text ("" for nil).
+func (e *element) value() string {
+	if e == nil {
+		return ""
+	}
+	return e.text
+}
+
+// attr returns the value of the attribute with local name name ("" if absent).
+func (e *element) attr(name string) string {
+	if e == nil {
+		return ""
+	}
+	for _, a := range e.attrs {
+		if a.Name.Local == name {
+			return strings.TrimSpace(a.Value)
+		}
+	}
+	return ""
+}
+
+// pathTo returns the path of the element reached from e by names, taking
+// the first match at every step; where an element is missing, the path it
+// would have ("/NewReleaseMessage/MessageHeader/MessageId"). It is how
+// problems name absent elements.
+func (e *element) pathTo(names ...string) string {
+	if e == nil {
+		return ""
+	}
+	for i, n := range names {
+		c := e.first(n)
+		if c == nil {
+			return e.path + "/" + strings.Join(names[i:], "/")
+		}
+		e = c
+	}
+	return e.path
+}
+
+// assignPaths sets the path of e and its descendants. A child gets an
+// XPath position ([n], 1-based) only when it has siblings of the same name,
+// as libxml's xmlGetNodePath does. Recursion depth is bounded by maxDepth.
+func assignPaths(e *element, path string) {
+	e.path = path
+	count := map[string]int{}
+	for _, c := range e.children {
+		count[c.name]++
+	}
+	seen := map[string]int{}
+	for _, c := range e.children {
+		seen[c.name]++
+		p := path + "/" + c.name
+		if count[c.name] > 1 {
+			p += "[" + strconv.Itoa(seen[c.name]) + "]"
+		}
+		assignPaths(c, p)
+	}
+}
+
+// charsetError reports an encoding declaration other than UTF-8.
+type charsetError struct{ label string }
+
+func (e *charsetError) Error() string { return "unsupported encoding " + e.label }
+
+// decodeTree reads data into an element tree. On failure it returns the
+// part of the tree read so far (root may be nil) and the problem. Only the
+// bytes of data are read: no DTD, external entity or schema is fetched.
+func decodeTree(data []byte) (*element, *release.Problem) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
+	d := xml.NewDecoder(bytes.NewReader(data))
+	d.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
+		// Called only for a declared encoding other than UTF-8.
+		return nil, &charsetError{label: label}
+	}
+
+	var root *element
+	var stack []*element
+	fail := func(reason string) (*element, *release.Problem) {
+		field := "/"
+		if root != nil {
+			assignPaths(root, "/"+root.name)
+			if len(stack) > 0 {
+				field = stack[len(stack)-1].path
+			}
+		}
+		return root, &release.Problem{Field: field, Reason: reason}
+	}
+
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var syn *xml.SyntaxError
+			var cs *charsetError
+			switch {
+			case errors.As(err, &syn):
+				return fail(fmt.Sprintf("is not well-formed XML: line %d: %s", syn.Line, syn.Msg))
+			case errors.As(err, &cs):
+				return fail(fmt.Sprintf("the document declares encoding %q; only UTF-8 is accepted", cs.label))
+			default:
+				line, _ := d.InputPos()
+				return fail(fmt.Sprintf("is not well-formed XML: line %d: %v", line, err))
+			}
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root != nil && len(stack) == 0 {
+				line, _ := d.InputPos()
+				return fail(fmt.Sprintf("has a second root element <%s> on line %d; a message has exactly one root element", t.Name.Local, line))
+			}
+			if len(stack) >= maxDepth {
+				line, _ := d.InputPos()
+				return fail(fmt.Sprintf("nests elements more than %d levels deep (line %d)", maxDepth, line))
+			}
+			el := &element{name: t.Name.Local, space: t.Name.Space, attrs: t.Attr}
+			if len(stack) == 0 {
+				root = el
+			} else {
+				parent := stack[len(stack)-1]
+				parent.children = append(parent.children, el)
+			}
+			stack = append(stack, el)
+		case xml.EndElement:
+			top := stack[len(stack)-1] // the decoder guarantees balanced tags
+			top.text = strings.TrimSpace(string(top.buf))
+			top.buf = nil
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				top := stack[len(stack)-1]
+				top.buf = append(top.buf, t...)
+			} else if len(bytes.TrimSpace(t)) > 0 {
+				line, _ := d.InputPos()
+				return fail(fmt.Sprintf("has text outside the root element (line %d)", line))
+			}
+		}
+	}
+	if root == nil {
+		return nil, &release.Problem{Field: "/", Reason: "the document is empty: it has no root element"}
+	}
+	assignPaths(root, "/"+root.name)
+	return root, nil
+}
