@@ -94,8 +94,14 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // start runs `catalog args...`; its output is logged if the test fails.
 func (s stack) start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return s.startWith(t, nil, args...)
+}
+
+// startWith is start with extra environment variables.
+func (s stack) startWith(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(catalogBin, args...), out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Env = s.env
+	p.cmd.Env = append(append([]string(nil), s.env...), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {

@@ -1,6 +1,8 @@
 package ern_test
 
 import (
+	"fmt"
+	"time"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,7 +30,9 @@ func FuzzParse(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		tm := time.AfterFunc(2*time.Second, func() { os.WriteFile(fmt.Sprintf("/tmp/slow-%d", len(data)), data, 0o644) })
 		p, err := ern.Parse(data)
+		tm.Stop()
 		if err != nil {
 			v, ok := err.(*release.ValidationError)
 			if !ok {
