@@ -1,0 +1,108 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/domain/catalogue"
+	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/projectionpg"
+)
+
+// TestOldSchemaVersionStillProjects writes a catalog.release.delivered
+// event in schema version 1 (the walking skeleton's shape: availability as
+// dates per territory) next to a version 2 event, and shows that the
+// projector reads both, the first through the v1 -> v2 upcaster.
+func TestOldSchemaVersionStillProjects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, kc.Brokers, prefix)
+	topic := prefix + "releases"
+	if err := events.EnsureTopics(ctx, kc, []events.TopicSpec{{Name: topic, Partitions: 2, ReplicationFactor: 1}}, log); err != nil {
+		t.Fatal(err)
+	}
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+
+	v1 := json.RawMessage(`{"releaseId":1,"upc":"00724349501058","title":"Come Down","artist":{"id":7,"name":"The Band"},"label":"Capitol",
+		"tracks":[{"trackId":11,"isrc":"USCA29600191","title":"I Love You","artist":{"id":7,"name":"The Band"},"durationSeconds":252,"disc":1,"number":5}],
+		"availability":[{"territory":"GB","downloadFrom":"1997-07-03T00:00:00Z","streamingFrom":"1997-07-10T00:00:00Z"},
+		                {"territory":"US","downloadFrom":"1997-07-03T00:00:00Z"}]}`)
+	old := events.Envelope{ID: uuid.New(), Type: release.TypeDelivered, SchemaVersion: 1, Source: "/catalog/ingest",
+		Subject: "00724349501058", Sequence: 1, Time: time.Now(), Data: v1}
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	current := mustEnvelope(t, release.TypeDelivered, 1, "5012345678900", release.Delivered{
+		ReleaseID: 2, Metadata: release.Metadata{UPC: "5012345678900", Title: "New", Artist: "Other"}, ArtistID: 8,
+		Tracks: []release.TrackInfo{{TrackID: 12, ISRC: "GBAAA2000001", Title: "Fresh", Artist: "Other", ArtistID: 8, DurationSeconds: 200, Disc: 1, Number: 1}},
+		Deals:  []release.Deal{{Territories: []string{"Worldwide"}, UseTypes: []string{"Stream"}, CommercialModels: []string{"AdvertisementSupportedModel"}, Start: &start}},
+	})
+	prod, err := events.NewProducer(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if _, err := prod.Send([]events.Outgoing{{Topic: topic, Envelope: old}, {Topic: topic, Envelope: current}}); err != nil {
+		t.Fatal(err)
+	}
+
+	store, _ := projectionpg.NewTrackDetails(pool)
+	proj, _ := projections.NewTrackDetails(store, log)
+	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: kc, Group: prefix + "projector", Topics: []string{topic}}, proj, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- consumer.Run(cctx) }()
+	defer func() { cancel(); <-done }()
+
+	now := time.Now()
+	var tr catalogue.Track
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var err error
+		tr, err = store.Track(ctx, 11, "GB", now)
+		return err
+	})
+	if tr.Title != "I Love You" || tr.DurationSeconds != 252 || tr.Release.UPC != "00724349501058" || tr.Artist.Name != "The Band" {
+		t.Errorf("v1 track = %+v", tr)
+	}
+	if tr.Download == nil || tr.Download.From.Format(time.DateOnly) != "1997-07-03" || tr.Subscription == nil ||
+		tr.Subscription.From.Format(time.DateOnly) != "1997-07-10" || tr.AdSupported != nil {
+		t.Errorf("v1 GB offers: download %+v subscription %+v ad %+v", tr.Download, tr.Subscription, tr.AdSupported)
+	}
+	us, err := store.Track(ctx, 11, "US", now)
+	if err != nil || us.Download == nil || us.Subscription != nil {
+		t.Errorf("v1 US offers: %+v %v", us, err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var err error
+		tr, err = store.Track(ctx, 12, "JP", now)
+		return err
+	})
+	if tr.AdSupported == nil || tr.Download != nil || tr.Subscription != nil {
+		t.Errorf("v2 JP offers: %+v", tr)
+	}
+}
+
+func mustEnvelope(t *testing.T, typ string, seq int64, subject string, payload any) events.Envelope {
+	t.Helper()
+	e, err := events.NewEnvelope(typ, release.SchemaVersions[typ], "/catalog/ingest", subject, seq, time.Now(), "test", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
