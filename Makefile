@@ -7,7 +7,9 @@ BIN     := bin/catalog
 DATA    := $(CURDIR)/.data
 SAMPLE  ?= 50
 
-.PHONY: help build up down run test test-short vet clean-data
+FUZZTIME ?= 15s
+
+.PHONY: help build up down run test test-short vet fuzz clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,8 +30,13 @@ run: up build ## start every role, load a sample catalogue, print the gateway UR
 vet: ## go vet
 	$(GO) vet ./...
 
-test: up vet ## the whole suite against the real services (starts them when needed)
+test: up vet ## the whole suite against the real services (starts them when needed), then a short fuzz run per parser
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory fuzz
+
+fuzz: ## run each parser's fuzz target for FUZZTIME (corpus in testdata/fuzz)
+	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ingest/ern/
 
 test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...

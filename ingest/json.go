@@ -223,6 +223,9 @@ func jsonProblem(err error) release.Problem {
 		return release.Problem{Field: field, Reason: fmt.Sprintf("must be a JSON %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			return release.Problem{Field: "(body)", Reason: `has a field with an empty name (""), which is not a field of the delivery format`}
+		}
 		return release.Problem{Field: name, Reason: "is not a field of the delivery format"}
 	default:
 		return release.Problem{Field: "(body)", Reason: err.Error()}
