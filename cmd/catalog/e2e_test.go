@@ -58,6 +58,8 @@ type xmlResponse struct {
 		Number                int     `xml:"number"`
 		Download              *string `xml:"download>releaseDate"`
 		SubscriptionStreaming *string `xml:"subscriptionStreaming>releaseDate"`
+		AdSupportedStreaming  *string `xml:"adSupportedStreaming>releaseDate"`
+		Price                 *string `xml:"download>packages>package>price>sevendigitalPrice"`
 	} `xml:"track"`
 }
 

@@ -515,6 +515,12 @@ func TestParseEncoding(t *testing.T) {
 	doc := edit(t, minimal382, `encoding="UTF-8"`, `encoding="ISO-8859-1"`)
 	wantProblems(t, problemsOf(t, []byte(doc)), [2]string{"/", `"ISO-8859-1"`})
 
+	for _, label := range []string{"utf-8", "UTF8", "US-ASCII"} {
+		if _, err := ern.Parse([]byte(edit(t, minimal382, `encoding="UTF-8"`, `encoding="`+label+`"`))); err != nil {
+			t.Errorf("encoding %s: %v", label, err)
+		}
+	}
+
 	// A UTF-8 byte order mark is fine; invalid UTF-8 bytes are not.
 	if _, err := ern.Parse(append([]byte("\xef\xbb\xbf"), minimal382...)); err != nil {
 		t.Errorf("document with BOM: %v", err)

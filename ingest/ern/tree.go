@@ -157,8 +157,14 @@ func (e *charsetError) Error() string { return "unsupported encoding " + e.label
 func decodeTree(data []byte) (*element, *release.Problem) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
 	d := xml.NewDecoder(bytes.NewReader(data))
-	d.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
-		// Called only for a declared encoding other than UTF-8.
+	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		// Called only for a declared encoding other than "UTF-8". ASCII is a
+		// subset of UTF-8 and "UTF8" a common misspelling of it; anything
+		// else (ISO-8859-1, UTF-16 …) is refused rather than transcoded.
+		switch strings.ToLower(label) {
+		case "utf8", "us-ascii", "ascii":
+			return in, nil
+		}
 		return nil, &charsetError{label: label}
 	}
 
