@@ -9,7 +9,7 @@ SAMPLE  ?= 50
 
 FUZZTIME ?= 15s
 
-.PHONY: help build up down run test test-short vet fuzz clean-data
+.PHONY: help build up down run test test-short vet fuzz bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ fuzz: ## run each parser's fuzz target for FUZZTIME (corpus in testdata/fuzz)
 
 test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...
+
+bench: up ## Go benchmarks against the real services, each beside the raw limit underneath
+	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
 
 clean-data: down ## stop the services and delete all their data
 	rm -rf $(DATA)

@@ -24,13 +24,14 @@ import (
 )
 
 type fixture struct {
+	svc   *ingest.Service
 	srv   *httptest.Server
 	pool  *pgxpool.Pool
 	kafka events.KafkaConfig
 	topic string
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,7 +65,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	srv := httptest.NewServer(ingest.NewHTTPHandler(svc, log))
 	t.Cleanup(srv.Close)
-	return fixture{srv: srv, pool: pool, kafka: kc, topic: topic}
+	return fixture{svc: svc, srv: srv, pool: pool, kafka: kc, topic: topic}
 }
 
 func (f fixture) post(t *testing.T, contentType, body string) (int, map[string]any) {

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -181,6 +182,30 @@ func TestEndToEnd(t *testing.T) {
 	// gateway is the public door; internal roles bind to loopback).
 	if status, _, _ := get(t, fmt.Sprintf("http://%s/1.2/track/details?trackId=%d", s.api, trackID)); status != http.StatusOK {
 		t.Errorf("API direct: %d", status)
+	}
+
+	// Analysts' view: catalog events tail prints the stream as JSON lines.
+	lines := strings.Split(strings.TrimSpace(s.run(t, "events", "tail", "--from-beginning", "--until-end")), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("events tail printed %d lines, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var ev struct {
+		Type     string `json:"type"`
+		Subject  string `json:"subject"`
+		Sequence int64  `json:"sequence"`
+		Data     struct {
+			Title  string `json:"title"`
+			Tracks []any  `json:"tracks"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "catalog.release.delivered" || ev.Subject != "00724349501058" || ev.Sequence != 1 || len(ev.Data.Tracks) != 2 {
+		t.Errorf("events tail: %s", lines[0])
+	}
+	if out := s.run(t, "events", "tail", "--from-beginning", "--until-end", "--type", "catalog.release.purged"); out != "" {
+		t.Errorf("events tail --type filtered nothing: %s", out)
 	}
 
 	// Ctrl-C stops every role cleanly.

@@ -80,4 +80,6 @@ type Track struct {
 func (t Track) Explicit() bool { return t.ParentalWarning == "Explicit" }
 
 // Available reports whether any usage is offered in the territory.
-func (t Track) Available() bool { return t.Download != nil || t.Subscription != nil || t.AdSupported != nil }
+func (t Track) Available() bool {
+	return t.Download != nil || t.Subscription != nil || t.AdSupported != nil
+}

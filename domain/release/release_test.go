@@ -46,4 +46,3 @@ func TestParseValues(t *testing.T) {
 		t.Errorf("WithCheckDigit = %s", got)
 	}
 }
-

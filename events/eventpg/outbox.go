@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,6 +73,11 @@ type Relay struct {
 	prod  *events.Producer
 	log   *slog.Logger
 	nudge chan struct{}
+
+	mu   sync.Mutex
+	done chan struct{} // closed (and replaced) after every relayed batch
+
+	positioned map[string]bool // topics whose partitions all have a stored position
 }
 
 // NewRelay builds a relay; Run starts it.
@@ -85,7 +91,8 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, log *s
 	if cfg.Poll <= 0 {
 		cfg.Poll = 250 * time.Millisecond
 	}
-	return &Relay{cfg: cfg, pool: pool, prod: prod, log: log, nudge: make(chan struct{}, 1)}, nil
+	return &Relay{cfg: cfg, pool: pool, prod: prod, log: log, nudge: make(chan struct{}, 1), done: make(chan struct{}),
+		positioned: map[string]bool{}}, nil
 }
 
 // Nudge tells the relay there is something to publish now.
@@ -236,6 +243,10 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	if err := r.commit(ctx, ids, next); err != nil {
 		return 0, err
 	}
+	r.mu.Lock()
+	close(r.done)
+	r.done = make(chan struct{})
+	r.mu.Unlock()
 	return len(batch), nil
 }
 
@@ -264,6 +275,9 @@ func (r *Relay) commit(ctx context.Context, ids []int64, next map[[2]any]int64) 
 // stored position yet, before the relay first writes there, so recovery
 // always knows where to start looking.
 func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
+	if r.positioned[topic] {
+		return nil
+	}
 	var n int
 	if err := r.pool.QueryRow(ctx, `select count(*) from outbox_positions where topic = $1`, topic).Scan(&n); err != nil {
 		return fmt.Errorf("relay positions: %w", err)
@@ -272,15 +286,15 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 	if err != nil {
 		return err
 	}
-	if n == len(hw) {
-		return nil
-	}
-	for p, off := range hw {
-		if _, err := r.pool.Exec(ctx, `insert into outbox_positions (topic, partition, next_offset) values ($1, $2, $3)
-			on conflict (topic, partition) do nothing`, topic, p, off); err != nil {
-			return fmt.Errorf("relay positions: %w", err)
+	if n != len(hw) {
+		for p, off := range hw {
+			if _, err := r.pool.Exec(ctx, `insert into outbox_positions (topic, partition, next_offset) values ($1, $2, $3)
+				on conflict (topic, partition) do nothing`, topic, p, off); err != nil {
+				return fmt.Errorf("relay positions: %w", err)
+			}
 		}
 	}
+	r.positioned[topic] = true
 	return nil
 }
 
@@ -332,14 +346,24 @@ func (r *Relay) recover(ctx context.Context) error {
 	return nil
 }
 
+// relayed returns a channel closed when the relay in this process next
+// finishes a batch.
+func (r *Relay) relayed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done
+}
+
 // Wait returns once none of the outbox rows ids (nor, when key is not
 // empty, any row with that key) is pending, or fails with ErrNotConfirmed
-// when timeout passes first.
+// when timeout passes first. It wakes when this process's relay finishes a
+// batch, and polls too, for when another process holds the relay lock.
 func (r *Relay) Wait(ctx context.Context, ids []int64, key string, timeout time.Duration) error {
 	r.Nudge()
 	deadline := time.Now().Add(timeout)
-	delay := 2 * time.Millisecond
+	delay := 5 * time.Millisecond
 	for {
+		batch := r.relayed()
 		var n int
 		if err := r.pool.QueryRow(ctx, `select count(*) from outbox where id = any($1) or key = $2`, ids, key).Scan(&n); err != nil {
 			return fmt.Errorf("outbox: %w", err)
@@ -353,6 +377,7 @@ func (r *Relay) Wait(ctx context.Context, ids []int64, key string, timeout time.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-batch:
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 50*time.Millisecond)
