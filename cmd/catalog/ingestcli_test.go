@@ -1,0 +1,55 @@
+package main_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestIngestFolder: `catalog ingest PATH` walks a folder recursively,
+// applies what it can, reports each rejection with its reason, and exits
+// non-zero because one file was rejected.
+func TestIngestFolder(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	dir := t.TempDir()
+	write := func(name, body string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a/one.json", restartRelease(1, 1))
+	write("a/b/two.json", restartRelease(2, 1))
+	write("a/b/two-again.json", restartRelease(2, 1))
+	write("bad.json", `{"messageId":"broken-1","upc":"123","title":"x"}`)
+	write("notes.txt", "not a delivery")
+	if b, err := os.ReadFile(filepath.Join(samplesDir, "ern43_1_Audio.xml")); err == nil {
+		write("ern/audio.xml", string(b))
+	}
+
+	cmd := exec.Command(catalogBin, "ingest", "--quiet", dir)
+	cmd.Env = s.env
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1\n%s", err, out)
+	}
+	summary := string(out)
+	accepted := "2 accepted"
+	total := "4 deliveries"
+	if _, err := os.Stat(filepath.Join(dir, "ern/audio.xml")); err == nil {
+		accepted, total = "3 accepted", "5 deliveries"
+	}
+	for _, want := range []string{total, accepted, "1 unchanged", "1 rejected", "bad.json: message broken-1: upc: invalid UPC/EAN"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+}
