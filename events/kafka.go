@@ -208,3 +208,35 @@ func HighWatermarks(kc KafkaConfig, topic string) (map[int32]int64, error) {
 }
 
 func partitionName(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }
+
+// GroupMembers returns how many members consumer group has now.
+func GroupMembers(kc KafkaConfig, group string) (int, error) {
+	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return 0, fmt.Errorf("connect kafka admin: %w", err)
+	}
+	defer admin.Close()
+	gs, err := admin.DescribeConsumerGroups([]string{group})
+	if err != nil {
+		return 0, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	if len(gs) == 0 {
+		return 0, nil
+	}
+	return len(gs[0].Members), nil
+}
+
+// DeleteGroup deletes a consumer group and its committed offsets (it must
+// have no members); a group that does not exist is not an error.
+func DeleteGroup(kc KafkaConfig, group string) error {
+	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return fmt.Errorf("connect kafka admin: %w", err)
+	}
+	defer admin.Close()
+	err = admin.DeleteConsumerGroup(group)
+	if err != nil && !errors.Is(err, sarama.ErrGroupIDNotFound) {
+		return fmt.Errorf("delete group %s: %w", group, err)
+	}
+	return nil
+}

@@ -60,8 +60,13 @@ func TestOldSchemaVersionStillProjects(t *testing.T) {
 	}
 
 	store, _ := projectionpg.NewTrackDetails(pool)
-	proj, _ := projections.NewTrackDetails(store, log)
-	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: kc, Group: prefix + "projector", Topics: []string{topic}}, proj, store, log)
+	live, err := store.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := store.Writer(live.Number)
+	proj, _ := projections.NewTrackDetails(writer, nil, log)
+	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: kc, Group: prefix + "projector", Topics: []string{topic}}, proj, writer, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,22 @@ type Change struct {
 	Event    any
 }
 
+// Item is one record of a batch as the store sees it: its coordinates and
+// raw form (kept if it has to be parked), and either its decoded Change or,
+// for a poison record, why it could not be decoded.
+type Item struct {
+	Record events.Record
+	// Key is the release the record belongs to (its Kafka key).
+	Key string
+	// Change is the decoded event; nil when the record is poison or of a
+	// type the projection does not use (Skip).
+	Change *Change
+	// Poison is why the record cannot be used; empty when it can.
+	Poison string
+	// Skip marks an event type the projection does not use.
+	Skip bool
+}
+
 // ApplyResult counts what a batch did.
 type ApplyResult struct {
 	// Applied events changed the read model.
@@ -40,26 +56,40 @@ type ApplyResult struct {
 	// Stale events were older than or equal to the version a row already
 	// reflected (a redelivery or a duplicate) and changed nothing.
 	Stale int
+	// Parked events were poison, or waited behind a parked event of their
+	// release.
+	Parked int
+	// Changed lists the tracks whose entries changed, with the release
+	// version they now reflect, for cache invalidation after the commit.
+	Changed map[int64]int64
 }
 
-// TrackDetailsStore persists the track-details read model.
+// TrackDetailsStore persists one generation of the track-details read model.
 type TrackDetailsStore interface {
-	// Apply applies changes in order and stores cp, all in one transaction.
-	Apply(ctx context.Context, cp Checkpoint, changes []Change) (ApplyResult, error)
+	// Apply applies the items in order, parks the poison ones and those
+	// behind a parked event of the same release, and stores cp, all in one
+	// transaction.
+	Apply(ctx context.Context, cp Checkpoint, items []Item) (ApplyResult, error)
+}
+
+// Invalidator drops cached entries of changed tracks after a commit.
+type Invalidator interface {
+	Invalidate(ctx context.Context, changed map[int64]int64) error
 }
 
 // TrackDetails projects release events into the track-details read model.
 type TrackDetails struct {
 	store TrackDetailsStore
+	cache Invalidator
 	log   *slog.Logger
 }
 
-// NewTrackDetails builds the projection on store.
-func NewTrackDetails(store TrackDetailsStore, log *slog.Logger) (*TrackDetails, error) {
+// NewTrackDetails builds the projection on store. cache may be nil.
+func NewTrackDetails(store TrackDetailsStore, cache Invalidator, log *slog.Logger) (*TrackDetails, error) {
 	if store == nil || log == nil {
 		return nil, errors.New("projections: store and logger are required")
 	}
-	return &TrackDetails{store: store, log: log}, nil
+	return &TrackDetails{store: store, cache: cache, log: log}, nil
 }
 
 // Decode reads a record into a Change: the envelope, upcast to the current
@@ -114,27 +144,41 @@ func deref(p any) any {
 	return p
 }
 
-// HandleBatch implements events.BatchHandler. Event types the projection
-// does not use are passed over (their offsets are still recorded). A record
-// that cannot be decoded fails the batch, which is retried: the projection
-// never skips an event silently.
+// HandleBatch implements events.BatchHandler. Records that cannot be
+// decoded are parked (with every later event of their release) instead of
+// stopping the partition; event types the projection does not use are
+// passed over. Their offsets are recorded all the same.
 func (p *TrackDetails) HandleBatch(ctx context.Context, b events.Batch) error {
-	changes := make([]Change, 0, len(b.Records))
-	for _, r := range b.Records {
+	items := make([]Item, len(b.Records))
+	for i, r := range b.Records {
+		it := Item{Record: r, Key: string(r.Key)}
 		c, ok, err := Decode(r)
-		if err != nil {
-			return fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		switch {
+		case err != nil:
+			it.Poison = err.Error()
+		case !ok:
+			it.Skip = true
+		default:
+			it.Change = &c
 		}
-		if ok {
-			changes = append(changes, c)
-		}
+		items[i] = it
 	}
-	res, err := p.store.Apply(ctx, Checkpoint{Topic: b.Topic, Partition: b.Partition, NextOffset: b.NextOffset()}, changes)
+	res, err := p.store.Apply(ctx, Checkpoint{Topic: b.Topic, Partition: b.Partition, NextOffset: b.NextOffset()}, items)
 	if err != nil {
 		return err
 	}
+	if res.Parked > 0 {
+		p.log.Warn("events parked", "partition", b.Partition, "from_offset", b.Records[0].Offset, "parked", res.Parked)
+	}
 	if res.Stale > 0 {
 		p.log.Warn("stale events ignored", "partition", b.Partition, "from_offset", b.Records[0].Offset, "stale", res.Stale)
+	}
+	if p.cache != nil && len(res.Changed) > 0 {
+		if err := p.cache.Invalidate(ctx, res.Changed); err != nil {
+			// The entries expire by TTL; a missed invalidation is logged, and the
+			// version check keeps readers from filling older content.
+			p.log.Warn("cache invalidation failed", "tracks", len(res.Changed), "err", err)
+		}
 	}
 	p.log.Debug("batch applied", "partition", b.Partition, "records", len(b.Records), "applied", res.Applied, "next_offset", b.NextOffset())
 	return nil

@@ -15,6 +15,7 @@ type config struct {
 	PostgresURL      string
 	KafkaBrokers     []string
 	RedisAddr        string
+	RedisPrefix      string
 	TopicPrefix      string
 	TopicPartitions  int32
 	TopicReplication int16
@@ -23,6 +24,8 @@ type config struct {
 	APIAddr          string
 	APIURL           *url.URL
 	GatewayAddr      string
+	ProjectorAddr    string
+	AdminToken       string
 	ClientsReload    time.Duration
 	DefaultCountry   string
 	DemoKey          string
@@ -32,8 +35,14 @@ type config struct {
 	LogFormat        string
 }
 
-func (c config) releasesTopic() string  { return c.TopicPrefix + "releases" }
-func (c config) projectorGroup() string { return c.GroupPrefix + "projector.track-details" }
+func (c config) releasesTopic() string { return c.TopicPrefix + "releases" }
+
+// projectorGroup is the consumer group of one generation of the
+// track-details read model. Group names are a stable API: renaming them
+// replays the log.
+func (c config) projectorGroup(gen int) string {
+	return fmt.Sprintf("%sprojector.track-details.g%d", c.GroupPrefix, gen)
+}
 
 func loadConfig(getenv func(string) string) (config, error) {
 	get := func(k, def string) string {
@@ -56,6 +65,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PostgresURL:      get("CATALOG_PG_URL", "postgres://postgres@127.0.0.1:55432/catalog?sslmode=disable"),
 		KafkaBrokers:     strings.Split(get("CATALOG_KAFKA_BROKERS", "127.0.0.1:59092"), ","),
 		RedisAddr:        get("CATALOG_REDIS_ADDR", "127.0.0.1:56379"),
+		RedisPrefix:      get("CATALOG_REDIS_PREFIX", "catalog:td:"),
 		TopicPrefix:      get("CATALOG_TOPIC_PREFIX", "catalog."),
 		TopicPartitions:  int32(num("CATALOG_TOPIC_PARTITIONS", 6, 1, 10000)),
 		TopicReplication: int16(num("CATALOG_TOPIC_REPLICATION", 1, 1, 7)),
@@ -63,6 +73,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		IngestAddr:       get("CATALOG_INGEST_ADDR", "127.0.0.1:8082"),
 		APIAddr:          get("CATALOG_API_ADDR", "127.0.0.1:8081"),
 		GatewayAddr:      get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
+		ProjectorAddr:    get("CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083"),
+		AdminToken:       get("CATALOG_ADMIN_TOKEN", ""),
 		ClientsReload:    time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
 		DefaultCountry:   get("CATALOG_DEFAULT_COUNTRY", "GB"),
 		DemoKey:          get("CATALOG_DEMO_KEY", ""),

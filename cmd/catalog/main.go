@@ -44,7 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.AddCommand(
 		devCommand(cfg, log),
 		ingestCommand(cfg, log),
-		roleCommand("project", "Run the track-details projector (Kafka -> Postgres read model)", cfg, log, runProjectorRole),
+		roleCommand("project", "Run the track-details projector (Kafka -> Postgres read model), its metrics and admin API", cfg, log, runProjectorRole),
+		projectionsCommand(cfg, log),
 		roleCommand("api", "Serve the catalogue API (7digital track/details)", cfg, log, runAPIRole),
 		roleCommand("gateway", "Serve the public gateway (client identity, proxy to the API)", cfg, log, runGatewayRole),
 		clientsCommand(cfg, log),

@@ -41,13 +41,14 @@ func TestMain(m *testing.M) {
 
 // stack is one test's environment: its own database, topics, group and ports.
 type stack struct {
-	env     []string
-	pgURL   string
-	brokers []string
-	prefix  string
-	ingest  string
-	api     string
-	gateway string
+	env       []string
+	pgURL     string
+	brokers   []string
+	prefix    string
+	ingest    string
+	api       string
+	gateway   string
+	projector string
 }
 
 func newStack(t *testing.T) stack {
@@ -56,7 +57,7 @@ func newStack(t *testing.T) stack {
 	prefix := testenv.TopicPrefix(t)
 	testenv.CleanupKafka(t, brokers, prefix)
 	s := stack{pgURL: testenv.PostgresURL(t), brokers: brokers, prefix: prefix,
-		ingest: testenv.FreeAddr(t), api: testenv.FreeAddr(t), gateway: testenv.FreeAddr(t)}
+		ingest: testenv.FreeAddr(t), api: testenv.FreeAddr(t), gateway: testenv.FreeAddr(t), projector: testenv.FreeAddr(t)}
 	s.env = append(os.Environ(),
 		"CATALOG_PG_URL="+s.pgURL,
 		"CATALOG_KAFKA_BROKERS="+strings.Join(brokers, ","),
@@ -66,6 +67,10 @@ func newStack(t *testing.T) stack {
 		"CATALOG_INGEST_ADDR="+s.ingest,
 		"CATALOG_API_ADDR="+s.api,
 		"CATALOG_GATEWAY_ADDR="+s.gateway,
+		"CATALOG_PROJECTOR_ADDR="+s.projector,
+		"CATALOG_REDIS_ADDR="+testenv.RedisAddr(t),
+		"CATALOG_REDIS_PREFIX="+prefix,
+		"CATALOG_ADMIN_TOKEN=test-admin-token",
 		"CATALOG_CLIENTS_RELOAD_SECONDS=1",
 		"CATALOG_LOG_LEVEL=debug",
 	)

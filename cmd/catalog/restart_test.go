@@ -45,7 +45,7 @@ func TestProjectorExactlyOnceAcrossSIGKILL(t *testing.T) {
 	applied := func() int64 {
 		var n int64
 		// The table exists once the projector has migrated.
-		_ = db.QueryRow(ctx, `select coalesce(sum(next_offset), 0) from projection_checkpoints`).Scan(&n)
+		_ = db.QueryRow(ctx, `select coalesce(sum(next_offset), 0) from projection_checkpoints where generation = 1`).Scan(&n)
 		return n
 	}
 
@@ -124,7 +124,7 @@ func TestProjectorExactlyOnceAcrossSIGKILL(t *testing.T) {
 	})
 
 	// Stored offsets are exactly the end of each partition.
-	rows, _ := db.Query(ctx, `select partition, next_offset, stale from projection_checkpoints`)
+	rows, _ := db.Query(ctx, `select partition, next_offset, stale from projection_checkpoints where generation = 1`)
 	var p int32
 	var next, stale int64
 	var staleTotal int64
@@ -145,14 +145,14 @@ func TestProjectorExactlyOnceAcrossSIGKILL(t *testing.T) {
 	// Nothing was lost: every release reflects its last version.
 	var n, atLast int
 	if err := db.QueryRow(ctx, `select count(*), count(*) filter (where r.version = $1 and s.version = $1 and r.title like '% v' || $2)
-		from td_releases r join release_streams s on s.stream_key = r.upc`, versions, fmt.Sprint(versions)).Scan(&n, &atLast); err != nil {
+		from td.releases r join release_streams s on s.stream_key = r.upc`, versions, fmt.Sprint(versions)).Scan(&n, &atLast); err != nil {
 		t.Fatal(err)
 	}
 	if n != releases || atLast != releases {
 		t.Errorf("%d releases in the read model, %d at version %d; want %d", n, atLast, versions, releases)
 	}
 	var tracks, lastTitles int
-	if err := db.QueryRow(ctx, `select count(*), count(*) filter (where title in ('Track A', 'Track B')) from td_tracks`).
+	if err := db.QueryRow(ctx, `select count(*), count(*) filter (where title in ('Track A', 'Track B')) from td.tracks`).
 		Scan(&tracks, &lastTitles); err != nil {
 		t.Fatal(err)
 	}

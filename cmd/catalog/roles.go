@@ -168,37 +168,6 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	return g.Wait()
 }
 
-func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
-	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return projectorRole(ctx, cfg, log, pool) })
-}
-
-func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) error {
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	if err := events.EnsureTopics(ctx, cfg.kafka("catalog-projector"), cfg.topics(), log); err != nil {
-		return err
-	}
-	store, err := projectionpg.NewTrackDetails(pool)
-	if err != nil {
-		return err
-	}
-	proj, err := projections.NewTrackDetails(store, log)
-	if err != nil {
-		return err
-	}
-	consumer, err := events.NewConsumer(events.ConsumerConfig{
-		Kafka:  cfg.kafka("catalog-projector"),
-		Group:  cfg.projectorGroup(),
-		Topics: []string{cfg.releasesTopic()},
-	}, proj, store, log)
-	if err != nil {
-		return err
-	}
-	log.Info("projector starting", "group", cfg.projectorGroup(), "topic", cfg.releasesTopic())
-	return consumer.Run(ctx)
-}
-
 func runAPIRole(ctx context.Context, cfg config, log *slog.Logger) error {
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return apiRole(ctx, cfg, log, pool) })
 }
@@ -211,7 +180,20 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, store, log)
+	cache, err := newCache(cfg)
+	if err != nil {
+		return err
+	}
+	var hot projections.HotCache
+	if cache != nil {
+		defer cache.Close()
+		hot = cache
+	}
+	reader, err := projections.NewCachedReader(store, hot, log)
+	if err != nil {
+		return err
+	}
+	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log)
 	if err != nil {
 		return err
 	}

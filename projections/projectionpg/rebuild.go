@@ -1,0 +1,224 @@
+package projectionpg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/catalog-org/catalog/projections"
+)
+
+// Sentinel errors of rebuilds (the projections package's).
+var (
+	ErrRebuildRunning = projections.ErrRebuildRunning
+	ErrNoRebuild      = projections.ErrNoRebuild
+)
+
+// Target is where a rebuild must reach before it can be swapped in.
+type Target = projections.Target
+
+// StartRebuild begins a rebuild. In shadow mode (zero downtime) it creates
+// the next generation's tables, without secondary indexes, for projectors
+// to fill from offset zero while the live generation keeps serving. In
+// in-place mode it pauses the live generation so projectors stop feeding
+// it; ResetInPlace then empties it. Only one rebuild runs at a time.
+func (s *TrackDetails) StartRebuild(ctx context.Context, inPlace bool, target Target) (Generation, error) {
+	var g Generation
+	tj, err := json.Marshal(target)
+	if err != nil {
+		return g, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockGenerations(ctx, tx); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `select count(*) from projection_generations where projection = $1 and state in ('building', 'paused')`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrRebuildRunning
+		}
+		if inPlace {
+			err := tx.QueryRow(ctx, `update projection_generations set state = 'paused', mode = 'in-place', target = $2
+				where projection = $1 and state = 'live' returning generation, layout, state, mode`, name, tj).Scan(&g.Number, &g.Layout, &g.State, &g.Mode)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errors.New("no live generation to rebuild in place")
+			}
+			return err
+		}
+		if err := tx.QueryRow(ctx, `select coalesce(max(generation), 0) + 1 from projection_generations where projection = $1`, name).Scan(&g.Number); err != nil {
+			return err
+		}
+		g.Layout, g.State, g.Mode = Layout, "building", "shadow"
+		if err := createGeneration(ctx, tx, g.Number, false); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `insert into projection_generations (projection, generation, layout, state, mode, target) values ($1, $2, $3, 'building', 'shadow', $4)`,
+			name, g.Number, Layout, tj)
+		return err
+	})
+	if err != nil {
+		return Generation{}, fmt.Errorf("start rebuild: %w", err)
+	}
+	return g, nil
+}
+
+// Rebuilding returns the rebuild under way (building or paused) and its target.
+func (s *TrackDetails) Rebuilding(ctx context.Context) (Generation, Target, error) {
+	var g Generation
+	var tj []byte
+	err := s.pool.QueryRow(ctx, `select generation, layout, state, mode, target from projection_generations
+		where projection = $1 and (state in ('building', 'paused') or (state = 'live' and mode = 'in-place'))`, name).
+		Scan(&g.Number, &g.Layout, &g.State, &g.Mode, &tj)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return g, nil, ErrNoRebuild
+	}
+	if err != nil {
+		return g, nil, fmt.Errorf("rebuild: %w", err)
+	}
+	var t Target
+	if len(tj) > 0 {
+		if err := json.Unmarshal(tj, &t); err != nil {
+			return g, nil, err
+		}
+	}
+	return g, t, nil
+}
+
+// ResetInPlace empties the paused live generation (rows, checkpoints,
+// parked events) and hands it back to the projectors, which replay it
+// from offset zero. Call it once no projector consumes it any more.
+func (s *TrackDetails) ResetInPlace(ctx context.Context, gen int) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockGenerations(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`truncate %[1]s.tracks, %[1]s.releases`, schema(gen))); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `delete from projection_checkpoints where projection = $1 and generation = $2`, name, gen); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `delete from projection_parked where projection = $1 and generation = $2`, name, gen); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `update projection_generations set state = 'live' where projection = $1 and generation = $2 and state = 'paused' and mode = 'in-place'`, name, gen)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = ErrNoRebuild
+		}
+		return err
+	})
+}
+
+// FinishInPlace marks an in-place rebuild complete.
+func (s *TrackDetails) FinishInPlace(ctx context.Context, gen int) error {
+	_, err := s.pool.Exec(ctx, `update projection_generations set mode = 'shadow', target = null where projection = $1 and generation = $2`, name, gen)
+	return err
+}
+
+// SetPaused pauses (projectors stop feeding it, its rows and offsets stay)
+// or resumes a shadow rebuild.
+func (s *TrackDetails) SetPaused(ctx context.Context, paused bool) (Generation, error) {
+	from, to := "building", "paused"
+	if !paused {
+		from, to = "paused", "building"
+	}
+	var g Generation
+	err := s.pool.QueryRow(ctx, `update projection_generations set state = $3 where projection = $1 and state = $2 and mode = 'shadow'
+		returning generation, layout, state, mode`, name, from, to).Scan(&g.Number, &g.Layout, &g.State, &g.Mode)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return g, ErrNoRebuild
+	}
+	return g, err
+}
+
+// Abandon cancels a shadow rebuild for good and drops its tables.
+func (s *TrackDetails) Abandon(ctx context.Context) (Generation, error) {
+	var g Generation
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockGenerations(ctx, tx); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `update projection_generations set state = 'cancelled' where projection = $1 and state in ('building', 'paused') and mode = 'shadow'
+			returning generation, layout, state, mode`, name).Scan(&g.Number, &g.Layout, &g.State, &g.Mode)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoRebuild
+		}
+		if err != nil {
+			return err
+		}
+		return dropGeneration(ctx, tx, g.Number)
+	})
+	return g, err
+}
+
+func dropGeneration(ctx context.Context, tx pgx.Tx, gen int) error {
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`drop schema if exists %s cascade`, schema(gen))); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `delete from projection_checkpoints where projection = $1 and generation = $2`, name, gen); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `delete from projection_parked where projection = $1 and generation = $2`, name, gen)
+	return err
+}
+
+// BuildIndexes creates the secondary indexes of a rebuilt generation
+// (after its bulk load, before the swap).
+func (s *TrackDetails) BuildIndexes(ctx context.Context, gen int) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return buildIndexes(ctx, tx, gen) })
+}
+
+// Swap makes generation gen live in one transaction (the views move to it)
+// and retires the previous live generation, whose tables are then dropped.
+// It returns the retired generation's number.
+func (s *TrackDetails) Swap(ctx context.Context, gen int) (int, error) {
+	var old int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockGenerations(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `update projection_generations set state = 'retired' where projection = $1 and state = 'live' returning generation`, name).Scan(&old); err != nil {
+			return fmt.Errorf("retire live generation: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `update projection_generations set state = 'live', swapped_at = now(), target = null
+			where projection = $1 and generation = $2 and state = 'building'`, name, gen)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNoRebuild
+		}
+		return pointViews(ctx, tx, gen)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("swap in generation %d: %w", gen, err)
+	}
+	// The old tables go in a transaction of their own: it waits for reads
+	// still running on them, which the swap itself never does.
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return dropGeneration(ctx, tx, old) }); err != nil {
+		return old, fmt.Errorf("drop generation %d: %w", old, err)
+	}
+	return old, nil
+}
+
+// PartitionProgress is a generation's position in one partition.
+type PartitionProgress = projections.PartitionProgress
+
+// Checkpoints returns a generation's stored position in every partition it
+// has consumed.
+func (s *TrackDetails) Checkpoints(ctx context.Context, gen int) ([]PartitionProgress, error) {
+	rows, err := s.pool.Query(ctx, `select topic, partition, next_offset, applied, stale from projection_checkpoints
+		where projection = $1 and generation = $2 order by topic, partition`, name, gen)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	var out []PartitionProgress
+	var p PartitionProgress
+	_, err = pgx.ForEachRow(rows, []any{&p.Topic, &p.Partition, &p.Next, &p.Applied, &p.Stale}, func() error { out = append(out, p); return nil })
+	return out, err
+}

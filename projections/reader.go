@@ -1,0 +1,111 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/catalog-org/catalog/domain/catalogue"
+	"github.com/catalog-org/catalog/domain/release"
+)
+
+// TrackRow is a track's read-model content: enough to answer for any
+// territory. Generation and Version say which generation and which release
+// version it reflects; the cache keys and guards entries by them.
+type TrackRow struct {
+	Generation int64           `json:"g"`
+	Version    int64           `json:"v"`
+	Track      catalogue.Track `json:"t"`
+	Terms      []Term          `json:"o"`
+}
+
+// In returns the track as offered in territory at now.
+func (r TrackRow) In(territory string, now time.Time) catalogue.Track {
+	t := r.Track
+	t.Territory = territory
+	for u, o := range OffersIn(r.Terms, territory, now) {
+		offer := &catalogue.Offer{From: o.From, To: o.To}
+		if o.Price != nil {
+			offer.Price = &catalogue.Price{Amount: o.Price.Amount, Currency: o.Price.Currency, Code: o.Price.Code}
+		}
+		switch u {
+		case release.UsageDownload:
+			t.Download = offer
+		case release.UsageSubscription:
+			t.Subscription = offer
+		case release.UsageAdSupported:
+			t.AdSupported = offer
+		}
+	}
+	return t
+}
+
+// RowSource reads a track's row from the read model of record.
+type RowSource interface {
+	TrackRow(ctx context.Context, id int64) (TrackRow, error)
+}
+
+// HotCache holds hot track rows (see projectionredis).
+type HotCache interface {
+	Get(ctx context.Context, generation, trackID int64) (payload []byte, version int64, ok bool, err error)
+	Fill(ctx context.Context, generation, trackID, version int64, payload []byte) (bool, error)
+}
+
+// CachedReader answers track look-ups from the hot cache and falls back to
+// the read model, filling the cache with what it read (a version-checked
+// fill, so it never puts back an older row than one the projector has
+// already invalidated). When the cache is down it answers from the read
+// model alone. It implements the API's track reader.
+type CachedReader struct {
+	source RowSource
+	cache  HotCache
+	log    *slog.Logger
+	gen    atomic.Int64 // the live generation, as the last read model row said
+}
+
+// NewCachedReader builds a CachedReader; a nil cache reads the source only.
+func NewCachedReader(source RowSource, cache HotCache, log *slog.Logger) (*CachedReader, error) {
+	if source == nil || log == nil {
+		return nil, errors.New("projections: row source and logger are required")
+	}
+	return &CachedReader{source: source, cache: cache, log: log}, nil
+}
+
+// Track returns the track with id as offered in territory at now.
+func (r *CachedReader) Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error) {
+	row, err := r.Row(ctx, id)
+	if err != nil {
+		return catalogue.Track{}, err
+	}
+	return row.In(territory, now), nil
+}
+
+// Row returns the track's row, from the cache when it holds it.
+func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
+	gen := r.gen.Load()
+	if r.cache != nil && gen > 0 {
+		payload, _, ok, err := r.cache.Get(ctx, gen, id)
+		if err == nil && ok {
+			var row TrackRow
+			if err := json.Unmarshal(payload, &row); err == nil {
+				return row, nil
+			}
+		}
+	}
+	row, err := r.source.TrackRow(ctx, id)
+	if err != nil {
+		return TrackRow{}, err
+	}
+	r.gen.Store(row.Generation)
+	if r.cache != nil {
+		if payload, err := json.Marshal(row); err == nil {
+			if _, err := r.cache.Fill(ctx, row.Generation, id, row.Version, payload); err != nil {
+				r.log.Debug("cache fill failed", "track", id, "err", err)
+			}
+		}
+	}
+	return row, nil
+}
