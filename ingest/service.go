@@ -125,9 +125,6 @@ func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*
 // It returns once those events are in Kafka. A validation failure returns
 // a *release.ValidationError; a dependency failure wraps ErrUnavailable.
 func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) {
-	if d.Message.Created.IsZero() {
-		d.Message.Created = s.now().UTC()
-	}
 	r, err := release.New(d)
 	if err != nil {
 		return Result{}, err
@@ -146,21 +143,23 @@ func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) 
 		for isrc, id := range assigned.Tracks {
 			trackIDs[isrc.String()] = id
 		}
-		return release.Decide(st.State, r, assigned), trackIDs, nil
+		// Decided under the release's lock: a message without a creation time
+		// takes the time of this decision, so such messages order as decided.
+		return release.Decide(st.State, r.Received(s.now()), assigned), trackIDs, nil
 	})
 }
 
 // Purge validates a purge and appends its event, if the release is live.
 func (s *Service) Purge(ctx context.Context, d release.PurgeDraft) (Result, error) {
-	if d.Message.Created.IsZero() {
-		d.Message.Created = s.now().UTC()
-	}
 	p, err := release.NewPurge(d)
 	if err != nil {
 		return Result{}, err
 	}
 	ref := StreamRef{UPC: p.UPC.String(), GRid: p.GRid}
 	return s.apply(ctx, p.Message, ref, false, func(_ context.Context, st Stream, _ IDAssigner) (release.Decision, map[string]int64, error) {
+		if p.Message.Created.IsZero() {
+			p.Message.Created = s.now().UTC()
+		}
 		return release.DecidePurge(st.State, p), nil, nil
 	})
 }

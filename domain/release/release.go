@@ -274,6 +274,16 @@ func ParseTime(s string) (time.Time, error) {
 // Message returns the delivery's message.
 func (r Release) Message() Message { return r.msg }
 
+// Received returns r with its message's creation time set to t when the
+// delivery gave none: a message without a time is ordered by when it is
+// decided.
+func (r Release) Received(t time.Time) Release {
+	if r.msg.Created.IsZero() {
+		r.msg.Created = t.UTC()
+	}
+	return r
+}
+
 // UPC returns the release's barcode (zero if it has only a GRid).
 func (r Release) UPC() UPC { return r.upc }
 
