@@ -46,7 +46,7 @@ func TestKcatReadsTheStream(t *testing.T) {
 		}
 		sent = append(sent, e)
 	}
-	if _, err := prod.Send([]events.Outgoing{{topic, sent[0]}, {topic, sent[1]}, {topic, sent[2]}}); err != nil {
+	if _, err := prod.Send([]events.Outgoing{{Topic: topic, Envelope: sent[0]}, {Topic: topic, Envelope: sent[1]}, {Topic: topic, Envelope: sent[2]}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -111,3 +112,5 @@ func mustEnvelope(t *testing.T, typ string, seq int64, subject string, payload a
 	}
 	return e
 }
+
+var errorf = fmt.Errorf
