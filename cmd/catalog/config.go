@@ -25,6 +25,7 @@ type config struct {
 	APIURL           *url.URL
 	GatewayAddr      string
 	ProjectorAddr    string
+	ProjectorBatch   int
 	AdminToken       string
 	ClientsReload    time.Duration
 	DefaultCountry   string
@@ -74,6 +75,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		APIAddr:          get("CATALOG_API_ADDR", "127.0.0.1:8081"),
 		GatewayAddr:      get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
 		ProjectorAddr:    get("CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083"),
+		ProjectorBatch:   num("CATALOG_PROJECTOR_BATCH", 500, 1, 100000),
 		AdminToken:       get("CATALOG_ADMIN_TOKEN", ""),
 		ClientsReload:    time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
 		DefaultCountry:   get("CATALOG_DEFAULT_COUNTRY", "GB"),

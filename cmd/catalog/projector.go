@@ -276,6 +276,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 		}
 		consumer, err := events.NewConsumer(events.ConsumerConfig{
 			Kafka: cfg.kafka("catalog-projector"), Group: cfg.projectorGroup(gen), Topics: []string{cfg.releasesTopic()},
+			MaxBatch: cfg.ProjectorBatch,
 		}, proj, w, glog)
 		if err != nil {
 			return err

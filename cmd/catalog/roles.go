@@ -35,7 +35,16 @@ func (c config) topics() []events.TopicSpec {
 }
 
 func connectPostgres(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	pcfg, err := pgxpool.ParseConfig(cfg.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(cfg.PostgresURL, "pool_max_conns") {
+		// Projector partitions, API requests and ingest work concurrently;
+		// pgxpool's default (max(4, cores)) would queue them on small machines.
+		pcfg.MaxConns = 24
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -194,28 +194,28 @@ func (d Deal) Usages() []Usage {
 	if d.TakeDown {
 		return nil
 	}
-	set := map[Usage]bool{}
+	var set [3]bool // download, subscription, ad-supported
 	for _, u := range d.UseTypes {
 		switch u {
 		case "PermanentDownload", "Download":
-			set[UsageDownload] = true
+			set[0] = true
 		case "Stream", "OnDemandStream", "NonInteractiveStream", "ConditionalDownload", "TetheredDownload":
 			if len(d.CommercialModels) == 0 {
-				set[UsageSubscription] = true
+				set[1] = true
 			}
 			for _, m := range d.CommercialModels {
 				switch m {
 				case "SubscriptionModel":
-					set[UsageSubscription] = true
+					set[1] = true
 				case "AdvertisementSupportedModel", "FreeOfChargeModel":
-					set[UsageAdSupported] = true
+					set[2] = true
 				}
 			}
 		}
 	}
 	var out []Usage
-	for _, u := range []Usage{UsageDownload, UsageSubscription, UsageAdSupported} {
-		if set[u] {
+	for i, u := range []Usage{UsageDownload, UsageSubscription, UsageAdSupported} {
+		if set[i] {
 			out = append(out, u)
 		}
 	}
@@ -240,6 +240,26 @@ func (d Deal) Covers(territory string) bool {
 	return false
 }
 
+// territories lists the ISO codes the deal covers: its own list, or all
+// of them for Worldwide or an exclusion list.
+func (d Deal) territories() []string {
+	if len(d.ExcludedTerritories) > 0 || len(d.Territories) == 0 {
+		var out []string
+		for _, t := range territoryList {
+			if d.Covers(t) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	for _, t := range d.Territories {
+		if t == Worldwide {
+			return territoryList
+		}
+	}
+	return d.Territories
+}
+
 // Window is when one usage of a track is available in one territory, and
 // at what price. From nil means "since before the catalogue knew"; To nil
 // means open-ended.
@@ -260,11 +280,11 @@ type Window struct {
 func TrackWindows(deals []Deal, isrc string) []Window {
 	var own, rel []Deal
 	for _, d := range deals {
-		switch d.Track {
-		case isrc:
-			own = append(own, d)
-		case "":
+		switch {
+		case d.Track == "":
 			rel = append(rel, d)
+		case d.Track == isrc:
+			own = append(own, d)
 		}
 	}
 	scope := rel
@@ -287,8 +307,8 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 		if len(usages) == 0 {
 			continue
 		}
-		for _, t := range Territories() {
-			if !d.Covers(t) || takenDown(takedowns, t) {
+		for _, t := range d.territories() {
+			if takenDown(takedowns, t) {
 				continue
 			}
 			for _, u := range usages {

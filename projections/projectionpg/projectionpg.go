@@ -95,7 +95,10 @@ func createGeneration(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool)
 			parental_warning  text not null default '',
 			terms             jsonb,
 			version           bigint not null
-		);`, sc))
+		);
+		-- Writes find a release's tracks by release_id, so this one exists
+		-- from the start; the look-up indexes come after a bulk load.
+		create index tracks_release on %[1]s.tracks (release_id);`, sc))
 	if err != nil {
 		return fmt.Errorf("create generation %d: %w", gen, err)
 	}
