@@ -2,8 +2,8 @@ package projections
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -56,8 +56,7 @@ func Compact(windows []release.Window) []Term {
 	for _, w := range windows {
 		k := key{usage: w.Usage, from: stamp(w.From), to: stamp(w.To)}
 		if w.Price != nil {
-			p, _ := json.Marshal(w.Price)
-			k.price = string(p)
+			k.price = w.Price.Amount + "\x00" + w.Price.Currency + "\x00" + w.Price.Code
 		}
 		b, ok := bits[k]
 		if !ok {
@@ -94,7 +93,7 @@ func stamp(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return strconv.FormatInt(t.UnixNano(), 36)
 }
 
 // Terms derives the stored availability of a release from its deal set:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -331,8 +332,11 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 	for _, w := range acc {
 		out = append(out, *w)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Territory < out[j].Territory || out[i].Territory == out[j].Territory && out[i].Usage < out[j].Usage
+	slices.SortFunc(out, func(a, b Window) int {
+		if c := strings.Compare(a.Territory, b.Territory); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Usage), string(b.Usage))
 	})
 	return out
 }
