@@ -90,6 +90,12 @@ func TestOldSchemaVersionStillProjects(t *testing.T) {
 		tr.Subscription.From.Format(time.DateOnly) != "1997-07-10" || tr.AdSupported != nil {
 		t.Errorf("v1 GB offers: download %+v subscription %+v ad %+v", tr.Download, tr.Subscription, tr.AdSupported)
 	}
+	if ids, err := store.TrackIDsByISRC(ctx, "USCA29600191"); err != nil || len(ids) != 1 || ids[0] != 11 {
+		t.Errorf("by ISRC: %v %v", ids, err)
+	}
+	if ids, err := store.TrackIDsByUPC(ctx, "00724349501058"); err != nil || len(ids) != 1 || ids[0] != 11 {
+		t.Errorf("by UPC: %v %v", ids, err)
+	}
 	us, err := store.Track(ctx, 11, "US", now)
 	if err != nil || us.Download == nil || us.Subscription != nil {
 		t.Errorf("v1 US offers: %+v %v", us, err)

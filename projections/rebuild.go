@@ -11,6 +11,7 @@ import (
 
 // RebuildStore is what a rebuild needs of the read model's store.
 type RebuildStore interface {
+	EnsureLive(ctx context.Context) (Generation, error)
 	StartRebuild(ctx context.Context, inPlace bool, target Target) (Generation, error)
 	Rebuilding(ctx context.Context) (Generation, Target, error)
 	ResetInPlace(ctx context.Context, gen int) error
@@ -232,11 +233,17 @@ func (r *Rebuilder) Complete(ctx context.Context) (Generation, error) {
 // and completes it once it has caught up. It returns when the rebuild is
 // done, paused, or ctx ends (the rebuild goes on without it).
 func (r *Rebuilder) Run(ctx context.Context, every time.Duration, report func(Progress)) (Generation, error) {
+	seen := false
 	for {
 		p, err := r.Progress(ctx)
+		if errors.Is(err, ErrNoRebuild) && seen {
+			// Another watcher (the admin API, another CLI) finished it.
+			return r.store.EnsureLive(ctx)
+		}
 		if err != nil {
 			return Generation{}, err
 		}
+		seen = true
 		report(p)
 		if p.Phase == "paused" {
 			return p.Generation, nil
@@ -245,6 +252,9 @@ func (r *Rebuilder) Run(ctx context.Context, every time.Duration, report func(Pr
 			p.Phase = "swapping"
 			report(p)
 			g, err := r.Complete(ctx)
+			if errors.Is(err, ErrNoRebuild) {
+				return r.store.EnsureLive(ctx)
+			}
 			if err == nil {
 				p.Phase, p.Generation = "done", g
 				report(p)

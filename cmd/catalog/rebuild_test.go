@@ -89,6 +89,15 @@ func TestRebuildIsDeterministic(t *testing.T) {
 	waitCaughtUp(t, s)
 	before := liveHash(t, s)
 
+	// Prometheus metrics: events applied, batches, lag per partition, parked.
+	_, _, metrics := get(t, "http://"+s.projector+"/metrics")
+	for _, want := range []string{"catalog_projection_events_applied_total{generation=\"1\",projection=\"track-details\"}",
+		"catalog_projection_batch_seconds_bucket", "catalog_projection_lag_events{generation=\"1\"", "catalog_projection_parked_events{generation=\"1\""} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// The admin endpoint needs admin rights.
 	resp, err := http.Get("http://" + s.projector + "/admin/rebuilds/track-details")
 	if err != nil {
@@ -124,6 +133,26 @@ func TestRebuildIsDeterministic(t *testing.T) {
 				}
 			}
 		}()
+	}
+	// The admin API starts the rebuild (with the admin token) and reports
+	// its progress as JSON; the CLI attaches to it and swaps it in.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.projector+"/admin/rebuilds/track-details", nil)
+	req.Header.Set("Authorization", "Bearer test-admin-token")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress struct {
+		Generation struct {
+			Generation int    `json:"generation"`
+			Mode       string `json:"mode"`
+		} `json:"generation"`
+		Total int64 `json:"total"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&progress)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || progress.Generation.Generation != 2 || progress.Generation.Mode != "shadow" || progress.Total == 0 {
+		t.Fatalf("admin rebuild: %s %+v", resp.Status, progress)
 	}
 	out := s.run(t, "projections", "rebuild", "track-details")
 	close(stop)

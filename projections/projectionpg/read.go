@@ -83,3 +83,25 @@ func (s *TrackDetails) Hash(ctx context.Context, gen int) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// TrackIDsByISRC returns the ids of the live tracks with an ISRC (one per
+// recording; an index look-up).
+func (s *TrackDetails) TrackIDsByISRC(ctx context.Context, isrc string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `select t.track_id from td.tracks t join td.releases r on r.release_id = t.release_id
+		where t.isrc = $1 and not r.purged order by t.track_id`, isrc)
+	if err != nil {
+		return nil, fmt.Errorf("tracks by ISRC %s: %w", isrc, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// TrackIDsByUPC returns the track ids of the live release with a UPC/EAN,
+// in disc and track order (an index look-up on each table).
+func (s *TrackDetails) TrackIDsByUPC(ctx context.Context, upc string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `select t.track_id from td.releases r join td.tracks t on t.release_id = r.release_id
+		where r.upc = $1 and not r.purged order by t.disc, t.number`, upc)
+	if err != nil {
+		return nil, fmt.Errorf("tracks by UPC %s: %w", upc, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
