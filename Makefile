@@ -43,6 +43,8 @@ test-short: ## unit tests only: no services needed
 
 bench: up ## Go benchmarks against the real services, each beside the raw limit underneath
 	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
+	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/projectionpg/
+	$(GO) test -run='^$$' -bench=BenchmarkAPIDuringRebuild -benchtime=1x -timeout=20m ./cmd/catalog/
 
 clean-data: down ## stop the services and delete all their data
 	rm -rf $(DATA)

@@ -95,7 +95,7 @@ func TestIngestCrashPublishesExactlyOnce(t *testing.T) {
 
 // countRecords counts the records in topic; with infinite retention that
 // is the sum of the end offsets.
-func countRecords(t *testing.T, brokers []string, topic string) int {
+func countRecords(t testing.TB, brokers []string, topic string) int {
 	t.Helper()
 	hw, err := events.HighWatermarks(events.KafkaConfig{Brokers: brokers}, topic)
 	if err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {

@@ -64,7 +64,7 @@ type xmlResponse struct {
 	} `xml:"track"`
 }
 
-func get(t *testing.T, rawURL string) (int, string, string) {
+func get(t testing.TB, rawURL string) (int, string, string) {
 	t.Helper()
 	resp, err := http.Get(rawURL)
 	if err != nil {
@@ -75,7 +75,7 @@ func get(t *testing.T, rawURL string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
-func parse(t *testing.T, body string) xmlResponse {
+func parse(t testing.TB, body string) xmlResponse {
 	t.Helper()
 	var r xmlResponse
 	if err := xml.Unmarshal([]byte(body), &r); err != nil {

@@ -51,7 +51,7 @@ type stack struct {
 	projector string
 }
 
-func newStack(t *testing.T) stack {
+func newStack(t testing.TB) stack {
 	t.Helper()
 	brokers := testenv.KafkaBrokers(t)
 	prefix := testenv.TopicPrefix(t)
@@ -97,13 +97,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // start runs `catalog args...`; its output is logged if the test fails.
-func (s stack) start(t *testing.T, args ...string) *proc {
+func (s stack) start(t testing.TB, args ...string) *proc {
 	t.Helper()
 	return s.startWith(t, nil, args...)
 }
 
 // startWith is start with extra environment variables.
-func (s stack) startWith(t *testing.T, env []string, args ...string) *proc {
+func (s stack) startWith(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(catalogBin, args...), out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(append([]string(nil), s.env...), env...)
@@ -124,7 +124,7 @@ func (s stack) startWith(t *testing.T, env []string, args ...string) *proc {
 }
 
 // run runs `catalog args...` to completion and returns its stdout.
-func (s stack) run(t *testing.T, args ...string) string {
+func (s stack) run(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(catalogBin, args...)
 	cmd.Env = s.env
@@ -138,7 +138,7 @@ func (s stack) run(t *testing.T, args ...string) string {
 }
 
 // kill sends SIGKILL: no shutdown code runs.
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func (p *proc) kill(t *testing.T) {
 	p.done <- nil // for the cleanup
 }
 
-func waitHTTP(t *testing.T, url string) {
+func waitHTTP(t testing.TB, url string) {
 	t.Helper()
 	testenv.Eventually(t, 60*time.Second, func() error {
 		resp, err := http.Get(url)
@@ -168,7 +168,7 @@ type ingestResult struct {
 	TrackIDs map[string]int64 `json:"trackIds"`
 }
 
-func deliver(t *testing.T, ingestAddr string, body string) ingestResult {
+func deliver(t testing.TB, ingestAddr string, body string) ingestResult {
 	t.Helper()
 	resp, err := http.Post("http://"+ingestAddr+"/v1/releases", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -186,7 +186,7 @@ func deliver(t *testing.T, ingestAddr string, body string) ingestResult {
 	return r
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx

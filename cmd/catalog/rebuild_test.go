@@ -20,7 +20,7 @@ import (
 
 // loadCatalogue writes n generated releases, and an update of every
 // third one, as JSON files and ingests them with `catalog ingest`.
-func loadCatalogue(t *testing.T, s stack, seed uint64, n int) {
+func loadCatalogue(t testing.TB, s stack, seed uint64, n int) {
 	t.Helper()
 	dir := t.TempDir()
 	for i, j := range gen.Releases(seed, n) {
@@ -55,7 +55,7 @@ type projStatus struct {
 }
 
 // waitCaughtUp waits until the live generation has applied the whole log.
-func waitCaughtUp(t *testing.T, s stack) {
+func waitCaughtUp(t testing.TB, s stack) {
 	t.Helper()
 	testenv.Eventually(t, 3*time.Minute, func() error {
 		var st projStatus
@@ -71,7 +71,7 @@ func waitCaughtUp(t *testing.T, s stack) {
 	})
 }
 
-func liveHash(t *testing.T, s stack) string {
+func liveHash(t testing.TB, s stack) string {
 	t.Helper()
 	return strings.TrimSpace(s.run(t, "projections", "hash"))
 }

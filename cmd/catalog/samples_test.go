@@ -23,7 +23,7 @@ import (
 // samplesDir holds the public DDEX ERN samples, beside the repository.
 const samplesDir = "../../../shared/reference/ddex/samples"
 
-func readSample(t *testing.T, name string) string {
+func readSample(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(samplesDir, name))
 	if os.IsNotExist(err) {
@@ -64,7 +64,7 @@ func (r deliveryResponse) types() string {
 	return strings.Join(out, ",")
 }
 
-func post(t *testing.T, addr, contentType string, body io.Reader) (int, deliveryResponse) {
+func post(t testing.TB, addr, contentType string, body io.Reader) (int, deliveryResponse) {
 	t.Helper()
 	resp, err := http.Post("http://"+addr+"/v1/deliveries", contentType, body)
 	if err != nil {
@@ -82,7 +82,7 @@ func post(t *testing.T, addr, contentType string, body io.Reader) (int, delivery
 // sampleStack runs every role and returns it with a function that reads a
 // track through the API, waiting until the projector has caught up with a
 // condition.
-func sampleStack(t *testing.T) (stack, func(id int64, country string) (int, xmlResponse)) {
+func sampleStack(t testing.TB) (stack, func(id int64, country string) (int, xmlResponse)) {
 	t.Helper()
 	s := newStack(t)
 	s.start(t, "dev")
@@ -95,7 +95,7 @@ func sampleStack(t *testing.T) (stack, func(id int64, country string) (int, xmlR
 }
 
 // eventually polls the API until check passes.
-func eventually(t *testing.T, check func() error) {
+func eventually(t testing.TB, check func() error) {
 	t.Helper()
 	testenv.Eventually(t, 30*time.Second, check)
 }
