@@ -86,9 +86,13 @@ type xmlPackage struct {
 	Formats     []xmlFormat `xml:"formats>format"`
 }
 
+type xmlPackages struct {
+	Package []xmlPackage `xml:"package"`
+}
+
 type xmlDownload struct {
 	ReleaseDate string       `xml:"releaseDate,omitempty"`
-	Packages    []xmlPackage `xml:"packages>package,omitempty"`
+	Packages    *xmlPackages `xml:"packages,omitempty"`
 }
 
 type xmlStreaming struct {
@@ -148,9 +152,9 @@ func trackXML(t catalogue.Track, usages map[string]bool) body {
 	if usages[usageDownload] && t.Download != nil {
 		d := &xmlDownload{ReleaseDate: formatTime(t.Download.From)}
 		if p := t.Download.Price; p != nil && p.Amount != "" {
-			d.Packages = []xmlPackage{{ID: 2, Description: "standard",
+			d.Packages = &xmlPackages{Package: []xmlPackage{{ID: 2, Description: "standard",
 				Price:   xmlPrice{CurrencyCode: p.Currency, SevendigitalPrice: p.Amount, RecommendedRetailPrice: p.Amount},
-				Formats: []xmlFormat{{ID: 17, Description: "MP3 320"}}}}
+				Formats: []xmlFormat{{ID: 17, Description: "MP3 320"}}}}}
 		}
 		x.Download = d
 	}
