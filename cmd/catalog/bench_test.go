@@ -64,9 +64,9 @@ func BenchmarkAPIDuringRebuild(b *testing.B) {
 	s := newStack(b)
 	s.start(b, "dev")
 	waitHTTP(b, "http://"+s.ingest+"/healthz")
-	loadCatalogue(b, s, 31, 3000)
+	loadCatalogue(b, s, 31, 2000)
 	waitCaughtUp(b, s)
-	const tracks, workers = 2000, 8
+	const tracks, workers = 1500, 8
 
 	stop := make(chan struct{})
 	go func() { time.Sleep(10 * time.Second); close(stop) }()

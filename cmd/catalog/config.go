@@ -26,6 +26,7 @@ type config struct {
 	GatewayAddr      string
 	ProjectorAddr    string
 	ProjectorBatch   int
+	RebuildDuty      float64
 	AdminToken       string
 	ClientsReload    time.Duration
 	DefaultCountry   string
@@ -85,6 +86,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogLevel:         get("CATALOG_LOG_LEVEL", "info"),
 		LogFormat:        get("CATALOG_LOG_FORMAT", "text"),
 	}
+	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
+	if err != nil || duty <= 0 || duty > 1 {
+		errs = append(errs, fmt.Errorf("CATALOG_REBUILD_DUTY: want a number above 0 and at most 1"))
+		duty = 0.25
+	}
+	c.RebuildDuty = duty
 	u, err := url.Parse(get("CATALOG_API_URL", "http://"+c.APIAddr))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("CATALOG_API_URL: want an absolute URL such as http://127.0.0.1:8081"))

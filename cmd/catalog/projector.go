@@ -126,6 +126,26 @@ func (s meteredStore) Apply(ctx context.Context, cp projections.Checkpoint, item
 	return res, nil
 }
 
+// throttledStore applies a rebuilding generation's batches at a duty
+// cycle: after a batch that took d it pauses d*(1-duty)/duty, so a rebuild
+// uses at most that share of the time the projector spends applying, and
+// the live generation and the API keep the rest of the machine.
+type throttledStore struct {
+	inner projections.TrackDetailsStore
+	duty  float64
+}
+
+func (s throttledStore) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (projections.ApplyResult, error) {
+	start := time.Now()
+	res, err := s.inner.Apply(ctx, cp, items)
+	pause := time.Duration(float64(time.Since(start)) * (1 - s.duty) / s.duty)
+	select {
+	case <-ctx.Done():
+	case <-time.After(pause):
+	}
+	return res, err
+}
+
 // stateCollector reports, on each scrape, lag per partition (stored
 // offsets against the end of the log), parked events and rebuild progress.
 type stateCollector struct {
@@ -265,12 +285,17 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 
 	run := func(ctx context.Context, gen int) error {
 		w := store.Writer(gen)
+		var applier projections.TrackDetailsStore = meteredStore{inner: w, m: metrics, gen: strconv.Itoa(gen)}
+		if gen != live.Number && cfg.RebuildDuty < 1 {
+			// A generation being rebuilt yields the machine to the live one.
+			applier = throttledStore{inner: applier, duty: cfg.RebuildDuty}
+		}
 		var inv projections.Invalidator
 		if cache != nil {
 			inv = invalidator{cache: cache, gen: int64(gen)}
 		}
 		glog := log.With("generation", gen)
-		proj, err := projections.NewTrackDetails(meteredStore{inner: w, m: metrics, gen: strconv.Itoa(gen)}, inv, glog)
+		proj, err := projections.NewTrackDetails(applier, inv, glog)
 		if err != nil {
 			return err
 		}
