@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -131,11 +132,15 @@ func (s meteredStore) Apply(ctx context.Context, cp projections.Checkpoint, item
 // uses at most that share of the time the projector spends applying, and
 // the live generation and the API keep the rest of the machine.
 type throttledStore struct {
-	inner projections.TrackDetailsStore
-	duty  float64
+	inner    projections.TrackDetailsStore
+	duty     float64
+	throttle func() bool
 }
 
 func (s throttledStore) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (projections.ApplyResult, error) {
+	if !s.throttle() {
+		return s.inner.Apply(ctx, cp, items)
+	}
 	start := time.Now()
 	res, err := s.inner.Apply(ctx, cp, items)
 	pause := time.Duration(float64(time.Since(start)) * (1 - s.duty) / s.duty)
@@ -283,12 +288,15 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	metrics := newProjectorMetrics(reg)
 	reg.MustRegister(newStateCollector(func(ctx context.Context) (status, error) { return readStatus(ctx, cfg, store, rb) }))
 
+	var liveGen atomic.Int64
+	liveGen.Store(int64(live.Number))
 	run := func(ctx context.Context, gen int) error {
 		w := store.Writer(gen)
 		var applier projections.TrackDetailsStore = meteredStore{inner: w, m: metrics, gen: strconv.Itoa(gen)}
-		if gen != live.Number && cfg.RebuildDuty < 1 {
-			// A generation being rebuilt yields the machine to the live one.
-			applier = throttledStore{inner: applier, duty: cfg.RebuildDuty}
+		if cfg.RebuildDuty < 1 {
+			// A generation being rebuilt yields the machine to the live one
+			// (checked per batch: it stops yielding once swapped in).
+			applier = throttledStore{inner: applier, duty: cfg.RebuildDuty, throttle: func() bool { return liveGen.Load() != int64(gen) }}
 		}
 		var inv projections.Invalidator
 		if cache != nil {
@@ -313,6 +321,9 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 		var out []int
 		for _, g := range gens {
 			out = append(out, g.Number)
+			if g.State == "live" {
+				liveGen.Store(int64(g.Number))
+			}
 		}
 		return out, err
 	}
