@@ -37,6 +37,7 @@ test: up vet ## the whole suite against the real services (starts them when need
 fuzz: ## run each parser's fuzz target for FUZZTIME (corpus in testdata/fuzz)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./ingest/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ingest/ern/
+	$(GO) test -run='^$$' -fuzz='^FuzzKeyAndPath$$' -fuzztime=$(FUZZTIME) ./gateway/
 
 test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...

@@ -3,16 +3,20 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ClientHeader carries the identified client's key to upstream services.
@@ -22,11 +26,60 @@ const ClientHeader = "X-Catalog-Client"
 // authFailure is 7digital's plain-text answer to an unknown key.
 const authFailure = "OAuth authentication error: Access to resource denied"
 
+// The services a client can be granted.
+const (
+	ServiceCatalogue   = "catalogue"
+	ServiceIdentifiers = "identifiers"
+	ServiceIngest      = "ingest"
+	ServiceAdmin       = "admin"
+)
+
+// ErrUnknownService reports a service name that does not exist.
+var ErrUnknownService = errors.New("unknown service (catalogue, identifiers, ingest, admin)")
+
+// KnownService reports whether s names a service.
+func KnownService(s string) bool {
+	switch s {
+	case ServiceCatalogue, ServiceIdentifiers, ServiceIngest, ServiceAdmin:
+		return true
+	}
+	return false
+}
+
+// MaxKeyLength bounds a consumer key.
+const MaxKeyLength = 128
+
+// ValidKey reports whether key can be a consumer key: 1 to 128 printable
+// ASCII characters, no spaces, quotes, commas or equals signs.
+func ValidKey(key string) error {
+	if key == "" || len(key) > MaxKeyLength {
+		return fmt.Errorf("a consumer key has 1 to %d characters", MaxKeyLength)
+	}
+	for _, r := range key {
+		if r <= ' ' || r > '~' || r == '"' || r == ',' || r == '=' {
+			return fmt.Errorf("a consumer key has printable ASCII characters only, without spaces, quotes, commas or '='")
+		}
+	}
+	return nil
+}
+
 // Client is an API client as the gateway sees it.
 type Client struct {
-	Key     string
-	Name    string
-	Enabled bool
+	Key        string
+	Name       string
+	Enabled    bool
+	DailyLimit int
+	Services   []string
+}
+
+// Allowed reports whether the client was granted service.
+func (c Client) Allowed(service string) bool {
+	for _, s := range c.Services {
+		if s == service {
+			return true
+		}
+	}
+	return false
 }
 
 // Clients finds a client by key. ok is false for an unknown key.
@@ -34,112 +87,349 @@ type Clients interface {
 	Client(ctx context.Context, key string) (c Client, ok bool, err error)
 }
 
+// Usage is a client's request count in the current UTC day.
+type Usage struct {
+	Allowed bool
+	Count   int64
+}
+
+// Quota counts requests per client per UTC day, atomically across gateway
+// processes.
+type Quota interface {
+	// Take counts one request of key against limit for the UTC day of now,
+	// unless the limit is reached (rejected requests do not count).
+	Take(ctx context.Context, key string, limit int, now time.Time) (Usage, error)
+}
+
+// Upstreams are the internal services the gateway proxies to.
+type Upstreams struct {
+	// API serves the catalogue and identifier routes.
+	API *url.URL
+	// Ingest serves /ingest/... (without the prefix); nil: not offered.
+	Ingest *url.URL
+	// Admin serves /admin/...; nil: not offered.
+	Admin *url.URL
+}
+
 // Config configures the gateway.
 type Config struct {
-	// Upstream is the base URL of the catalogue API.
-	Upstream *url.URL
+	Upstreams Upstreams
 	// UpstreamTimeout bounds one proxied request (default 10 s).
 	UpstreamTimeout time.Duration
+	// OverLimitStatus is the status of a request over the daily limit:
+	// 429 (default, with Retry-After) or 401 (what 7digital sent).
+	OverLimitStatus int
+	// QuotaTimeout is the most a request waits for Redis (default 25 ms).
+	QuotaTimeout time.Duration
+	// QuotaFailClosed rejects requests (503) when Redis cannot count them;
+	// by default they pass, counted by a per-process fallback counter.
+	QuotaFailClosed bool
+	// OpenAPI is served at /openapi.yaml, without a key.
+	OpenAPI []byte
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Registerer receives the gateway's metrics (nil: none).
+	Registerer prometheus.Registerer
+}
+
+// route is a public route and the service it belongs to.
+type route struct {
+	path    string
+	service string
+}
+
+// catalogueRoutes are the API's public routes.
+var catalogueRoutes = []route{
+	{"/1.2/track/details", ServiceCatalogue},
+	{"/track/details", ServiceCatalogue},
+	{"/1.2/track/details/isrc", ServiceIdentifiers},
+	{"/track/details/isrc", ServiceIdentifiers},
+	{"/1.2/release/details/upc", ServiceIdentifiers},
+	{"/release/details/upc", ServiceIdentifiers},
 }
 
 // NewHandler returns the gateway's HTTP handler.
-func NewHandler(cfg Config, clients Clients, log *slog.Logger) (http.Handler, error) {
-	if cfg.Upstream == nil || clients == nil || log == nil {
-		return nil, errors.New("gateway: upstream, clients and logger are required")
+func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (http.Handler, error) {
+	if cfg.Upstreams.API == nil || clients == nil || quota == nil || log == nil {
+		return nil, errors.New("gateway: API upstream, clients, quota and logger are required")
 	}
 	if cfg.UpstreamTimeout <= 0 {
 		cfg.UpstreamTimeout = 10 * time.Second
 	}
-	proxy := newProxy(cfg, log)
+	if cfg.OverLimitStatus == 0 {
+		cfg.OverLimitStatus = http.StatusTooManyRequests
+	}
+	if cfg.OverLimitStatus != http.StatusTooManyRequests && cfg.OverLimitStatus != http.StatusUnauthorized {
+		return nil, fmt.Errorf("gateway: over-limit status %d: want 429 or 401", cfg.OverLimitStatus)
+	}
+	if cfg.QuotaTimeout <= 0 {
+		cfg.QuotaTimeout = 25 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := newMetrics(cfg.Registerer)
+	g := &gw{cfg: cfg, clients: clients, quota: quota, log: log, m: m, fallback: map[string]int64{}}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
+	e.Use(g.accessLog)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	catalogue := e.Group("", identify(clients, log))
-	forward := func(c echo.Context) error {
-		proxy.ServeHTTP(c.Response(), c.Request())
+	if len(cfg.OpenAPI) > 0 {
+		e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", cfg.OpenAPI) })
+	}
+	api := newProxy(cfg.Upstreams.API, "", cfg.UpstreamTimeout, log, true)
+	for _, r := range catalogueRoutes {
+		e.GET(r.path, g.guard(r.service, api))
+	}
+	if u := cfg.Upstreams.Ingest; u != nil {
+		p := newProxy(u, "/ingest", cfg.UpstreamTimeout, log, false)
+		e.Any("/ingest/*", g.guard(ServiceIngest, p))
+	}
+	if u := cfg.Upstreams.Admin; u != nil {
+		p := newProxy(u, "", cfg.UpstreamTimeout, log, false)
+		e.Any("/admin/*", g.guard(ServiceAdmin, p))
+	}
+	return cleanPaths(e), nil
+}
+
+// cleanPaths refuses request paths that could be read differently by the
+// gateway and an upstream: dot segments, empty segments, encoded slashes
+// or dots, and path parameters. Routing then matches paths exactly.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, raw := r.URL.Path, r.URL.EscapedPath()
+		lower := strings.ToLower(raw)
+		if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") ||
+			strings.HasSuffix(p, "/.") || strings.Contains(p, ";") || strings.Contains(lower, "%2e") || strings.Contains(lower, "%2f") ||
+			strings.Contains(lower, "%5c") || strings.Contains(p, "\\") || strings.ContainsAny(p, "\x00\r\n") {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte("Invalid request path\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type gw struct {
+	cfg     Config
+	clients Clients
+	quota   Quota
+	log     *slog.Logger
+	m       *metrics
+
+	mu          sync.Mutex
+	fallback    map[string]int64 // key + day -> requests counted while Redis was down
+	lastWarning time.Time
+}
+
+// consumerKeys finds the client's key: the oauth_consumer_key query
+// parameter, else the Authorization header, either as
+// "oauth_consumer_key=KEY" or as an OAuth 1.0 header. It returns every
+// key found, so conflicting ones can be refused.
+func consumerKeys(r *http.Request) []string {
+	var keys []string
+	for k, v := range r.URL.Query() {
+		if strings.EqualFold(k, "oauth_consumer_key") {
+			keys = append(keys, v...)
+		}
+	}
+	if len(keys) > 0 {
+		return keys
+	}
+	for _, auth := range r.Header.Values("Authorization") {
+		auth = strings.TrimSpace(auth)
+		if len(auth) >= 6 && strings.EqualFold(auth[:6], "OAuth ") {
+			auth = auth[6:]
+		}
+		for _, part := range strings.Split(auth, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "oauth_consumer_key") {
+				v = strings.Trim(strings.TrimSpace(v), `"`)
+				if u, err := url.QueryUnescape(v); err == nil {
+					v = u
+				}
+				keys = append(keys, v)
+			}
+		}
+	}
+	return keys
+}
+
+// identify returns the request's single consumer key, or "" when there is
+// none, more than one (different), or a malformed one.
+func identify(r *http.Request) string {
+	keys := consumerKeys(r)
+	if len(keys) == 0 {
+		return ""
+	}
+	for _, k := range keys[1:] {
+		if k != keys[0] {
+			return ""
+		}
+	}
+	if ValidKey(keys[0]) != nil {
+		return ""
+	}
+	return keys[0]
+}
+
+func plain(c echo.Context, code int, body string) error {
+	return c.String(code, body)
+}
+
+// guard identifies the client, checks its access to service and its daily
+// quota, and proxies.
+func (g *gw) guard(service string, proxy http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set("service", service)
+		key := identify(c.Request())
+		if key == "" {
+			return plain(c, http.StatusUnauthorized, authFailure)
+		}
+		cl, ok, err := g.clients.Client(c.Request().Context(), key)
+		if err != nil {
+			// Identity fails closed: without the client list nobody passes.
+			g.log.Error("client lookup failed", "err", err)
+			return plain(c, http.StatusServiceUnavailable, "Service temporarily unavailable")
+		}
+		if !ok || !cl.Enabled {
+			return plain(c, http.StatusUnauthorized, authFailure)
+		}
+		c.Set("client", cl.Name)
+		if !cl.Allowed(service) {
+			return plain(c, http.StatusForbidden, "Access to the "+service+" service is not granted to this key")
+		}
+		now := g.cfg.Now().UTC()
+		usage, err := g.take(c.Request().Context(), cl, now)
+		if err != nil {
+			return plain(c, http.StatusServiceUnavailable, "Service temporarily unavailable")
+		}
+		reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		h := c.Response().Header()
+		h.Set("X-RateLimit-Limit", strconv.Itoa(cl.DailyLimit))
+		h.Set("X-RateLimit-Current", strconv.FormatInt(usage.Count, 10))
+		h.Set("X-RateLimit-Reset", strconv.Itoa(int(reset.Sub(now).Seconds())))
+		if !usage.Allowed {
+			g.m.quotaRejections.WithLabelValues(cl.Name).Inc()
+			if g.cfg.OverLimitStatus == http.StatusTooManyRequests {
+				h.Set("Retry-After", strconv.Itoa(int(reset.Sub(now).Seconds())))
+			}
+			return plain(c, g.cfg.OverLimitStatus, fmt.Sprintf("You have exceeded your daily request limit of %d", cl.DailyLimit))
+		}
+		req := c.Request()
+		req.Header.Del(ClientHeader)
+		req.Header.Set(ClientHeader, cl.Key)
+		proxy.ServeHTTP(c.Response(), req)
 		return nil
 	}
-	catalogue.GET("/1.2/*", forward)
-	catalogue.GET("/track/*", forward)
-	return e, nil
 }
 
-// consumerKey finds the client's key: the oauth_consumer_key query
-// parameter, else the Authorization header, either as
-// "oauth_consumer_key=KEY" or as an OAuth 1.0 header.
-func consumerKey(r *http.Request) string {
-	for k, v := range r.URL.Query() {
-		if strings.EqualFold(k, "oauth_consumer_key") && len(v) > 0 && v[0] != "" {
-			return v[0]
+// take counts the request in Redis, within QuotaTimeout. When Redis fails,
+// the policy decides: fail closed (an error), or fail open with a
+// per-process counter against the same limit.
+func (g *gw) take(ctx context.Context, cl Client, now time.Time) (Usage, error) {
+	qctx, cancel := context.WithTimeout(ctx, g.cfg.QuotaTimeout)
+	defer cancel()
+	u, err := g.quota.Take(qctx, cl.Key, cl.DailyLimit, now)
+	if err == nil {
+		return u, nil
+	}
+	g.m.redisErrors.Inc()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Since(g.lastWarning) > 10*time.Second {
+		g.lastWarning = time.Now()
+		policy := "open, counting in this process"
+		if g.cfg.QuotaFailClosed {
+			policy = "closed"
 		}
+		g.log.Warn("quota store unavailable; failing "+policy, "err", err)
 	}
-	auth := strings.TrimSpace(r.Header.Get("Authorization"))
-	if len(auth) >= 6 && strings.EqualFold(auth[:6], "OAuth ") {
-		auth = auth[6:]
+	if g.cfg.QuotaFailClosed {
+		return Usage{}, err
 	}
-	for _, part := range strings.Split(auth, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "oauth_consumer_key") {
-			v = strings.Trim(strings.TrimSpace(v), `"`)
-			if u, err := url.QueryUnescape(v); err == nil {
-				return u
-			}
-			return v
-		}
+	k := cl.Key + "|" + now.Format("20060102")
+	if g.fallback[k] >= int64(cl.DailyLimit) {
+		return Usage{Allowed: false, Count: g.fallback[k]}, nil
 	}
-	return ""
+	g.fallback[k]++
+	g.m.fallbackCounted.Inc()
+	return Usage{Allowed: true, Count: g.fallback[k]}, nil
 }
 
-func identify(clients Clients, log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			key := consumerKey(c.Request())
-			if key == "" {
-				return c.String(http.StatusUnauthorized, authFailure)
-			}
-			cl, ok, err := clients.Client(c.Request().Context(), key)
-			if err != nil {
-				// Identity fails closed: without the client list nobody passes.
-				log.Error("client lookup failed", "err", err)
-				return c.String(http.StatusServiceUnavailable, "Service temporarily unavailable")
-			}
-			if !ok || !cl.Enabled {
-				return c.String(http.StatusUnauthorized, authFailure)
-			}
-			c.Request().Header.Set(ClientHeader, cl.Key)
-			return next(c)
+// accessLog writes one structured line per request and its metrics.
+func (g *gw) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
 		}
+		status := c.Response().Status
+		client, _ := c.Get("client").(string)
+		service, _ := c.Get("service").(string)
+		d := time.Since(start)
+		g.m.requests.WithLabelValues(client, service, strconv.Itoa(status)).Inc()
+		g.m.latency.WithLabelValues(service).Observe(d.Seconds())
+		g.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+			"client", client, "service", service, "duration_ms", float64(d.Microseconds())/1000, "remote", c.RealIP())
+		return nil
 	}
 }
 
-// newProxy builds the reverse proxy to the API. Rewrite (not the deprecated
-// Director) runs after hop-by-hop and client X-Forwarded-* headers are
-// removed; it drops X-Real-IP and sets fresh forwarding headers. The
-// identity header was set by identify after the client's own was replaced.
-func newProxy(cfg Config, log *slog.Logger) *httputil.ReverseProxy {
+// newProxy builds a reverse proxy to one upstream. Rewrite (not the
+// deprecated Director) runs after hop-by-hop and client X-Forwarded-*
+// headers are removed; it drops X-Real-IP, sets fresh forwarding headers,
+// and keeps the identity header the guard set, whatever a Connection
+// header names. stripPrefix is cut from the path.
+func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, log *slog.Logger, catalogue bool) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.UpstreamTimeout,
-		ForceAttemptHTTP2:     false,
+		ResponseHeaderTimeout: timeout,
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(cfg.Upstream)
-			pr.Out.Host = cfg.Upstream.Host
+			client := pr.In.Header.Get(ClientHeader)
+			pr.SetURL(upstream)
+			if stripPrefix != "" {
+				pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, stripPrefix)
+				if pr.Out.URL.Path == "" {
+					pr.Out.URL.Path = "/"
+				}
+				pr.Out.URL.RawPath = ""
+			}
+			pr.Out.Host = upstream.Host
 			pr.Out.Header.Del("X-Real-IP")
+			pr.Out.Header.Del(ClientHeader)
+			if client != "" {
+				pr.Out.Header.Set(ClientHeader, client)
+			}
 			pr.SetXForwarded()
 		},
 		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Error("upstream request failed", "path", r.URL.Path, "err", err)
+			status := http.StatusBadGateway
+			if errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			if catalogue {
+				w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+				w.WriteHeader(status)
+				_, _ = w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
+					`<response status="error" version="1.2"><error code="7003"><errorMessage>The catalogue service is unavailable; retry later</errorMessage></error></response>` + "\n"))
+				return
+			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusBadGateway)
-			_, _ = w.Write([]byte("Bad gateway\n"))
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte("Upstream service unavailable\n"))
 		},
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,14 +58,44 @@ func clientsCommand(cfg config, log *slog.Logger) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "KEY\tNAME\tENABLED")
+				fmt.Fprintln(w, "KEY\tNAME\tENABLED\tDAILY LIMIT\tSERVICES")
 				for _, c := range cs {
-					fmt.Fprintf(w, "%s\t%s\t%t\n", c.Key, c.Name, c.Enabled)
+					fmt.Fprintf(w, "%s\t%s\t%t\t%d\t%s\n", c.Key, c.Name, c.Enabled, c.DailyLimit, strings.Join(c.Services, ","))
 				}
 				return w.Flush()
 			})
 		},
 	}
-	cmd.AddCommand(add, list)
+	keyed := func(use, short string, nargs int, fn func(cmd *cobra.Command, s *gatewaypg.Store, args []string) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(nargs), RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, func(s *gatewaypg.Store) error {
+				if err := fn(cmd, s, args); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "ok (gateways pick the change up within", cfg.ClientsReload.String()+")")
+				return nil
+			})
+		}}
+	}
+	setLimit := keyed("set-limit KEY N", "Set a client's daily request limit", 2, func(cmd *cobra.Command, s *gatewaypg.Store, args []string) error {
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return fmt.Errorf("limit %q: %w", args[1], err)
+		}
+		return s.SetLimit(cmd.Context(), args[0], n)
+	})
+	grant := keyed("grant KEY SERVICE", "Grant a service (catalogue, identifiers, ingest, admin)", 2, func(cmd *cobra.Command, s *gatewaypg.Store, args []string) error {
+		return s.Grant(cmd.Context(), args[0], args[1])
+	})
+	revoke := keyed("revoke KEY SERVICE", "Revoke a service", 2, func(cmd *cobra.Command, s *gatewaypg.Store, args []string) error {
+		return s.Revoke(cmd.Context(), args[0], args[1])
+	})
+	disable := keyed("disable KEY", "Disable a client (its key gets 401)", 1, func(cmd *cobra.Command, s *gatewaypg.Store, args []string) error {
+		return s.SetEnabled(cmd.Context(), args[0], false)
+	})
+	enable := keyed("enable KEY", "Enable a disabled client", 1, func(cmd *cobra.Command, s *gatewaypg.Store, args []string) error {
+		return s.SetEnabled(cmd.Context(), args[0], true)
+	})
+	cmd.AddCommand(add, list, setLimit, grant, revoke, disable, enable)
 	return cmd
 }

@@ -12,29 +12,34 @@ import (
 // config is every setting of every role, read from CATALOG_* environment
 // variables; the defaults match deployments/local (make up).
 type config struct {
-	PostgresURL      string
-	KafkaBrokers     []string
-	RedisAddr        string
-	RedisPrefix      string
-	TopicPrefix      string
-	TopicPartitions  int32
-	TopicReplication int16
-	GroupPrefix      string
-	IngestAddr       string
-	APIAddr          string
-	APIURL           *url.URL
-	GatewayAddr      string
-	ProjectorAddr    string
-	ProjectorBatch   int
-	RebuildDuty      float64
-	AdminToken       string
-	ClientsReload    time.Duration
-	DefaultCountry   string
-	DemoKey          string
-	PIDFile          string
-	TestHook         string
-	LogLevel         string
-	LogFormat        string
+	PostgresURL        string
+	KafkaBrokers       []string
+	RedisAddr          string
+	RedisPrefix        string
+	TopicPrefix        string
+	TopicPartitions    int32
+	TopicReplication   int16
+	GroupPrefix        string
+	IngestAddr         string
+	APIAddr            string
+	APIURL             *url.URL
+	GatewayAddr        string
+	ProjectorAddr      string
+	ProjectorBatch     int
+	RebuildDuty        float64
+	AdminToken         string
+	GatewayMetricsAddr string
+	OverLimitStatus    int
+	QuotaTimeout       time.Duration
+	QuotaFailClosed    bool
+	QuotaPrefix        string
+	ClientsReload      time.Duration
+	DefaultCountry     string
+	DemoKey            string
+	PIDFile            string
+	TestHook           string
+	LogLevel           string
+	LogFormat          string
 }
 
 func (c config) releasesTopic() string { return c.TopicPrefix + "releases" }
@@ -64,27 +69,32 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return n
 	}
 	c := config{
-		PostgresURL:      get("CATALOG_PG_URL", "postgres://postgres@127.0.0.1:55432/catalog?sslmode=disable"),
-		KafkaBrokers:     strings.Split(get("CATALOG_KAFKA_BROKERS", "127.0.0.1:59092"), ","),
-		RedisAddr:        get("CATALOG_REDIS_ADDR", "127.0.0.1:56379"),
-		RedisPrefix:      get("CATALOG_REDIS_PREFIX", "catalog:td:"),
-		TopicPrefix:      get("CATALOG_TOPIC_PREFIX", "catalog."),
-		TopicPartitions:  int32(num("CATALOG_TOPIC_PARTITIONS", 6, 1, 10000)),
-		TopicReplication: int16(num("CATALOG_TOPIC_REPLICATION", 1, 1, 7)),
-		GroupPrefix:      get("CATALOG_GROUP_PREFIX", "catalog."),
-		IngestAddr:       get("CATALOG_INGEST_ADDR", "127.0.0.1:8082"),
-		APIAddr:          get("CATALOG_API_ADDR", "127.0.0.1:8081"),
-		GatewayAddr:      get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
-		ProjectorAddr:    get("CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083"),
-		ProjectorBatch:   num("CATALOG_PROJECTOR_BATCH", 500, 1, 100000),
-		AdminToken:       get("CATALOG_ADMIN_TOKEN", ""),
-		ClientsReload:    time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
-		DefaultCountry:   get("CATALOG_DEFAULT_COUNTRY", "GB"),
-		DemoKey:          get("CATALOG_DEMO_KEY", ""),
-		PIDFile:          get("CATALOG_PID_FILE", ""),
-		TestHook:         get("CATALOG_TEST_HOOK", ""),
-		LogLevel:         get("CATALOG_LOG_LEVEL", "info"),
-		LogFormat:        get("CATALOG_LOG_FORMAT", "text"),
+		PostgresURL:        get("CATALOG_PG_URL", "postgres://postgres@127.0.0.1:55432/catalog?sslmode=disable"),
+		KafkaBrokers:       strings.Split(get("CATALOG_KAFKA_BROKERS", "127.0.0.1:59092"), ","),
+		RedisAddr:          get("CATALOG_REDIS_ADDR", "127.0.0.1:56379"),
+		RedisPrefix:        get("CATALOG_REDIS_PREFIX", "catalog:td:"),
+		TopicPrefix:        get("CATALOG_TOPIC_PREFIX", "catalog."),
+		TopicPartitions:    int32(num("CATALOG_TOPIC_PARTITIONS", 6, 1, 10000)),
+		TopicReplication:   int16(num("CATALOG_TOPIC_REPLICATION", 1, 1, 7)),
+		GroupPrefix:        get("CATALOG_GROUP_PREFIX", "catalog."),
+		IngestAddr:         get("CATALOG_INGEST_ADDR", "127.0.0.1:8082"),
+		APIAddr:            get("CATALOG_API_ADDR", "127.0.0.1:8081"),
+		GatewayAddr:        get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
+		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083"),
+		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 500, 1, 100000),
+		AdminToken:         get("CATALOG_ADMIN_TOKEN", ""),
+		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR", "127.0.0.1:8084"),
+		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),
+		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 25, 1, 10000)) * time.Millisecond,
+		QuotaFailClosed:    get("CATALOG_QUOTA_ON_REDIS_DOWN", "open") == "closed",
+		QuotaPrefix:        get("CATALOG_QUOTA_PREFIX", "catalog:quota:"),
+		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
+		DefaultCountry:     get("CATALOG_DEFAULT_COUNTRY", "GB"),
+		DemoKey:            get("CATALOG_DEMO_KEY", ""),
+		PIDFile:            get("CATALOG_PID_FILE", ""),
+		TestHook:           get("CATALOG_TEST_HOOK", ""),
+		LogLevel:           get("CATALOG_LOG_LEVEL", "info"),
+		LogFormat:          get("CATALOG_LOG_FORMAT", "text"),
 	}
 	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
 	if err != nil || duty <= 0 || duty > 1 {

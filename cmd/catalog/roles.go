@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/catalog-org/catalog/api"
@@ -20,6 +23,7 @@ import (
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/gateway"
 	"github.com/catalog-org/catalog/gateway/gatewaypg"
+	"github.com/catalog-org/catalog/gateway/gatewayredis"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/ingestpg"
 	"github.com/catalog-org/catalog/projections"
@@ -225,9 +229,31 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		return err
 	}
 	go clients.Watch(ctx, cfg.ClientsReload)
-	h, err := gateway.NewHandler(gateway.Config{Upstream: cfg.APIURL}, clients, log)
+	quota, err := gatewayredis.New(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg.GatewayAddr, h, log)
+	defer quota.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	ingestURL, _ := url.Parse("http://" + cfg.IngestAddr)
+	adminURL, _ := url.Parse("http://" + cfg.ProjectorAddr)
+	h, err := gateway.NewHandler(gateway.Config{
+		Upstreams:       gateway.Upstreams{API: cfg.APIURL, Ingest: ingestURL, Admin: adminURL},
+		OverLimitStatus: cfg.OverLimitStatus,
+		QuotaTimeout:    cfg.QuotaTimeout,
+		QuotaFailClosed: cfg.QuotaFailClosed,
+		Registerer:      reg,
+	}, clients, quota, log)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(gctx, cfg.GatewayAddr, h, log) })
+	if cfg.GatewayMetricsAddr != "" {
+		g.Go(func() error { return serve(gctx, cfg.GatewayMetricsAddr, mux, log) })
+	}
+	return g.Wait()
 }

@@ -57,8 +57,12 @@ func NewKey() string {
 	return hex.EncodeToString(b)
 }
 
-// Add registers a client; it returns ErrClientExists for a taken key.
+// Add registers a client with the catalogue service and the default daily
+// limit; it returns ErrClientExists for a taken key.
 func (s *Store) Add(ctx context.Context, key, name string) error {
+	if err := gateway.ValidKey(key); err != nil {
+		return err
+	}
 	tag, err := s.pool.Exec(ctx, `insert into api_clients (key, name) values ($1, $2) on conflict (key) do nothing`, key, name)
 	if err != nil {
 		return fmt.Errorf("add client %s: %w", name, err)
@@ -69,11 +73,51 @@ func (s *Store) Add(ctx context.Context, key, name string) error {
 	return nil
 }
 
+// ErrNoClient reports a key that is not registered.
+var ErrNoClient = errors.New("no client with that key")
+
+func (s *Store) update(ctx context.Context, key, sql string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, sql, append([]any{key}, args...)...)
+	if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("client %s: %w", key, ErrNoClient)
+	}
+	return nil
+}
+
+// SetLimit sets a client's daily request limit.
+func (s *Store) SetLimit(ctx context.Context, key string, limit int) error {
+	if limit < 0 {
+		return fmt.Errorf("daily limit %d: must be 0 or more", limit)
+	}
+	return s.update(ctx, key, `update api_clients set daily_limit = $2, updated_at = now() where key = $1`, limit)
+}
+
+// Grant gives a client access to a service.
+func (s *Store) Grant(ctx context.Context, key, service string) error {
+	if !gateway.KnownService(service) {
+		return fmt.Errorf("service %q: %w", service, gateway.ErrUnknownService)
+	}
+	return s.update(ctx, key, `update api_clients set services = array(select distinct unnest(services || $2::text)), updated_at = now() where key = $1`, service)
+}
+
+// Revoke takes a service away from a client.
+func (s *Store) Revoke(ctx context.Context, key, service string) error {
+	return s.update(ctx, key, `update api_clients set services = array_remove(services, $2), updated_at = now() where key = $1`, service)
+}
+
+// SetEnabled enables or disables a client.
+func (s *Store) SetEnabled(ctx context.Context, key string, enabled bool) error {
+	return s.update(ctx, key, `update api_clients set enabled = $2, updated_at = now() where key = $1`, enabled)
+}
+
 // ByName returns the oldest enabled client with that name, if any.
 func (s *Store) ByName(ctx context.Context, name string) (gateway.Client, bool, error) {
 	var c gateway.Client
-	err := s.pool.QueryRow(ctx, `select key, name, enabled from api_clients where name = $1 and enabled order by created_at limit 1`, name).
-		Scan(&c.Key, &c.Name, &c.Enabled)
+	err := s.pool.QueryRow(ctx, `select key, name, enabled, daily_limit, services from api_clients where name = $1 and enabled order by created_at limit 1`, name).
+		Scan(&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gateway.Client{}, false, nil
 	}
@@ -85,13 +129,17 @@ func (s *Store) ByName(ctx context.Context, name string) (gateway.Client, bool, 
 
 // List returns every client, oldest first.
 func (s *Store) List(ctx context.Context) ([]gateway.Client, error) {
-	rows, err := s.pool.Query(ctx, `select key, name, enabled from api_clients order by created_at, key`)
+	rows, err := s.pool.Query(ctx, `select key, name, enabled, daily_limit, services from api_clients order by created_at, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	var out []gateway.Client
 	var c gateway.Client
-	if _, err := pgx.ForEachRow(rows, []any{&c.Key, &c.Name, &c.Enabled}, func() error { out = append(out, c); return nil }); err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services}, func() error {
+		out = append(out, c)
+		c.Services = nil
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	return out, nil
