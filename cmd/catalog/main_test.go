@@ -68,6 +68,8 @@ func newStack(t testing.TB) stack {
 		"CATALOG_API_ADDR="+s.api,
 		"CATALOG_GATEWAY_ADDR="+s.gateway,
 		"CATALOG_PROJECTOR_ADDR="+s.projector,
+		"CATALOG_GATEWAY_METRICS_ADDR="+testenv.FreeAddr(t),
+		"CATALOG_QUOTA_PREFIX="+prefix+"quota:",
 		"CATALOG_REDIS_ADDR="+testenv.RedisAddr(t),
 		"CATALOG_REDIS_PREFIX="+prefix,
 		"CATALOG_ADMIN_TOKEN=test-admin-token",

@@ -1,0 +1,54 @@
+package main_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
+)
+
+// TestQuotaExactAcrossGatewayProcesses: a client with 40 requests left
+// sends 70 at once, half through each of two gateway processes sharing
+// Redis: exactly 40 pass.
+func TestQuotaExactAcrossGatewayProcesses(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	key := strings.TrimSpace(s.run(t, "clients", "add", "quota-test"))
+	s.run(t, "clients", "set-limit", key, "40")
+	s.start(t, "dev")
+	second := testenv.FreeAddr(t)
+	s.startWith(t, []string{"CATALOG_GATEWAY_ADDR=" + second, "CATALOG_GATEWAY_METRICS_ADDR=" + testenv.FreeAddr(t)}, "gateway")
+	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	waitHTTP(t, "http://"+second+"/healthz")
+
+	var passed, over atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 70; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			gw := s.gateway
+			if i%2 == 1 {
+				gw = second
+			}
+			resp, err := http.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&oauth_consumer_key=%s", gw, i+1, key))
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusTooManyRequests {
+				over.Add(1)
+			} else {
+				passed.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if passed.Load() != 40 || over.Load() != 30 {
+		t.Fatalf("%d passed, %d over the limit; want 40 and 30", passed.Load(), over.Load())
+	}
+}
