@@ -43,9 +43,11 @@ test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...
 
 bench: up ## Go benchmarks against the real services, each beside the raw limit underneath
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
 	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
 	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/projectionpg/
-	$(GO) test -run='^$$' -bench=BenchmarkAPIDuringRebuild -benchtime=1x -timeout=20m ./cmd/catalog/
+	$(GO) test -run='^$$' -bench='^(BenchmarkAPIDuringRebuild|BenchmarkProxies)$$' -benchtime=1x -timeout=30m ./cmd/catalog/
 
 clean-data: down ## stop the services and delete all their data
 	rm -rf $(DATA)

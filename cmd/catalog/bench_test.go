@@ -3,11 +3,18 @@ package main_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
 )
 
 // latencies runs workers that request track details through the API until
@@ -91,4 +98,97 @@ func BenchmarkAPIDuringRebuild(b *testing.B) {
 	b.ReportMetric(float64(duringErrs), "rebuild-errors")
 	b.ReportMetric(float64(len(during)), "rebuild-requests")
 	b.ReportMetric(rebuild.Seconds(), "rebuild-s")
+}
+
+// wrkResult runs wrk against url and returns requests/s, p50 and p99.
+func wrkResult(b testing.TB, url string, conns int, secs int) (rps float64, p50, p99 string) {
+	b.Helper()
+	out, err := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--latency", url).CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			rps, _ = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "50%":
+			p50 = f[1]
+		case len(f) == 2 && f[0] == "99%":
+			p99 = f[1]
+		case strings.Contains(line, "Non-2xx"):
+			b.Fatalf("wrk saw errors against %s:\n%s", url, out)
+		}
+	}
+	return rps, p50, p99
+}
+
+func ms(s string) float64 {
+	for _, u := range []struct {
+		suffix string
+		factor float64
+	}{{"us", 0.001}, {"ms", 1}, {"s", 1000}} {
+		if strings.HasSuffix(s, u.suffix) {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
+			return v * u.factor
+		}
+	}
+	return 0
+}
+
+// BenchmarkProxies measures track/details straight to the API, through the
+// gateway (identity, quota in Redis, proxy), and through nginx as a plain
+// reverse proxy in front of the API, with wrk (64 connections, 10 s each).
+// Run it once: -benchtime=1x.
+func BenchmarkProxies(b *testing.B) {
+	for _, tool := range []string{"wrk", "nginx"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Fatalf("%s is not installed (make bench installs it): %v", tool, err)
+		}
+	}
+	s := newStack(b)
+	key := strings.TrimSpace(s.run(b, "clients", "add", "bench"))
+	s.run(b, "clients", "set-limit", key, "1000000000")
+	s.start(b, "dev")
+	waitHTTP(b, "http://"+s.ingest+"/healthz")
+	res := deliver(b, s.ingest, dandyRelease)
+	id := res.TrackIDs["USCA29600191"]
+	path := fmt.Sprintf("/1.2/track/details?trackId=%d&country=GB&oauth_consumer_key=%s", id, key)
+	waitHTTP(b, "http://"+s.gateway+path)
+
+	dir := b.TempDir()
+	nginxAddr := testenv.FreeAddr(b)
+	conf := fmt.Sprintf(`worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  upstream api { server %[2]s; keepalive 256; }
+  server {
+    listen %[3]s;
+    location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`, dir, s.api, nginxAddr)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	nginx := exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	if out, err := exec.Command("nginx", "-t", "-p", dir, "-c", filepath.Join(dir, "nginx.conf")).CombinedOutput(); err != nil {
+		b.Fatalf("nginx config: %v\n%s", err, out)
+	}
+	if err := nginx.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = nginx.Process.Kill(); _ = nginx.Wait() }()
+	waitHTTP(b, "http://"+nginxAddr+path)
+
+	for _, target := range []struct{ name, addr string }{{"api", s.api}, {"gateway", s.gateway}, {"nginx", nginxAddr}} {
+		rps, p50, p99 := wrkResult(b, "http://"+target.addr+path, 64, 10)
+		b.ReportMetric(rps, target.name+"-req/s")
+		b.ReportMetric(ms(p50), target.name+"-p50-ms")
+		b.ReportMetric(ms(p99), target.name+"-p99-ms")
+	}
 }
