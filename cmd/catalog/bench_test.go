@@ -147,6 +147,9 @@ func BenchmarkProxies(b *testing.B) {
 		}
 	}
 	s := newStack(b)
+	// Logs as in production: JSON lines, info level (the tests' debug level
+	// logs every batch).
+	s.env = append(s.env, "CATALOG_LOG_LEVEL=info", "CATALOG_LOG_FORMAT=json")
 	key := strings.TrimSpace(s.run(b, "clients", "add", "bench"))
 	s.run(b, "clients", "set-limit", key, "1000000000")
 	s.start(b, "dev")
