@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +21,22 @@ import (
 
 // TrackReader finds a track and its offers in a territory that have not
 // ended by now. It returns catalogue.ErrTrackNotFound (wrapped) for an
-// unknown id.
+// unknown id. The handler may call it from several goroutines at once.
 type TrackReader interface {
 	Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error)
+}
+
+// IdentifierReader resolves industry identifiers to catalogue track ids.
+// Both methods return an empty slice, not an error, for an identifier the
+// catalogue does not know. projectionpg.TrackDetails implements it.
+type IdentifierReader interface {
+	// TrackIDsByISRC returns the ids of the live tracks with the compact,
+	// upper-case ISRC, in id order.
+	TrackIDsByISRC(ctx context.Context, isrc string) ([]int64, error)
+	// TrackIDsByUPC returns the track ids of the live release with the
+	// barcode (digits as delivered, leading zeros kept), in disc and track
+	// order.
+	TrackIDsByUPC(ctx context.Context, upc string) ([]int64, error)
 }
 
 // Config configures the API.
@@ -29,51 +44,167 @@ type Config struct {
 	// DefaultCountry is the territory used when a request names none (GB,
 	// as 7digital clients assume).
 	DefaultCountry string
+	// ImageBaseURL prefixes release artwork URLs, which are
+	// ImageBaseURL + "{releaseId}_{imageSize}.jpg" (default
+	// DefaultImageBaseURL).
+	ImageBaseURL string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
+// DefaultImageBaseURL is the default Config.ImageBaseURL: release 1302's
+// sleeve at 50 pixels is http://artwork.catalog.example/sleeve/1302_50.jpg.
+const DefaultImageBaseURL = "http://artwork.catalog.example/sleeve/"
+
+// Option adds an optional capability to the handler built by NewHandler.
+type Option func(*options)
+
+type options struct {
+	identifiers IdentifierReader
+}
+
+// WithIdentifiers serves the industry identifier routes (track/details/isrc
+// and release/details/upc, with and without the 1.2 prefix), resolving
+// identifiers with ids. Without it (or with a nil ids) those routes do not
+// exist and answer 404 with error 2001.
+func WithIdentifiers(ids IdentifierReader) Option {
+	return func(o *options) { o.identifiers = ids }
+}
+
+// Route paths. Each is served for GET only, and each 7digital path also
+// without its 1.2 version prefix, as 7digital's own stub serves it.
+const (
+	pathTrackDetails = "/track/details"
+	pathTrackByISRC  = "/track/details/isrc"
+	pathReleaseByUPC = "/release/details/upc"
+	versionPrefix    = "/1.2"
+	pathHealth       = "/healthz"
+)
+
+const (
+	// defaultImageSize is the sleeve width without imageSize (7digital's).
+	defaultImageSize = 50
+	// maxConcurrentRead bounds the track reads of one release look-up.
+	maxConcurrentRead = 8
+)
+
 // NewHandler returns the API's HTTP handler:
 //
 //	GET /1.2/track/details, GET /track/details
+//	GET /1.2/track/details/isrc, GET /track/details/isrc      (WithIdentifiers)
+//	GET /1.2/release/details/upc, GET /release/details/upc   (WithIdentifiers)
 //	GET /healthz
-func NewHandler(cfg Config, tracks TrackReader, log *slog.Logger) (http.Handler, error) {
+//
+// tracks and log are required. The handler is safe for concurrent use.
+func NewHandler(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (http.Handler, error) {
+	e, err := newEcho(cfg, tracks, log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func newEcho(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (*echo.Echo, error) {
 	if tracks == nil || log == nil {
 		return nil, errors.New("api: track reader and logger are required")
 	}
 	if cfg.DefaultCountry == "" {
 		cfg.DefaultCountry = "GB"
 	}
+	country, err := release.ParseTerritory(cfg.DefaultCountry)
+	if err != nil {
+		return nil, fmt.Errorf("api: default country: %w", err)
+	}
+	cfg.DefaultCountry = country.String()
+	if cfg.ImageBaseURL == "" {
+		cfg.ImageBaseURL = DefaultImageBaseURL
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &handler{cfg: cfg, tracks: tracks}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h := &handler{cfg: cfg, tracks: tracks, ids: o.identifiers}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.Recover())
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	e.GET("/1.2/track/details", h.trackDetails)
-	e.GET("/track/details", h.trackDetails)
+	e.GET(pathHealth, func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	for _, prefix := range []string{versionPrefix, ""} {
+		e.GET(prefix+pathTrackDetails, h.trackDetails)
+		if h.ids != nil {
+			e.GET(prefix+pathTrackByISRC, h.trackByISRC)
+			e.GET(prefix+pathReleaseByUPC, h.releaseByUPC)
+		}
+	}
 	return e, nil
+}
+
+// routes lists the public routes e serves as "METHOD path", sorted; the
+// health check is not public.
+func routes(e *echo.Echo) []string {
+	var out []string
+	for _, r := range e.Routes() {
+		if r.Path == pathHealth || r.Method == echo.RouteNotFound {
+			continue
+		}
+		out = append(out, r.Method+" "+r.Path)
+	}
+	sort.Strings(out)
+	return out
 }
 
 type handler struct {
 	cfg    Config
 	tracks TrackReader
+	ids    IdentifierReader
 }
 
 // params matches query parameter names case-insensitively (trackId,
 // trackid and TRACKID are one parameter).
 type params url.Values
 
+// get returns the first value of the parameter name. When a query repeats
+// a name in different cases, the exact spelling wins, then the spelling
+// that sorts first, so the answer never depends on map order.
 func (p params) get(name string) (string, bool) {
+	if v := p[name]; len(v) > 0 {
+		return v[0], true
+	}
+	var best string
+	found := false
 	for k, v := range p {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0], true
+		if strings.EqualFold(k, name) && len(v) > 0 && (!found || k < best) {
+			best, found = k, true
 		}
 	}
-	return "", false
+	if !found {
+		return "", false
+	}
+	return p[best][0], true
+}
+
+// value returns the parameter's trimmed value; an empty value counts as
+// absent.
+func (p params) value(name string) (string, bool) {
+	v, ok := p.get(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// required returns a parameter's value, or error 1001.
+func (p params) required(name string) (string, error) {
+	v, ok := p.value(name)
+	if !ok {
+		return "", &Error{Code: CodeMissingParameter, Message: "Missing parameter " + name}
+	}
+	return v, nil
+}
+
+func invalidParameter(name, value string) *Error {
+	return &Error{Code: CodeInvalidParameter, Message: "Value of parameter " + name + " is not valid: " + value}
 }
 
 // Usage types a client may request with usageTypes.
@@ -83,44 +214,125 @@ const (
 	usageAdSupported  = "adsupportedstreaming"
 )
 
-func (h *handler) trackDetails(c echo.Context) error {
-	q := params(c.QueryParams())
-	raw, ok := q.get("trackId")
-	if !ok || strings.TrimSpace(raw) == "" {
-		return &Error{Code: CodeMissingParameter, Message: "Missing parameter trackId"}
+// usageSet is the set of usage blocks a request asked for.
+type usageSet struct{ download, subscription, adSupported bool }
+
+// String is the set's canonical form, in the documented order.
+func (u usageSet) String() string {
+	var s []string
+	if u.download {
+		s = append(s, usageDownload)
 	}
-	id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
-	if err != nil || id <= 0 {
-		return &Error{Code: CodeInvalidParameter, Message: "Value of parameter trackId is not valid: " + raw}
+	if u.subscription {
+		s = append(s, usageSubscription)
 	}
-	country := h.cfg.DefaultCountry
-	if v, ok := q.get("country"); ok && v != "" {
-		t, err := release.ParseTerritory(v)
+	if u.adSupported {
+		s = append(s, usageAdSupported)
+	}
+	return strings.Join(s, ",")
+}
+
+// imageSizes are the sleeve sizes 7digital documents (pixels).
+var imageSizes = []int{33, 50, 100, 180, 182, 200, 350, 500, 800}
+
+// view is what a request asks to see of a resource: the territory, the
+// usage blocks and the artwork size. Together with the response format it
+// decides the representation.
+type view struct {
+	country   string
+	usages    usageSet
+	imageSize int
+}
+
+// view reads the parameters every catalogue route shares: country,
+// usageTypes, imageSize and shopId.
+func (h *handler) view(q params) (view, error) {
+	v := view{country: h.cfg.DefaultCountry, usages: usageSet{download: true}, imageSize: defaultImageSize}
+	if raw, ok := q.value("country"); ok {
+		t, err := release.ParseTerritory(raw)
 		if err != nil {
-			return &Error{Code: CodeInvalidParameter, Message: "Value of parameter country is not valid: " + v}
+			return view{}, invalidParameter("country", raw)
 		}
-		country = t.String()
+		v.country = t.String()
 	}
-	usages := map[string]bool{usageDownload: true}
-	if v, ok := q.get("usageTypes"); ok && v != "" {
-		usages = map[string]bool{}
-		for _, u := range strings.Split(v, ",") {
-			u = strings.ToLower(strings.TrimSpace(u))
-			switch u {
-			case usageDownload, usageSubscription, usageAdSupported:
-				usages[u] = true
+	if raw, ok := q.value("usageTypes"); ok {
+		v.usages = usageSet{}
+		for _, u := range strings.Split(raw, ",") {
+			switch u = strings.ToLower(strings.TrimSpace(u)); u {
+			case usageDownload:
+				v.usages.download = true
+			case usageSubscription:
+				v.usages.subscription = true
+			case usageAdSupported:
+				v.usages.adSupported = true
 			default:
-				return &Error{Code: CodeInvalidEnum, Message: "Value of parameter usageTypes is not valid: " + u +
+				return view{}, &Error{Code: CodeInvalidEnum, Message: "Value of parameter usageTypes is not valid: " + u +
 					" (expected download, subscriptionstreaming or adsupportedstreaming)"}
 			}
 		}
 	}
-	t, err := h.tracks.Track(c.Request().Context(), id, country, h.cfg.Now())
+	if raw, ok := q.value("imageSize"); ok {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return view{}, invalidParameter("imageSize", raw)
+		}
+		if !documentedImageSize(n) {
+			return view{}, &Error{Code: CodeOutOfRange, Message: "Value of parameter imageSize is out of allowable range: " + raw +
+				" (expected 33, 50, 100, 180, 182, 200, 350, 500 or 800)"}
+		}
+		v.imageSize = n
+	}
+	// shopId picks a catalogue at 7digital; this catalogue has one shop, so
+	// a well-formed shopId is accepted and changes nothing.
+	if raw, ok := q.value("shopId"); ok {
+		if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
+			return view{}, invalidParameter("shopId", raw)
+		}
+	}
+	return v, nil
+}
+
+func documentedImageSize(n int) bool {
+	for _, s := range imageSizes {
+		if s == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *handler) trackDetails(c echo.Context) error {
+	q := params(c.QueryParams())
+	raw, err := q.required("trackId")
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return invalidParameter("trackId", raw)
+	}
+	v, err := h.view(q)
+	if err != nil {
+		return err
+	}
+	t, err := h.tracks.Track(c.Request().Context(), id, v.country, h.cfg.Now())
+	if errors.Is(err, catalogue.ErrTrackNotFound) {
+		return &Error{Code: CodeNotFound, Message: "Track not found", surrogateKeys: []string{trackKey(id)}}
+	}
 	if err != nil {
 		return err
 	}
 	if !t.Available() {
-		return &Error{Code: CodeNotAvailable, Message: "Track " + raw + " is not available in " + country}
+		return &Error{Code: CodeNotAvailable, Message: "Track " + raw + " is not available in " + v.country,
+			surrogateKeys: []string{trackKey(id), releaseKey(t.Release.ID)}}
 	}
-	return writeXML(c, http.StatusOK, trackXML(t, usages))
+	return h.ok(c, v, okBody{
+		envelope: envelope{Track: h.trackRep(t, v)},
+		tag:      "t" + strconv.FormatInt(t.ID, 10) + "-r" + strconv.FormatInt(t.Release.ID, 10),
+		sequence: t.Release.Sequence,
+		keys:     []string{trackKey(t.ID), releaseKey(t.Release.ID)},
+	})
 }
+
+func trackKey(id int64) string   { return "track-" + strconv.FormatInt(id, 10) }
+func releaseKey(id int64) string { return "release-" + strconv.FormatInt(id, 10) }

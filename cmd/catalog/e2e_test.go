@@ -184,6 +184,42 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("API direct: %d", status)
 	}
 
+	// The OpenAPI document, without a key; identifier look-ups need a grant.
+	if status, _, doc := get(t, base+"/openapi.yaml"); status != http.StatusOK || !strings.Contains(doc, "/1.2/track/details/isrc") {
+		t.Errorf("openapi.yaml: %d", status)
+	}
+	byISRC := base + "/1.2/track/details/isrc?isrc=USCA29600191&country=GB&oauth_consumer_key=" + url.QueryEscape(key)
+	if status, _, _ := get(t, byISRC); status != http.StatusForbidden {
+		t.Errorf("ISRC look-up without the identifiers grant: %d", status)
+	}
+	s.run(t, "clients", "grant", key, "identifiers")
+	testenv.Eventually(t, 10*time.Second, func() error {
+		status, _, b := get(t, byISRC)
+		if status != http.StatusOK || parse(t, b).Track == nil || parse(t, b).Track.ID != trackID {
+			return fmt.Errorf("ISRC look-up with the grant: %d %s", status, b)
+		}
+		return nil
+	})
+	// JSON when the client asks for it.
+	req, _ := http.NewRequest(http.MethodGet, details(fmt.Sprintf("trackId=%d&country=GB", trackID)), nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Status string `json:"status"`
+		Track  struct {
+			ID    int64  `json:"id"`
+			Title string `json:"title"`
+		} `json:"track"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&js)
+	resp.Body.Close()
+	if js.Status != "ok" || js.Track.ID != trackID || js.Track.Title != "I Love You" || resp.Header.Get("X-RateLimit-Limit") == "" {
+		t.Errorf("JSON: %+v %v", js, resp.Header)
+	}
+
 	// Analysts' view: catalog events tail prints the stream as JSON lines.
 	lines := strings.Split(strings.TrimSpace(s.run(t, "events", "tail", "--from-beginning", "--until-end")), "\n")
 	if len(lines) != 1 {

@@ -206,7 +206,7 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log)
+	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log, api.WithIdentifiers(store))
 	if err != nil {
 		return err
 	}
@@ -243,6 +243,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		OverLimitStatus: cfg.OverLimitStatus,
 		QuotaTimeout:    cfg.QuotaTimeout,
 		QuotaFailClosed: cfg.QuotaFailClosed,
+		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
 	}, clients, quota, log)
 	if err != nil {
