@@ -2,11 +2,14 @@ package main_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 )
@@ -50,5 +53,28 @@ func TestQuotaExactAcrossGatewayProcesses(t *testing.T) {
 	wg.Wait()
 	if passed.Load() != 40 || over.Load() != 30 {
 		t.Fatalf("%d passed, %d over the limit; want 40 and 30", passed.Load(), over.Load())
+	}
+}
+
+// TestSlowClientIsCutOff: a client that sends its headers too slowly is
+// disconnected by the gateway (ReadHeaderTimeout), not served forever.
+func TestSlowClientIsCutOff(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.start(t, "gateway")
+	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	conn, err := net.Dial("tcp", s.gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /1.2/track/details?trackId=1 HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.ReadAll(conn)
+	if elapsed := time.Since(start); elapsed > 15*time.Second {
+		t.Fatalf("the gateway kept a slow client for %s (%v)", elapsed, err)
 	}
 }
