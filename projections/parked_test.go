@@ -1,10 +1,7 @@
 package projections_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
-	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 )
 
@@ -23,24 +19,8 @@ import (
 // and a retry after a fix applies the parked events in order.
 func TestPoisonEventIsParked(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
-	prefix := testenv.TopicPrefix(t)
-	testenv.CleanupKafka(t, kc.Brokers, prefix)
-	topic := prefix + "releases"
-	if err := events.EnsureTopics(ctx, kc, []events.TopicSpec{{Name: topic, Partitions: 2, ReplicationFactor: 1}}, log); err != nil {
-		t.Fatal(err)
-	}
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	store, _ := projectionpg.NewTrackDetails(pool)
-	live, err := store.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newProjectionFixture(t)
+	ctx, kc, topic, store, live := f.ctx, f.kafka, f.topic, f.store, f.live
 
 	delivered := func(id int64, upc, isrc string) release.Delivered {
 		return release.Delivered{ReleaseID: id, Metadata: release.Metadata{UPC: upc, Title: "First", Artist: "A"}, ArtistID: 1,
@@ -65,16 +45,7 @@ func TestPoisonEventIsParked(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	writer := store.Writer(live.Number)
-	proj, _ := projections.NewTrackDetails(writer, nil, log)
-	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: kc, Group: prefix + "projector", Topics: []string{topic}}, proj, writer, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- consumer.Run(cctx) }()
-	defer func() { cancel(); <-done }()
+	f.run(t)
 
 	title := func(trackID int64) string {
 		row, err := store.TrackRow(ctx, trackID)

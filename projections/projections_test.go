@@ -25,19 +25,8 @@ import (
 // projector reads both, the first through the v1 -> v2 upcaster.
 func TestOldSchemaVersionStillProjects(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
-	prefix := testenv.TopicPrefix(t)
-	testenv.CleanupKafka(t, kc.Brokers, prefix)
-	topic := prefix + "releases"
-	if err := events.EnsureTopics(ctx, kc, []events.TopicSpec{{Name: topic, Partitions: 2, ReplicationFactor: 1}}, log); err != nil {
-		t.Fatal(err)
-	}
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	f := newProjectionFixture(t)
+	ctx, kc, topic, store := f.ctx, f.kafka, f.topic, f.store
 
 	v1 := json.RawMessage(`{"releaseId":1,"upc":"00724349501058","title":"Come Down","artist":{"id":7,"name":"The Band"},"label":"Capitol",
 		"tracks":[{"trackId":11,"isrc":"USCA29600191","title":"I Love You","artist":{"id":7,"name":"The Band"},"durationSeconds":252,"disc":1,"number":5}],
@@ -60,21 +49,7 @@ func TestOldSchemaVersionStillProjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	store, _ := projectionpg.NewTrackDetails(pool)
-	live, err := store.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer := store.Writer(live.Number)
-	proj, _ := projections.NewTrackDetails(writer, nil, log)
-	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: kc, Group: prefix + "projector", Topics: []string{topic}}, proj, writer, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- consumer.Run(cctx) }()
-	defer func() { cancel(); <-done }()
+	f.run(t)
 
 	now := time.Now()
 	var tr catalogue.Track
@@ -108,6 +83,55 @@ func TestOldSchemaVersionStillProjects(t *testing.T) {
 	if tr.AdSupported == nil || tr.Download != nil || tr.Subscription != nil {
 		t.Errorf("v2 JP offers: %+v", tr)
 	}
+}
+
+// projectionFixture is a test's own topic (two partitions), database
+// (migrated) and live generation.
+type projectionFixture struct {
+	ctx   context.Context
+	log   *slog.Logger
+	kafka events.KafkaConfig
+	topic string
+	group string
+	store *projectionpg.TrackDetails
+	live  projectionpg.Generation
+}
+
+func newProjectionFixture(t *testing.T) projectionFixture {
+	t.Helper()
+	f := projectionFixture{ctx: context.Background(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f.kafka = events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, f.kafka.Brokers, prefix)
+	f.topic, f.group = prefix+"releases", prefix+"projector"
+	if err := events.EnsureTopics(f.ctx, f.kafka, []events.TopicSpec{{Name: f.topic, Partitions: 2, ReplicationFactor: 1}}, f.log); err != nil {
+		t.Fatal(err)
+	}
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(f.ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	f.store, _ = projectionpg.NewTrackDetails(pool)
+	var err error
+	if f.live, err = f.store.EnsureLive(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// run consumes the topic into the live generation until the test ends.
+func (f projectionFixture) run(t *testing.T) {
+	t.Helper()
+	writer := f.store.Writer(f.live.Number)
+	proj, _ := projections.NewTrackDetails(writer, nil, f.log)
+	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: f.kafka, Group: f.group, Topics: []string{f.topic}}, proj, writer, f.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() { done <- consumer.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func mustEnvelope(t *testing.T, typ string, seq int64, subject string, payload any) events.Envelope {

@@ -153,9 +153,9 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 		Short: "Apply a parked event (the first of its release) and the events behind it, in order",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := parkedID(args[0])
 			if err != nil {
-				return fmt.Errorf("ID %q: %w", args[0], err)
+				return err
 			}
 			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
 				if payload != "" {
@@ -181,9 +181,9 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 		Short: "Drop a parked event for good and apply the events behind it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := parkedID(args[0])
 			if err != nil {
-				return fmt.Errorf("ID %q: %w", args[0], err)
+				return err
 			}
 			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
 				n, err := store.Skip(cmd.Context(), id)
@@ -220,6 +220,14 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 	hash.Flags().IntVar(&hashGen, "generation", 0, "generation to hash")
 	cmd.AddCommand(statusCmd, rebuild, parked, retry, skip, hash)
 	return cmd
+}
+
+func parkedID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parked event ID %q: %w", s, err)
+	}
+	return id, nil
 }
 
 func watchRebuild(ctx context.Context, rb *projections.Rebuilder, progressOut, out io.Writer) error {
