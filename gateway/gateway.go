@@ -119,7 +119,7 @@ type Config struct {
 	// OverLimitStatus is the status of a request over the daily limit:
 	// 429 (default, with Retry-After) or 401 (what 7digital sent).
 	OverLimitStatus int
-	// QuotaTimeout is the most a request waits for Redis (default 25 ms).
+	// QuotaTimeout is the most a request waits for Redis (default 100 ms).
 	QuotaTimeout time.Duration
 	// QuotaFailClosed rejects requests (503) when Redis cannot count them;
 	// by default they pass, counted by a per-process fallback counter.
@@ -130,6 +130,8 @@ type Config struct {
 	Now func() time.Time
 	// Registerer receives the gateway's metrics (nil: none).
 	Registerer prometheus.Registerer
+	// AccessLog receives one line per request (nil: the gateway's logger).
+	AccessLog *slog.Logger
 }
 
 // route is a public route and the service it belongs to.
@@ -163,10 +165,13 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 		return nil, fmt.Errorf("gateway: over-limit status %d: want 429 or 401", cfg.OverLimitStatus)
 	}
 	if cfg.QuotaTimeout <= 0 {
-		cfg.QuotaTimeout = 25 * time.Millisecond
+		cfg.QuotaTimeout = 100 * time.Millisecond
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AccessLog == nil {
+		cfg.AccessLog = log
 	}
 	m := newMetrics(cfg.Registerer)
 	g := &gw{cfg: cfg, clients: clients, quota: quota, log: log, m: m, fallback: map[string]int64{}}
@@ -374,7 +379,7 @@ func (g *gw) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		d := time.Since(start)
 		g.m.requests.WithLabelValues(client, service, strconv.Itoa(status)).Inc()
 		g.m.latency.WithLabelValues(service).Observe(d.Seconds())
-		g.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+		g.cfg.AccessLog.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
 			"client", client, "service", service, "duration_ms", float64(d.Microseconds())/1000, "remote", c.RealIP())
 		return nil
 	}

@@ -85,7 +85,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdminToken:         get("CATALOG_ADMIN_TOKEN", ""),
 		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR", "127.0.0.1:8084"),
 		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),
-		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 25, 1, 10000)) * time.Millisecond,
+		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 100, 1, 10000)) * time.Millisecond,
 		QuotaFailClosed:    get("CATALOG_QUOTA_ON_REDIS_DOWN", "open") == "closed",
 		QuotaPrefix:        get("CATALOG_QUOTA_PREFIX", "catalog:quota:"),
 		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,

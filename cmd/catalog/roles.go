@@ -193,6 +193,11 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
+	// The views the API reads exist from here on, even before a projector
+	// has started.
+	if _, err := store.EnsureLive(ctx); err != nil {
+		return err
+	}
 	cache, err := newCache(cfg)
 	if err != nil {
 		return err
@@ -245,6 +250,9 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		QuotaFailClosed: cfg.QuotaFailClosed,
 		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
+		// The access log is JSON lines on stdout, whatever the format of the
+		// application log (stderr).
+		AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("log", "access"),
 	}, clients, quota, log)
 	if err != nil {
 		return err
