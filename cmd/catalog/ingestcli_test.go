@@ -53,3 +53,18 @@ func TestIngestFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratedCatalogueIngests: `catalog gen` writes ERN 4.3 deliveries
+// that `catalog ingest` takes without a rejection.
+func TestGeneratedCatalogueIngests(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	dir := t.TempDir()
+	if out := s.run(t, "gen", "--seed", "7", "--releases", "40", "--out", dir); !strings.Contains(out, "files written") {
+		t.Fatalf("gen printed %q", out)
+	}
+	out := s.run(t, "ingest", "--quiet", "--concurrency", "1", dir)
+	if !strings.Contains(out, " 0 rejected, 0 failed") || strings.Contains(out, " 0 accepted") {
+		t.Errorf("summary: %s", out)
+	}
+}

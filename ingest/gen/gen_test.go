@@ -1,10 +1,13 @@
 package gen_test
 
 import (
+	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
 )
 
@@ -34,4 +37,62 @@ func TestGeneratedReleasesAreValidAndDeterministic(t *testing.T) {
 	if reflect.DeepEqual(rs[0], gen.Releases(8, 1)[0]) {
 		t.Fatal("different seeds gave the same release")
 	}
+}
+
+// TestCatalogueParses: every generated delivery, written as DDEX ERN 4.3,
+// passes catalog's own parser and validation, and says what the JSON form
+// says.
+func TestCatalogueParses(t *testing.T) {
+	t.Parallel()
+	ds := gen.Catalogue(42, 400)
+	kinds := map[string]int{}
+	for _, d := range ds {
+		kinds[strings.SplitN(d.Name, "-", 3)[1]]++
+		var buf bytes.Buffer
+		if err := gen.ERN43(&buf, d); err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ingest.Parse(ingest.FormatERN, buf.Bytes())
+		if err != nil {
+			t.Fatalf("%s does not parse: %v\n%s", d.Name, err, buf.String())
+		}
+		if d.Purge() {
+			if parsed.Purge == nil || parsed.Purge.UPC != d.Release.Purge.UPC {
+				t.Fatalf("%s: purge parsed as %+v", d.Name, parsed)
+			}
+			if _, err := release.NewPurge(*parsed.Purge); err != nil {
+				t.Fatalf("%s: %v", d.Name, err)
+			}
+			continue
+		}
+		fromXML, err := release.New(*parsed.Release)
+		if err != nil {
+			t.Fatalf("%s does not validate: %v", d.Name, err)
+		}
+		jd, err := ingest.ParseJSON(mustJSON(t, d.Release))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromJSON, err := release.New(*jd.Release)
+		if err != nil {
+			t.Fatalf("%s (JSON) does not validate: %v", d.Name, err)
+		}
+		if !reflect.DeepEqual(fromXML.Tracks(), fromJSON.Tracks()) || !reflect.DeepEqual(fromXML.Deals(), fromJSON.Deals()) ||
+			fromXML.Metadata().Title != fromJSON.Metadata().Title || fromXML.Metadata().Label != fromJSON.Metadata().Label ||
+			fromXML.UPC() != fromJSON.UPC() {
+			t.Fatalf("%s: the ERN and JSON forms differ", d.Name)
+		}
+	}
+	if kinds["new"] != 400 || kinds["update"] == 0 || kinds["deals"] == 0 || kinds["takedown"] == 0 || kinds["purge"] == 0 {
+		t.Errorf("deliveries by kind: %v", kinds)
+	}
+}
+
+func mustJSON(t *testing.T, j ingest.JSONRelease) []byte {
+	t.Helper()
+	b, err := ingest.EncodeJSON(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
