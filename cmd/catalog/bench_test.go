@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,7 +186,8 @@ http {
 	if err := nginx.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = nginx.Process.Kill(); _ = nginx.Wait() }()
+	// SIGTERM (not SIGKILL) so the master takes its workers down with it.
+	defer func() { _ = nginx.Process.Signal(syscall.SIGTERM); _ = nginx.Wait() }()
 	waitHTTP(b, "http://"+nginxAddr+path)
 
 	for _, target := range []struct{ name, addr string }{{"api", s.api}, {"gateway", s.gateway}, {"nginx", nginxAddr}} {
