@@ -68,20 +68,7 @@ func Catalogue(seed uint64, n int) []Delivery {
 var genres = strings.Fields(`Pop Rock Electronic Jazz Classical Hip-Hop Folk Soundtrack`)
 
 func richRelease(r *rand.Rand, seed uint64, i int) ingest.JSONRelease {
-	title := func(n int) string {
-		ws := make([]string, n)
-		for k := range ws {
-			w := words[r.IntN(len(words))]
-			ws[k] = strings.ToUpper(w[:1]) + w[1:]
-		}
-		return strings.Join(ws, " ")
-	}
-	artist := func() string {
-		if r.IntN(3) == 0 {
-			return "The " + title(1) + " " + bandWords[r.IntN(len(bandWords))]
-		}
-		return firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))]
-	}
+	title, artist := names{r}.title, names{r}.artist
 	kind, tracks, discs := "Album", 8+r.IntN(13), 1
 	switch x := r.IntN(10); {
 	case x < 2:

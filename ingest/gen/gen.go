@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	words = strings.Fields(`velvet harbour midnight paper lantern signal river static golden hollow echo
+	wordList = strings.Fields(`velvet harbour midnight paper lantern signal river static golden hollow echo
 		northern glass orbit cinder meadow neon quiet thunder silver atlas ember tide canyon satellite
 		winter garden parade mirror falcon coral distant motel arcade summer ocean ghost honey`)
 	firstNames  = strings.Fields(`Ada Miles Nina Otis Priya Ravi Sofia Theo Uma Vera Wes Yara Zane Lena Kofi Ines`)
@@ -34,22 +34,30 @@ func Releases(seed uint64, n int) []ingest.JSONRelease {
 	return out
 }
 
+// names draws titles and artist names from r.
+type names struct{ r *rand.Rand }
+
+// title is n capitalised words.
+func (n names) title(words int) string {
+	ws := make([]string, words)
+	for k := range ws {
+		w := wordList[n.r.IntN(len(wordList))]
+		ws[k] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(ws, " ")
+}
+
+// artist is a band ("The Golden Radio") or a person.
+func (n names) artist() string {
+	if n.r.IntN(3) == 0 {
+		return "The " + n.title(1) + " " + bandWords[n.r.IntN(len(bandWords))]
+	}
+	return firstNames[n.r.IntN(len(firstNames))] + " " + lastNames[n.r.IntN(len(lastNames))]
+}
+
 func one(seed uint64, i int) ingest.JSONRelease {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
-	title := func(n int) string {
-		ws := make([]string, n)
-		for k := range ws {
-			w := words[r.IntN(len(words))]
-			ws[k] = strings.ToUpper(w[:1]) + w[1:]
-		}
-		return strings.Join(ws, " ")
-	}
-	artist := func() string {
-		if r.IntN(3) == 0 {
-			return "The " + title(1) + " " + bandWords[r.IntN(len(bandWords))]
-		}
-		return firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))]
-	}
+	title, artist := names{r}.title, names{r}.artist
 	main := artist()
 	j := ingest.JSONRelease{
 		MessageID: fmt.Sprintf("gen-%d-%d", seed, i),
