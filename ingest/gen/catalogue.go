@@ -48,9 +48,7 @@ func Catalogue(seed uint64, n int) []Delivery {
 			later = append(later, Delivery{Name: fmt.Sprintf("2-update-%07d", i), Release: u})
 		case roll < 10:
 			u := next("deals", 40)
-			if len(u.Deals) > 3 {
-				u.Deals = u.Deals[:len(u.Deals)/2]
-			}
+			u.Deals = changedDeals(u.Deals)
 			later = append(later, Delivery{Name: fmt.Sprintf("2-deals-%07d", i), Release: u})
 		case roll < 15:
 			u := next("takedown", 50)
@@ -63,6 +61,30 @@ func Catalogue(seed uint64, n int) []Delivery {
 		}
 	}
 	return append(first, later...)
+}
+
+// isrc returns the n-th generated ISRC of a seed: the registrant code
+// carries the seed and the year and designation code carry n, so up to ten
+// million tracks (500,000 releases) per seed are distinct.
+func isrc(seed uint64, n int) string {
+	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	reg := string([]byte{'G', alnum[seed/36%36], alnum[seed%36]})
+	return fmt.Sprintf("GB%s%02d%05d", reg, n/100000%100, n%100000)
+}
+
+// changedDeals is a deal change as labels send them: the download price goes
+// up and the ad-supported stream (when there is one) ends a year after it
+// started; without one, the subscription stream does.
+func changedDeals(in []ingest.JSONDeal) []ingest.JSONDeal {
+	out := append([]ingest.JSONDeal(nil), in...)
+	if p := out[0].Price; p != nil {
+		out[0].Price = &ingest.JSONPrice{Amount: "19.99", Currency: p.Currency}
+	}
+	last := &out[len(out)-1]
+	if start, err := time.Parse(time.DateOnly, last.Start); err == nil {
+		last.End = start.AddDate(1, 0, 0).Format(time.DateOnly)
+	}
+	return out
 }
 
 var genres = strings.Fields(`Pop Rock Electronic Jazz Classical Hip-Hop Folk Soundtrack`)
@@ -99,7 +121,7 @@ func richRelease(r *rand.Rand, seed uint64, i int) ingest.JSONRelease {
 	for k := 0; k < tracks; k++ {
 		d, _ := release.DurationOfSeconds(60 + r.IntN(420))
 		t := ingest.JSONTrack{
-			ISRC:     fmt.Sprintf("GBGEN%02d%05d", seed%100, (i*20+k)%100000),
+			ISRC:     isrc(seed, i*20+k),
 			Title:    title(1 + r.IntN(4)),
 			Duration: d.String(),
 			Disc:     1 + k/perDisc,

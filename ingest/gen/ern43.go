@@ -122,7 +122,11 @@ func ERN43(w io.Writer, d Delivery) error {
 			for _, t := range dl.Territories {
 				p("<TerritoryCode>%s</TerritoryCode>", x(t))
 			}
-			p("<ValidityPeriod><StartDate>%s</StartDate></ValidityPeriod>", x(dl.Start))
+			if dl.End != "" {
+				p("<ValidityPeriod><StartDate>%s</StartDate><EndDate>%s</EndDate></ValidityPeriod>", x(dl.Start), x(dl.End))
+			} else {
+				p("<ValidityPeriod><StartDate>%s</StartDate></ValidityPeriod>", x(dl.Start))
+			}
 			if dl.Price != nil {
 				p(`<PriceInformation><WholesalePricePerUnit CurrencyCode="%s">%s</WholesalePricePerUnit></PriceInformation>`, x(dl.Price.Currency), x(dl.Price.Amount))
 			}

@@ -88,6 +88,36 @@ func TestCatalogueParses(t *testing.T) {
 	}
 }
 
+// TestCatalogueIdentity: every generated track has its own ISRC (catalog
+// gives one track id per ISRC, so a million generated tracks are a million
+// catalogue tracks), and every later delivery of a release changes what it
+// says it changes.
+func TestCatalogueIdentity(t *testing.T) {
+	t.Parallel()
+	ds := gen.Catalogue(3, 6000)
+	seen := map[string]string{}
+	first := map[string]ingest.JSONRelease{}
+	for _, d := range ds {
+		if strings.HasPrefix(d.Name, "1-new-") {
+			first[d.Release.UPC] = d.Release
+			for _, tr := range d.Release.Tracks {
+				if other, ok := seen[tr.ISRC]; ok {
+					t.Fatalf("ISRC %s is on %s and %s", tr.ISRC, other, d.Name)
+				}
+				seen[tr.ISRC] = d.Name
+			}
+			continue
+		}
+		if d.Purge() {
+			continue
+		}
+		was := first[d.Release.UPC]
+		if reflect.DeepEqual(was.Deals, d.Release.Deals) && was.Title == d.Release.Title {
+			t.Fatalf("%s changes nothing", d.Name)
+		}
+	}
+}
+
 func mustJSON(t *testing.T, j ingest.JSONRelease) []byte {
 	t.Helper()
 	b, err := ingest.EncodeJSON(j)
