@@ -9,7 +9,7 @@ SAMPLE  ?= 50
 
 FUZZTIME ?= 15s
 
-.PHONY: help build up down run test test-short vet fuzz bench clean-data
+.PHONY: help build up down run test test-short vet fuzz bench bench-quick bench-parts bench-tools clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,12 +42,23 @@ fuzz: ## run each parser's fuzz target for FUZZTIME (corpus in testdata/fuzz)
 test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...
 
-bench: up ## Go benchmarks against the real services, each beside the raw limit underneath
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
+BENCH := $(GO) test -run='^$$' -bench='^BenchmarkCatalogue$$' -benchtime=1x -timeout=0 ./cmd/catalog/
+
+bench: up bench-tools ## the whole set at 1M tracks, beside the raw limits: writes BENCHMARKS.md and docs/benchmarks.json (about an hour)
+	CATALOG_BENCH_TRACKS=1000000 $(BENCH)
+
+bench-quick: up bench-tools ## the same set at 50k tracks, in a few minutes
+	CATALOG_BENCH_TRACKS=50000 $(BENCH)
+
+bench-parts: up bench-tools ## each part's own Go benchmarks (ingest, projection, API during a rebuild, proxies)
 	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
 	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/projectionpg/
 	$(GO) test -run='^$$' -bench='^(BenchmarkAPIDuringRebuild|BenchmarkProxies)$$' -benchtime=1x -timeout=30m ./cmd/catalog/
+
+bench-tools: ## install wrk and nginx (Debian packages) when missing
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
+	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing: make up installs redis-tools with redis-server" >&2; exit 1; }
 
 clean-data: down ## stop the services and delete all their data
 	rm -rf $(DATA)

@@ -3,19 +3,14 @@ package main_test
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 )
 
 // latencies runs workers that request track details through the API until
@@ -160,34 +155,7 @@ func BenchmarkProxies(b *testing.B) {
 	path := fmt.Sprintf("/1.2/track/details?trackId=%d&country=GB&oauth_consumer_key=%s", id, key)
 	waitHTTP(b, "http://"+s.gateway+path)
 
-	dir := b.TempDir()
-	nginxAddr := testenv.FreeAddr(b)
-	conf := fmt.Sprintf(`worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
-  upstream api { server %[2]s; keepalive 256; }
-  server {
-    listen %[3]s;
-    location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`, dir, s.api, nginxAddr)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	nginx := exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
-	if out, err := exec.Command("nginx", "-t", "-p", dir, "-c", filepath.Join(dir, "nginx.conf")).CombinedOutput(); err != nil {
-		b.Fatalf("nginx config: %v\n%s", err, out)
-	}
-	if err := nginx.Start(); err != nil {
-		b.Fatal(err)
-	}
-	// SIGTERM (not SIGKILL) so the master takes its workers down with it.
-	defer func() { _ = nginx.Process.Signal(syscall.SIGTERM); _ = nginx.Wait() }()
+	nginxAddr := startNginx(b, s.api)
 	waitHTTP(b, "http://"+nginxAddr+path)
 
 	for _, target := range []struct{ name, addr string }{{"api", s.api}, {"gateway", s.gateway}, {"nginx", nginxAddr}} {

@@ -341,6 +341,7 @@ func opsHandler(cfg config, log *slog.Logger, reg *prometheus.Registry, rb *proj
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	e.Any("/debug/pprof/*", echo.WrapHandler(debugHandler()))
 	admin := e.Group("/admin", func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if cfg.AdminToken == "" {

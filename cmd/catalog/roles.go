@@ -259,6 +259,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/debug/pprof/", debugHandler())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(gctx, cfg.GatewayAddr, h, log) })
 	if cfg.GatewayMetricsAddr != "" {

@@ -1,0 +1,699 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/ingest/gen"
+)
+
+// startNginx runs nginx (one worker, keep-alive to the upstream) as a plain
+// reverse proxy in front of upstream and returns its address.
+func startNginx(t testing.TB, upstream string) string {
+	t.Helper()
+	dir := t.TempDir()
+	addr := testenv.FreeAddr(t)
+	conf := fmt.Sprintf(`worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  upstream api { server %[2]s; keepalive 256; }
+  server {
+    listen %[3]s;
+    location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`, dir, upstream, addr)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("nginx", "-t", "-p", dir, "-c", filepath.Join(dir, "nginx.conf")).CombinedOutput(); err != nil {
+		t.Fatalf("nginx config: %v\n%s", err, out)
+	}
+	nginx := exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	if err := nginx.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// SIGTERM (not SIGKILL) so the master takes its workers down with it.
+	t.Cleanup(func() { _ = nginx.Process.Signal(syscall.SIGTERM); _ = nginx.Wait() })
+	return addr
+}
+
+// wrkScript requests track/details for ids drawn at random from the file
+// in BENCH_IDS, and prints the figures wrk's summary does not (p99.9, error
+// counts) on one line.
+const wrkScript = `
+local ids = {}
+for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+local prefix = os.getenv("BENCH_PREFIX")
+math.randomseed(tonumber(tostring({}):match("0x(%x+)") or "1", 16) % 2147483647)
+request = function()
+  return wrk.format("GET", prefix .. ids[math.random(#ids)])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests=%d duration_us=%d non2xx=%d errors=%d p50=%d p99=%d p999=%d\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+`
+
+type wrkRun struct {
+	rps, p50, p99, p999 float64 // latencies in ms
+	requests, bad       int64
+}
+
+var wrkLine = regexp.MustCompile(`BENCH requests=(\d+) duration_us=(\d+) non2xx=(\d+) errors=(\d+) p50=(\d+) p99=(\d+) p999=(\d+)`)
+
+func (r *benchRun) wrk(addr, ids string, conns int) wrkRun {
+	script := filepath.Join(r.work, "track-details.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+		r.b.Fatal(err)
+	}
+	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", r.cfg.secs), "-s", script, "http://"+addr)
+	cmd.Env = append(os.Environ(), "BENCH_IDS="+ids,
+		"BENCH_PREFIX=/1.2/track/details?country=GB&oauth_consumer_key="+r.key+"&trackId=")
+	out, err := cmd.CombinedOutput()
+	m := wrkLine.FindStringSubmatch(string(out))
+	if err != nil || m == nil {
+		r.b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	n := func(i int) float64 { v, _ := strconv.ParseFloat(m[i], 64); return v }
+	return wrkRun{rps: n(1) / (n(2) / 1e6), p50: n(5) / 1000, p99: n(6) / 1000, p999: n(7) / 1000,
+		requests: int64(n(1)), bad: int64(n(3) + n(4))}
+}
+
+// flushCache deletes every cached track entry of this run.
+func (r *benchRun) flushCache() int {
+	n := 0
+	iter := r.rdb.Scan(r.ctx, 0, r.s.prefix+"td:*", 1000).Iterator()
+	var batch []string
+	for iter.Next(r.ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			r.rdb.Unlink(r.ctx, batch...)
+			n, batch = n+len(batch), nil
+		}
+	}
+	if len(batch) > 0 {
+		r.rdb.Unlink(r.ctx, batch...)
+		n += len(batch)
+	}
+	return n
+}
+
+func (r *benchRun) cacheKeys() []string {
+	var keys []string
+	iter := r.rdb.Scan(r.ctx, 0, r.s.prefix+"td:*", 1000).Iterator()
+	for iter.Next(r.ctx) {
+		keys = append(keys, iter.Val())
+	}
+	return keys
+}
+
+func (r *benchRun) redisUsedMemory() int64 {
+	info, err := r.rdb.Info(r.ctx, "memory").Result()
+	if err != nil {
+		r.b.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// fetchAll requests track/details for every id (32 at a time) straight from
+// the API and returns the ids that answered 200.
+func (r *benchRun) fetchAll(ids []int64) []int64 {
+	var mu sync.Mutex
+	var ok []int64
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) {
+					return
+				}
+				resp, err := client.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.s.api, ids[i]))
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					mu.Lock()
+					ok = append(ok, ids[i])
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ok
+}
+
+func writeIDs(t testing.TB, path string, ids []int64) {
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteString(strconv.FormatInt(id, 10))
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reads measures track/details straight to the API, through the gateway and
+// through nginx, with Redis hot and empty, at 16 and 64 connections, beside
+// redis-benchmark GET of values the size of a cached entry.
+func (r *benchRun) reads() {
+	const sec, secP99 = "Reads: track/details (wrk, random tracks, country=GB)", "Reads: p99 latency"
+	rows, err := r.pg.Query(r.ctx, "select track_id from td.tracks")
+	if err != nil {
+		r.b.Fatal(err)
+	}
+	var all []int64
+	for rows.Next() {
+		var id int64
+		_ = rows.Scan(&id)
+		all = append(all, id)
+	}
+	rows.Close()
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	if len(all) > 200_000 {
+		all = all[:200_000]
+	}
+	r.valid = r.fetchAll(all)
+	r.logf("reads: %d of %d sampled tracks answer 200 for GB", len(r.valid), len(all))
+	if len(r.valid) < 1000 {
+		r.b.Fatalf("only %d tracks are available in GB", len(r.valid))
+	}
+	hot := r.valid[:min(10_000, len(r.valid))]
+
+	// Memory per hot entry: the cache emptied, then filled with the hot set.
+	r.flushCache()
+	before := r.redisUsedMemory()
+	r.fetchAll(hot)
+	keys := r.cacheKeys()
+	perEntry := float64(r.redisUsedMemory()-before) / float64(len(keys))
+	var valueBytes int64
+	sample := keys[:min(1000, len(keys))]
+	for _, k := range sample {
+		valueBytes += r.rdb.StrLen(r.ctx, k).Val()
+	}
+	valueSize := int(valueBytes / int64(len(sample)))
+	raw := fig(float64(valueSize))
+	r.rep.add(row{Section: "Footprint", Measure: "Redis memory per hot entry", Unit: "B", Value: fig(perEntry),
+		Raw: "the entry's value size", RawValue: &raw, Note: fmt.Sprintf("used_memory growth over %d entries", len(keys))})
+
+	hotFile, allFile := filepath.Join(r.work, "ids-hot.txt"), filepath.Join(r.work, "ids-all.txt")
+	writeIDs(r.b, hotFile, hot)
+	writeIDs(r.b, allFile, r.valid)
+	nginx := startNginx(r.b, r.s.api)
+	targets := []struct{ name, label, addr string }{
+		{"api", "API direct", r.s.api},
+		{"gateway", "Gateway (key, quota in Redis, proxy)", r.s.gateway},
+		{"nginx", "nginx as plain reverse proxy to the API", nginx},
+	}
+	redisRPS, redisP99 := map[int]figure{}, map[int]figure{}
+	for _, conns := range []int{16, 64} {
+		rps, p99 := r.redisBenchmark(valueSize, conns)
+		redisRPS[conns], redisP99[conns] = rps, p99
+	}
+	profiled := false
+	for _, cache := range []string{"hot", "empty"} {
+		for _, conns := range []int{16, 64} {
+			res := map[string][]wrkRun{}
+			misses := []float64{}
+			for run := 0; run < r.cfg.runs; run++ {
+				for _, t := range targets {
+					ids := hotFile
+					if cache == "empty" {
+						r.flushCache()
+						ids = allFile
+					} else {
+						r.fetchAll(hot)
+					}
+					var prof sync.WaitGroup
+					if t.name == "gateway" && conns == 64 && cache == "hot" && !profiled {
+						profiled = true
+						prof.Add(1)
+						go func() { defer prof.Done(); r.profile("gateway-reads", r.gwOps, max(1, r.cfg.secs-2)) }()
+					}
+					w := r.wrk(t.addr, ids, conns)
+					prof.Wait()
+					if cache == "empty" {
+						misses = append(misses, 100*float64(len(r.cacheKeys()))/float64(w.requests))
+					}
+					res[t.name] = append(res[t.name], w)
+					r.logf("reads %s %s c=%d: %.0f req/s p50 %.2f p99 %.2f p99.9 %.2f ms (%d bad)", t.name, cache, conns, w.rps, w.p50, w.p99, w.p999, w.bad)
+				}
+			}
+			get := func(name string, f func(wrkRun) float64) figure {
+				var v []float64
+				for _, w := range res[name] {
+					v = append(v, f(w))
+				}
+				return fig(v...)
+			}
+			rps := func(w wrkRun) float64 { return w.rps }
+			p99 := func(w wrkRun) float64 { return w.p99 }
+			for _, t := range targets {
+				var bad int64
+				for _, w := range res[t.name] {
+					bad += w.bad
+				}
+				note := fmt.Sprintf("p50 %.2f ms, p99.9 %.2f ms (medians); %d errors", get(t.name, func(w wrkRun) float64 { return w.p50 }).Median,
+					get(t.name, func(w wrkRun) float64 { return w.p999 }).Median, bad)
+				if cache == "empty" {
+					note += fmt.Sprintf("; %.0f%% of requests missed the cache", fig(misses...).Median)
+				}
+				measure := fmt.Sprintf("%s, Redis %s, %d connections", t.label, cache, conns)
+				x := row{Section: sec, Measure: measure, Unit: "req/s", Value: get(t.name, rps), Note: note}
+				y := row{Section: secP99, Measure: measure, Unit: "ms", Value: get(t.name, p99)}
+				switch t.name {
+				case "api":
+					rr, rp := redisRPS[conns], redisP99[conns]
+					x.Raw, x.RawValue = fmt.Sprintf("redis-benchmark GET, %d clients, %d-byte values", conns, valueSize), &rr
+					y.Raw, y.RawValue = x.Raw, &rp
+				case "gateway":
+					n, np := get("nginx", rps), get("nginx", p99)
+					x.Raw, x.RawValue = "nginx as proxy, same run", &n
+					y.Raw, y.RawValue = x.Raw, &np
+				case "nginx":
+					a, ap := get("api", rps), get("api", p99)
+					x.Raw, x.RawValue = "API direct, same run", &a
+					y.Raw, y.RawValue = x.Raw, &ap
+				}
+				r.rep.add(x)
+				r.rep.add(y)
+			}
+		}
+	}
+}
+
+// redisBenchmark runs redis-benchmark SET+GET with values of size bytes and
+// returns the GET requests/s and p99 (ms).
+func (r *benchRun) redisBenchmark(size, conns int) (figure, figure) {
+	host, port, _ := strings.Cut(r.rdb.Options().Addr, ":")
+	n := 100_000
+	if r.cfg.tracks >= 500_000 {
+		n = 300_000
+	}
+	var rps, p99 []float64
+	for i := 0; i < r.cfg.runs; i++ {
+		out, err := exec.Command("redis-benchmark", "-h", host, "-p", port, "-t", "set,get", "-d", strconv.Itoa(size),
+			"-c", strconv.Itoa(conns), "-n", strconv.Itoa(n), "--csv").Output()
+		if err != nil {
+			r.b.Fatalf("redis-benchmark: %v\n%s", err, out)
+		}
+		recs, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+		if err != nil {
+			r.b.Fatalf("redis-benchmark output: %v\n%s", err, out)
+		}
+		for _, rec := range recs {
+			if len(rec) >= 7 && rec[0] == "GET" {
+				v, _ := strconv.ParseFloat(rec[1], 64)
+				p, _ := strconv.ParseFloat(rec[6], 64)
+				rps, p99 = append(rps, v), append(p99, p)
+			}
+		}
+	}
+	if len(rps) == 0 {
+		r.b.Fatal("redis-benchmark printed no GET row")
+	}
+	r.rdb.Del(r.ctx, "key:__rand_int__")
+	return fig(rps...), fig(p99...)
+}
+
+// freshItem is one delivery of the freshness run.
+type freshItem struct {
+	k        int
+	track    int64
+	body     []byte
+	due      time.Time
+	accepted time.Time
+	visible  time.Time
+	status   int
+}
+
+var freshTitle = regexp.MustCompile(`Fresh (\d{9})`)
+
+// freshness sends metadata updates (a new title on a release's first track)
+// as ERN 4.3 deliveries at a steady rate, then a burst at ten times that
+// rate, and measures each one from accepted (202) to visible through the
+// API.
+func (r *benchRun) freshness() {
+	later := map[string]bool{}
+	for _, d := range r.cat.deliveries {
+		if !strings.HasPrefix(d.Name, "1-") {
+			if d.Purge() {
+				later[d.Release.Purge.UPC] = true
+			} else {
+				later[d.Release.UPC] = true
+			}
+		}
+	}
+	isrcs := map[string]int64{}
+	rows, err := r.pg.Query(r.ctx, "select isrc, track_id from track_ids")
+	if err != nil {
+		r.b.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		var id int64
+		_ = rows.Scan(&s, &id)
+		isrcs[s] = id
+	}
+	rows.Close()
+	valid := map[int64]bool{}
+	for _, id := range r.valid {
+		valid[id] = true
+	}
+	type cand struct {
+		rel   ingest.JSONRelease
+		track int64
+	}
+	var cands []cand
+	for _, d := range r.cat.deliveries {
+		if strings.HasPrefix(d.Name, "1-") && !later[d.Release.UPC] {
+			if id := isrcs[d.Release.Tracks[0].ISRC]; valid[id] {
+				cands = append(cands, cand{d.Release, id})
+			}
+		}
+	}
+	r.logf("freshness: %d releases to update", len(cands))
+	k := 0
+	build := func(n int) []*freshItem {
+		items := make([]*freshItem, n)
+		for i := range items {
+			c := cands[k%len(cands)]
+			rel := c.rel
+			created, _ := time.Parse(time.RFC3339, rel.MessageCreated)
+			rel.MessageID = fmt.Sprintf("%s-fresh-%d", rel.MessageID, k)
+			rel.MessageCreated = created.AddDate(0, 0, 100).Add(time.Duration(k) * time.Second).Format(time.RFC3339)
+			rel.Tracks = slices.Clone(rel.Tracks)
+			rel.Tracks[0].Title = fmt.Sprintf("Fresh %09d", k)
+			var buf bytes.Buffer
+			if err := gen.ERN43(&buf, gen.Delivery{Name: rel.MessageID, Release: rel}); err != nil {
+				r.b.Fatal(err)
+			}
+			items[i] = &freshItem{k: k, track: c.track, body: buf.Bytes()}
+			k++
+		}
+		return items
+	}
+	const sec = "Freshness: delivery accepted → visible through the API"
+	steady := build(int(r.cfg.rate) * r.cfg.freshSecs)
+	r.sendAndWatch(steady, r.cfg.rate)
+	r.freshRows(sec, fmt.Sprintf("Steady %s deliveries/s offered for %d s", num(r.cfg.rate), r.cfg.freshSecs), steady)
+	burst := build(min(int(10*r.cfg.rate)*2, len(cands)))
+	r.sendAndWatch(burst, 10*r.cfg.rate)
+	r.freshRows(sec, fmt.Sprintf("Burst of %s deliveries offered at %s/s (10x)", num(float64(len(burst))), num(10*r.cfg.rate)), burst)
+}
+
+// sendAndWatch posts items at rate (open loop: each is due at its time,
+// whatever the answers to earlier ones), then polls the API for each
+// accepted one until its title shows, every tenth of its age so far (at
+// least 5 ms apart; 16 polls at a time).
+func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
+	queue := make(chan *freshItem, len(items))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 2 * time.Minute}
+	polls := make(chan struct{}, 16)
+	var watch sync.WaitGroup
+	poll := func(it *freshItem) {
+		defer watch.Done()
+		deadline := it.accepted.Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			wait := max(5*time.Millisecond, time.Since(it.accepted)/10)
+			time.Sleep(wait)
+			polls <- struct{}{}
+			resp, err := client.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.s.api, it.track))
+			now := time.Now()
+			<-polls
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if m := freshTitle.FindSubmatch(body); m != nil {
+				if n, _ := strconv.Atoi(string(m[1])); n >= it.k {
+					it.visible = now
+					return
+				}
+			}
+		}
+	}
+	var send sync.WaitGroup
+	for w := 0; w < 128; w++ {
+		send.Add(1)
+		go func() {
+			defer send.Done()
+			for it := range queue {
+				time.Sleep(time.Until(it.due))
+				resp, err := client.Post("http://"+r.s.ingest+"/v1/deliveries", "application/xml", bytes.NewReader(it.body))
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				it.status = resp.StatusCode
+				if resp.StatusCode == http.StatusAccepted {
+					it.accepted = time.Now()
+					watch.Add(1)
+					go poll(it)
+				}
+			}
+		}()
+	}
+	start := time.Now().Add(100 * time.Millisecond)
+	for i, it := range items {
+		it.due = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		queue <- it
+	}
+	close(queue)
+	send.Wait()
+	watch.Wait()
+}
+
+func (r *benchRun) freshRows(sec, label string, items []*freshItem) {
+	var fresh, accept []float64
+	var first, last time.Time
+	notSeen, rejected := 0, 0
+	for _, it := range items {
+		if it.status != http.StatusAccepted {
+			rejected++
+			continue
+		}
+		if first.IsZero() || it.due.Before(first) {
+			first = it.due
+		}
+		if it.accepted.After(last) {
+			last = it.accepted
+		}
+		accept = append(accept, float64(it.accepted.Sub(it.due).Microseconds())/1000)
+		if it.visible.IsZero() {
+			notSeen++
+			continue
+		}
+		fresh = append(fresh, float64(it.visible.Sub(it.accepted).Microseconds())/1000)
+	}
+	q := func(v []float64, p float64) float64 {
+		if len(v) == 0 {
+			return 0
+		}
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return s[int(p*float64(len(s)-1))]
+	}
+	rate := float64(len(accept)) / last.Sub(first).Seconds()
+	note := fmt.Sprintf("%d deliveries: %d not accepted (non-202), %d not visible within 2 min; accepted at %s/s; offer → 202 p50 %s ms, p99 %s ms",
+		len(items), rejected, notSeen, num(rate), num(q(accept, 0.5)), num(q(accept, 0.99)))
+	r.logf("freshness %s: p50 %.1f ms p99 %.1f ms; %s", label, q(fresh, 0.5), q(fresh, 0.99), note)
+	r.rep.add(row{Section: sec, Measure: label + ": p50", Unit: "ms", Value: fig(q(fresh, 0.5)), Note: note})
+	r.rep.add(row{Section: sec, Measure: label + ": p99", Unit: "ms", Value: fig(q(fresh, 0.99))})
+	r.rep.add(row{Section: sec, Measure: label + ": accepted", Unit: "deliveries/s", Value: fig(rate)})
+}
+
+// loadLatencies runs workers that request track details for ids straight
+// from the API until stop is closed, and returns every latency (ms) and the
+// error count.
+func loadLatencies(api string, ids []int64, workers int, stop <-chan struct{}) ([]float64, int64) {
+	var mu sync.Mutex
+	var all []float64
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []float64
+			for i := w; ; i += workers {
+				select {
+				case <-stop:
+					mu.Lock()
+					all = append(all, mine...)
+					mu.Unlock()
+					return
+				default:
+				}
+				start := time.Now()
+				resp, err := client.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", api, ids[i%len(ids)]))
+				if err != nil || resp.StatusCode != http.StatusOK {
+					errs.Add(1)
+				}
+				if resp != nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mine = append(mine, float64(time.Since(start).Microseconds())/1000)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return all, errs.Load()
+}
+
+// rebuildUnderLoad restarts the projector with the default rebuild duty
+// cycle and measures the API (8 clients in a closed loop) at rest and during
+// a zero-downtime rebuild.
+func (r *benchRun) rebuildUnderLoad() {
+	r.stopRole("project")
+	r.roles["project"] = r.startLogged("project", []string{"CATALOG_REBUILD_DUTY=0.25"})
+	r.rss.set(map[string]*proc{"project": r.roles["project"]})
+	waitHTTP(r.b, "http://"+r.s.projector+"/healthz")
+	r.fetchAll(r.valid)
+	const workers = 8
+	stop := make(chan struct{})
+	go func() { time.Sleep(time.Duration(2*r.cfg.secs) * time.Second); close(stop) }()
+	rest, restErrs := loadLatencies(r.s.api, r.valid, workers, stop)
+
+	stop = make(chan struct{})
+	var during []float64
+	var duringErrs int64
+	done := make(chan struct{})
+	go func() { during, duringErrs = loadLatencies(r.s.api, r.valid, workers, stop); close(done) }()
+	start := time.Now()
+	r.s.run(r.b, "projections", "rebuild", "track-details")
+	wall := time.Since(start)
+	close(stop)
+	<-done
+	q := func(v []float64, p float64) float64 { slices.Sort(v); return v[int(p*float64(len(v)-1))] }
+	const sec = "Rebuild under load: API straight, 8 clients in a closed loop"
+	restP99, restP50 := fig(q(rest, 0.99)), fig(q(rest, 0.5))
+	r.rep.add(row{Section: sec, Measure: "p99 during a zero-downtime rebuild", Unit: "ms", Value: fig(q(during, 0.99)), Raw: "p99 at rest", RawValue: &restP99,
+		Note: fmt.Sprintf("%d requests during, %d at rest", len(during), len(rest))})
+	r.rep.add(row{Section: sec, Measure: "p50 during a zero-downtime rebuild", Unit: "ms", Value: fig(q(during, 0.5)), Raw: "p50 at rest", RawValue: &restP50})
+	r.rep.add(row{Section: sec, Measure: "Errors during the rebuild", Unit: "", Value: fig(float64(duringErrs)), Note: fmt.Sprintf("%d at rest", restErrs)})
+	r.rep.add(row{Section: sec, Measure: "Rebuild wall time under load (CATALOG_REBUILD_DUTY=0.25, the default)", Unit: "s", Value: fig(wall.Seconds())})
+	r.logf("rebuild under load: %s, p99 %.1f ms (rest %.1f ms), %d errors", wall.Round(time.Second), q(during, 0.99), q(rest, 0.99), duringErrs)
+}
+
+// footprint reports the read model's size on disk, the write side's and
+// Kafka's per million tracks, and each role's peak RSS.
+func (r *benchRun) footprint() {
+	perM := func(b int64) float64 { return float64(b) / 1024 / 1024 * 1e6 / float64(r.cat.tracks) }
+	size := func(schema string) (total, indexes int64) {
+		err := r.pg.QueryRow(r.ctx, `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint
+			from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relkind = 'r'`, schema).Scan(&total, &indexes)
+		if err != nil {
+			r.b.Fatal(err)
+		}
+		return total, indexes
+	}
+	const sec = "Footprint"
+	rm, rmIdx := size(fmt.Sprintf("td_g%d", r.liveGeneration()))
+	r.rep.add(row{Section: sec, Measure: "Read model on disk per 1M tracks (tables, TOAST and indexes)", Unit: "MiB", Value: fig(perM(rm)),
+		Note: fmt.Sprintf("of which indexes %s MiB; %s MiB in all for %s tracks", num(perM(rmIdx)), num(float64(rm)/1024/1024), num(float64(r.cat.tracks)))})
+	ws, _ := size("public")
+	r.rep.add(row{Section: sec, Measure: "Ingest write side on disk per 1M tracks (release state, identifiers, outbox)", Unit: "MiB", Value: fig(perM(ws))})
+	var kafka int64
+	dirs, _ := filepath.Glob(filepath.Join(r.libs, "..", "data", r.topic+"-*"))
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(_ string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				// Blocks in use: Kafka preallocates its index files sparsely.
+				if info, err := e.Info(); err == nil {
+					kafka += info.Sys().(*syscall.Stat_t).Blocks * 512
+				}
+			}
+			return nil
+		})
+	}
+	r.rep.add(row{Section: sec, Measure: "Kafka log per 1M tracks (releases topic, index files included)", Unit: "MiB", Value: fig(perM(kafka))})
+	for _, role := range []struct{ name, load string }{
+		{"ingest", "freshness runs"}, {"project", "first projection, rebuilds, freshness"},
+		{"api", "wrk reads, freshness polling"}, {"gateway", "wrk reads"}} {
+		r.rep.add(row{Section: sec, Measure: fmt.Sprintf("Peak RSS of `catalog %s` (under: %s)", role.name, role.load), Unit: "MiB",
+			Value: fig(float64(r.rss.get(role.name)) / 1024)})
+	}
+}
+
+// targets checks the figures against the aims catalog is built for.
+func (r *benchRun) targets() {
+	const proj = "Projection and rebuild"
+	rb := r.rep.find(proj, "Zero-downtime rebuild from offset zero (against the raw CopyFrom)")
+	wall := r.rep.find(proj, "Zero-downtime rebuild from offset zero: wall time")
+	gw := r.rep.find("Reads: track/details (wrk, random tracks, country=GB)", "Gateway (key, quota in Redis, proxy), Redis hot, 64 connections")
+	gwP99 := r.rep.find("Reads: p99 latency", "Gateway (key, quota in Redis, proxy), Redis hot, 64 connections")
+	var freshP99, freshRate row
+	for _, x := range r.rep.Rows {
+		if strings.HasPrefix(x.Measure, "Steady") && strings.HasSuffix(x.Measure, ": p99") {
+			freshP99 = x
+		}
+		if strings.HasPrefix(x.Measure, "Steady") && strings.HasSuffix(x.Measure, ": accepted") {
+			freshRate = x
+		}
+	}
+	var ing row
+	for _, x := range r.rep.Rows {
+		if strings.HasPrefix(x.Section, "Ingest") && x.Unit == "events/s" {
+			ing = x
+		}
+	}
+	const load = "Rebuild under load: API straight, 8 clients in a closed loop"
+	p99 := r.rep.find(load, "p99 during a zero-downtime rebuild")
+	errs := r.rep.find(load, "Errors during the rebuild")
+	scaled := wall.Value.Median * 1e6 / float64(r.cat.tracks)
+	pct := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
+	r.rep.Targets = []target{
+		{"Rebuild at ≥ 50% of the raw CopyFrom rate", pct(rb.Ratio), rb.Ratio >= 0.5},
+		{"A 1M-track rebuild in under 60 s", fmt.Sprintf("%.0f s for %s tracks (%.0f s per 1M)", wall.Value.Median, num(float64(r.cat.tracks)), scaled), scaled < 60},
+		{"Gateway ≥ 80% of nginx-as-proxy throughput (Redis hot, 64 connections)", pct(gw.Ratio), gw.Ratio >= 0.8},
+		{"Gateway p99 under 5 ms at 64 connections (Redis hot)", fmt.Sprintf("%.1f ms", gwP99.Value.Median), gwP99.Value.Median < 5},
+		{"Freshness p99 under 1 s at 500 deliveries/s", fmt.Sprintf("%s ms, with %s deliveries/s accepted of %s offered", num(freshP99.Value.Median), num(freshRate.Value.Median), num(r.cfg.rate)),
+			freshP99.Value.Median < 1000 && r.cfg.rate >= 500 && freshRate.Value.Median >= 0.95*r.cfg.rate},
+		{"Ingest at ≥ 25% of the raw producer rate for the same records", pct(ing.Ratio), ing.Ratio >= 0.25},
+		{"Zero errors and p99 within 2x of rest during a rebuild", fmt.Sprintf("%.0f errors, p99 %.1fx rest", errs.Value.Median, p99.Ratio), errs.Value.Median == 0 && p99.Ratio <= 2},
+	}
+}
