@@ -2,8 +2,8 @@ package projections
 
 import (
 	"encoding/base64"
+	"math"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -46,27 +46,53 @@ func (t Term) Covers(territory string) bool {
 // usage, start, end and price share one term.
 func Compact(windows []release.Window) []Term {
 	type key struct {
-		usage    release.Usage
-		from, to string
-		price    string
+		usage                  release.Usage
+		from, to               int64 // Unix nanoseconds; math.MinInt64 for nil
+		amount, currency, code string
 	}
+	// Windows made from one deal share its start, end and price pointers;
+	// a short list of the pointers seen so far finds their bitmap without
+	// hashing the values.
+	type ident struct {
+		usage    release.Usage
+		from, to *time.Time
+		price    *release.Price
+	}
+	type seen struct {
+		id ident
+		b  []byte
+	}
+	var recent []seen
 	bits := map[key][]byte{}
 	sample := map[key]release.Window{}
 	var order []key
 	for _, w := range windows {
-		k := key{usage: w.Usage, from: stamp(w.From), to: stamp(w.To)}
-		if w.Price != nil {
-			k.price = w.Price.Amount + "\x00" + w.Price.Currency + "\x00" + w.Price.Code
+		id := ident{w.Usage, w.From, w.To, w.Price}
+		var b []byte
+		for _, r := range recent {
+			if r.id == id {
+				b = r.b
+				break
+			}
 		}
-		b, ok := bits[k]
-		if !ok {
-			b = make([]byte, (len(release.Territories())+7)/8)
-			order = append(order, k)
-			sample[k] = w
+		if b == nil {
+			k := key{usage: w.Usage, from: nanos(w.From), to: nanos(w.To)}
+			if w.Price != nil {
+				k.amount, k.currency, k.code = w.Price.Amount, w.Price.Currency, w.Price.Code
+			}
+			var ok bool
+			if b, ok = bits[k]; !ok {
+				b = make([]byte, (len(release.Territories())+7)/8)
+				bits[k] = b
+				order = append(order, k)
+				sample[k] = w
+			}
+			if len(recent) < 16 {
+				recent = append(recent, seen{id, b})
+			}
 		}
 		i := territoryIndex[w.Territory]
 		b[i/8] |= 1 << (i % 8)
-		bits[k] = b
 	}
 	sort.Slice(order, func(i, j int) bool {
 		a, b := order[i], order[j]
@@ -79,7 +105,13 @@ func Compact(windows []release.Window) []Term {
 		if a.to != b.to {
 			return a.to < b.to
 		}
-		return a.price < b.price
+		if a.amount != b.amount {
+			return a.amount < b.amount
+		}
+		if a.currency != b.currency {
+			return a.currency < b.currency
+		}
+		return a.code < b.code
 	})
 	out := make([]Term, len(order))
 	for i, k := range order {
@@ -89,11 +121,11 @@ func Compact(windows []release.Window) []Term {
 	return out
 }
 
-func stamp(t *time.Time) string {
+func nanos(t *time.Time) int64 {
 	if t == nil {
-		return ""
+		return math.MinInt64
 	}
-	return strconv.FormatInt(t.UnixNano(), 36)
+	return t.UnixNano()
 }
 
 // Terms derives the stored availability of a release from its deal set:

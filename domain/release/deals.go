@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -192,35 +191,41 @@ const (
 //     nothing;
 //   - any other use type grants nothing here.
 func (d Deal) Usages() []Usage {
-	if d.TakeDown {
-		return nil
-	}
-	var set [3]bool // download, subscription, ad-supported
-	for _, u := range d.UseTypes {
-		switch u {
-		case "PermanentDownload", "Download":
-			set[0] = true
-		case "Stream", "OnDemandStream", "NonInteractiveStream", "ConditionalDownload", "TetheredDownload":
-			if len(d.CommercialModels) == 0 {
-				set[1] = true
-			}
-			for _, m := range d.CommercialModels {
-				switch m {
-				case "SubscriptionModel":
-					set[1] = true
-				case "AdvertisementSupportedModel", "FreeOfChargeModel":
-					set[2] = true
-				}
-			}
-		}
-	}
+	set := d.usageSet()
 	var out []Usage
-	for i, u := range []Usage{UsageDownload, UsageSubscription, UsageAdSupported} {
-		if set[i] {
+	for _, u := range []Usage{UsageDownload, UsageSubscription, UsageAdSupported} {
+		if set[usageSlot(u)] {
 			out = append(out, u)
 		}
 	}
 	return out
+}
+
+// usageSet is Usages as a set, indexed like usageOrder.
+func (d *Deal) usageSet() [3]bool {
+	var set [3]bool
+	if d.TakeDown {
+		return set
+	}
+	for _, u := range d.UseTypes {
+		switch u {
+		case "PermanentDownload", "Download":
+			set[1] = true
+		case "Stream", "OnDemandStream", "NonInteractiveStream", "ConditionalDownload", "TetheredDownload":
+			if len(d.CommercialModels) == 0 {
+				set[2] = true
+			}
+			for _, m := range d.CommercialModels {
+				switch m {
+				case "SubscriptionModel":
+					set[2] = true
+				case "AdvertisementSupportedModel", "FreeOfChargeModel":
+					set[0] = true
+				}
+			}
+		}
+	}
+	return set
 }
 
 // Covers reports whether the deal's territory terms include territory.
@@ -279,44 +284,48 @@ type Window struct {
 // for one territory and usage merge into the earliest start and the latest
 // end; the price is the one of the earliest-starting deal.
 func TrackWindows(deals []Deal, isrc string) []Window {
-	var own, rel []Deal
-	for _, d := range deals {
-		switch {
-		case d.Track == "":
-			rel = append(rel, d)
-		case d.Track == isrc:
-			own = append(own, d)
+	// The scope is the track's own deals when it has any, else the
+	// release's (Track == "").
+	scope := ""
+	var takedowns []*Deal
+	for i := range deals {
+		d := &deals[i]
+		if isrc != "" && d.Track == isrc {
+			scope = isrc
 		}
-	}
-	scope := rel
-	if len(own) > 0 {
-		scope = own
-	}
-	var takedowns []Deal
-	for _, d := range deals {
 		if d.TakeDown && (d.Track == "" || d.Track == isrc) {
 			takedowns = append(takedowns, d)
 		}
 	}
-	type key struct {
-		territory string
-		usage     Usage
-	}
-	acc := map[key]*Window{}
-	for _, d := range scope {
-		usages := d.Usages()
-		if len(usages) == 0 {
+	// One slot per (territory, usage), in the order the windows are
+	// returned: territories as listed (sorted), usages by name.
+	acc := make([]Window, len(territoryList)*len(usageOrder))
+	used := make([]bool, len(acc))
+	n := 0
+	for k := range deals {
+		d := &deals[k]
+		if d.Track != scope {
+			continue
+		}
+		usages := d.usageSet()
+		if usages == [3]bool{} {
 			continue
 		}
 		for _, t := range d.territories() {
-			if takenDown(takedowns, t) {
+			ti, known := territoryIndex[t]
+			if !known || takenDown(takedowns, t) {
 				continue
 			}
-			for _, u := range usages {
-				k := key{t, u}
-				w, ok := acc[k]
-				if !ok {
-					acc[k] = &Window{Territory: t, Usage: u, From: d.Start, To: d.End, Price: d.Price}
+			for slot, on := range usages {
+				if !on {
+					continue
+				}
+				u := usageOrder[slot]
+				i := ti*len(usageOrder) + slot
+				w := &acc[i]
+				if !used[i] {
+					used[i], n = true, n+1
+					*w = Window{Territory: t, Usage: u, From: d.Start, To: d.End, Price: d.Price}
 					continue
 				}
 				if earlier(d.Start, w.From) {
@@ -328,20 +337,38 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 			}
 		}
 	}
-	out := make([]Window, 0, len(acc))
-	for _, w := range acc {
-		out = append(out, *w)
-	}
-	slices.SortFunc(out, func(a, b Window) int {
-		if c := strings.Compare(a.Territory, b.Territory); c != 0 {
-			return c
+	out := make([]Window, 0, n)
+	for i := range acc {
+		if used[i] {
+			out = append(out, acc[i])
 		}
-		return strings.Compare(string(a.Usage), string(b.Usage))
-	})
+	}
 	return out
 }
 
-func takenDown(takedowns []Deal, territory string) bool {
+// usageOrder lists the usages by name, the order TrackWindows returns them
+// in within a territory.
+var usageOrder = [...]Usage{UsageAdSupported, UsageDownload, UsageSubscription}
+
+func usageSlot(u Usage) int {
+	switch u {
+	case UsageAdSupported:
+		return 0
+	case UsageDownload:
+		return 1
+	}
+	return 2
+}
+
+var territoryIndex = func() map[string]int {
+	m := make(map[string]int, len(territoryList))
+	for i, t := range territoryList {
+		m[t] = i
+	}
+	return m
+}()
+
+func takenDown(takedowns []*Deal, territory string) bool {
 	for _, d := range takedowns {
 		if d.Covers(territory) {
 			return true
