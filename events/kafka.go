@@ -199,6 +199,14 @@ func HighWatermarks(kc KafkaConfig, topic string) (map[int32]int64, error) {
 	out := make(map[int32]int64, len(parts))
 	for _, p := range parts {
 		off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		// Just after a topic is created or a leader moves, the client's
+		// metadata can name a broker that no longer leads the partition:
+		// refresh it and ask again.
+		for try := 0; try < 20 && (errors.Is(err, sarama.ErrNotLeaderForPartition) || errors.Is(err, sarama.ErrLeaderNotAvailable)); try++ {
+			time.Sleep(100 * time.Millisecond)
+			_ = client.RefreshMetadata(topic)
+			off, err = client.GetOffset(topic, p, sarama.OffsetNewest)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
 		}
