@@ -108,8 +108,14 @@ func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []s
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(workers)
 		for i, f := range files {
+			if ctx.Err() != nil {
+				break // interrupted: start no more
+			}
 			g.Go(func() error {
-				o := ingestFile(gctx, parts.svc, f)
+				o := fileOutcome{path: f, status: "failed", reason: "interrupted"}
+				if gctx.Err() == nil {
+					o = ingestFile(gctx, parts.svc, f)
+				}
 				mu.Lock()
 				outcomes[i] = o
 				_ = bar.Add(1)
@@ -119,6 +125,15 @@ func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []s
 		}
 		_ = g.Wait()
 		_ = bar.Finish()
+		if ctx.Err() != nil {
+			done := 0
+			for _, o := range outcomes {
+				if o.status != "" && o.reason != "interrupted" {
+					done++
+				}
+			}
+			return fmt.Errorf("interrupted after %d of %d deliveries: %w", done, len(files), ctx.Err())
+		}
 		return summarise(outcomes, stdout)
 	})
 }

@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestIngestFolder: `catalog ingest PATH` walks a folder recursively,
@@ -66,5 +68,43 @@ func TestGeneratedCatalogueIngests(t *testing.T) {
 	out := s.run(t, "ingest", "--quiet", "--concurrency", "1", dir)
 	if !strings.Contains(out, " 0 rejected, 0 failed") || strings.Contains(out, " 0 accepted") {
 		t.Errorf("summary: %s", out)
+	}
+}
+
+// TestIngestFolderStopsOnSignal: SIGTERM stops `catalog ingest DIR` at once
+// (no further file is parsed), with a non-zero exit that says how far it
+// got.
+func TestIngestFolderStopsOnSignal(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	dir := t.TempDir()
+	s.run(t, "gen", "--seed", "9", "--releases", "3000", "--out", dir)
+	cmd := exec.Command(catalogBin, "ingest", "--quiet", "--concurrency", "1", dir)
+	cmd.Env = s.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(3 * time.Second) // the topic exists and deliveries are flowing
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want status 1\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "interrupted after") {
+			t.Errorf("stderr: %s", stderr.String())
+		}
+		t.Logf("stopped %s after SIGTERM: %s", time.Since(signalled).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("catalog ingest still running 10 s after SIGTERM")
 	}
 }

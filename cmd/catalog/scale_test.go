@@ -181,17 +181,25 @@ type catalogue struct {
 // left it complete under .data/bench.
 func (r *benchRun) generate() {
 	const seed, chunks = 1, 5
-	n := int(math.Ceil(float64(r.cfg.tracks) / 9.7))
-	dir := filepath.Join(r.work, fmt.Sprintf("catalogue-s%d-r%d", seed, n))
-	r.cat.deliveries = gen.Catalogue(seed, n)
-	r.cat.releases = n
-	first := 0
-	for _, d := range r.cat.deliveries {
-		if strings.HasPrefix(d.Name, "1-") {
-			first++
-			r.cat.tracks += len(d.Release.Tracks)
+	// Enough releases for the tracks asked for: a release's content depends
+	// only on the seed and its number, so adding releases keeps the others.
+	n := int(math.Ceil(float64(r.cfg.tracks) / 9.6))
+	for {
+		r.cat.deliveries = gen.Catalogue(seed, n)
+		r.cat.tracks = 0
+		for _, d := range r.cat.deliveries {
+			if strings.HasPrefix(d.Name, "1-") {
+				r.cat.tracks += len(d.Release.Tracks)
+			}
 		}
+		if r.cat.tracks >= r.cfg.tracks {
+			break
+		}
+		n += (r.cfg.tracks-r.cat.tracks)/8 + 1
 	}
+	dir := filepath.Join(r.work, fmt.Sprintf("catalogue-s%d-r%d", seed, n))
+	r.cat.releases = n
+	first := n
 	per := (first + chunks - 1) / chunks
 	r.cat.later = filepath.Join(dir, "later")
 	for c := 0; c < chunks; c++ {
