@@ -22,7 +22,15 @@ type Position struct {
 
 // Producer appends envelopes to Kafka: keyed by Subject, acks=all, with the
 // idempotent producer so its own retries never duplicate a record, and one
-// request in flight per broker so records of one key keep their order. It
+// request in flight per broker so records of one key keep their order. A
+// key's partition is the one Kafka's Java clients choose,
+// murmur2(key) & 0x7fffffff mod partitions, so analysts' tools and other
+// producers agree with catalog on where a release's events are; it also
+// spreads check-digit identifiers evenly (FNV-1a, sarama's default, keeps
+// the parity of a GTIN's digit sum, which is always even, and so leaves
+// half of an even number of partitions empty). The mapping must never
+// change for an existing topic: a release's events would then be split
+// over two partitions and lose their order. It
 // uses sarama directly because the outbox relay needs each record's
 // partition and offset. Safe for concurrent use.
 type Producer struct {
@@ -42,7 +50,7 @@ func NewProducer(kc KafkaConfig) (*Producer, error) {
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Return.Errors = true
 	cfg.Producer.Compression = sarama.CompressionLZ4
-	cfg.Producer.Partitioner = sarama.NewHashPartitioner
+	cfg.Producer.Partitioner = sarama.NewMurmur2Partitioner
 	sp, err := sarama.NewSyncProducer(kc.Brokers, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,34 @@ func CleanupKafka(t testing.TB, brokers []string, prefix string) {
 			}
 		}
 	})
+}
+
+// KafkaLibs returns the folder of the Kafka jars make up installed, for
+// tests that run Kafka's own Java tools beside catalog: CATALOG_TEST_KAFKA_LIBS,
+// or .data/kafka/libs at the module root.
+func KafkaLibs(t testing.TB) string {
+	t.Helper()
+	NeedServices(t)
+	dir := os.Getenv("CATALOG_TEST_KAFKA_LIBS")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dir = filepath.Join(d, ".data", "kafka", "libs")
+				break
+			}
+			if filepath.Dir(d) == d {
+				t.Fatalf("no go.mod above %s", wd)
+			}
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "kafka-clients-*.jar")); len(m) == 0 {
+		t.Fatalf("no Kafka jars in %s (run make up)", dir)
+	}
+	return dir
 }
 
 // RedisAddr returns the test Redis address.
