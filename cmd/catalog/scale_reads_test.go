@@ -364,6 +364,7 @@ type freshItem struct {
 	accepted time.Time
 	visible  time.Time
 	status   int
+	seen     string // the last title or status the API answered, for the log
 }
 
 var freshTitle = regexp.MustCompile(`Fresh (\d{9})`)
@@ -465,7 +466,9 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			it.seen = fmt.Sprintf("HTTP %d", resp.StatusCode)
 			if m := freshTitle.FindSubmatch(body); m != nil {
+				it.seen += ", " + string(m[0])
 				if n, _ := strconv.Atoi(string(m[1])); n >= it.k {
 					it.visible = now
 					return
@@ -523,6 +526,10 @@ func (r *benchRun) freshRows(sec, label string, items []*freshItem) {
 		accept = append(accept, float64(it.accepted.Sub(it.due).Microseconds())/1000)
 		if it.visible.IsZero() {
 			notSeen++
+			if notSeen <= 5 {
+				r.logf("not visible: Fresh %09d on track %d, accepted %s; the API last answered %s",
+					it.k, it.track, it.accepted.Format("15:04:05.000"), it.seen)
+			}
 			continue
 		}
 		fresh = append(fresh, float64(it.visible.Sub(it.accepted).Microseconds())/1000)

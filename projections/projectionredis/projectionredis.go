@@ -304,27 +304,38 @@ func (c *Cache) Fill(ctx context.Context, generation, trackID, version int64, pa
 // tombstone recording version, living min(TTL, 1 minute), so that a reader
 // that read PostgreSQL before the projector's commit cannot Fill an older
 // version afterwards. Entries and tombstones at a higher or equal version
-// are left alone. Atomic per key; one round trip (a single EVALSHA naming
-// every key) for the whole list. version must not be negative.
+// are left alone. Atomic per key; one EVALSHA per invalidateChunk keys, so
+// that a batch of thousands of tracks (a rebuild's) never holds Redis, and
+// the readers waiting on it, for longer than a few milliseconds at a time,
+// and each call stays within the per-operation deadline. version must not
+// be negative.
 func (c *Cache) Invalidate(ctx context.Context, generation int64, trackIDs []int64, version int64) error {
 	if version < 0 {
 		return fmt.Errorf("projectionredis: invalidate: negative version %d", version)
 	}
-	if len(trackIDs) == 0 {
-		return nil
-	}
-	keys := make([]string, len(trackIDs))
-	for i, id := range trackIDs {
-		keys[i] = c.key(generation, id)
-	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	err := invalidateScript.Run(ctx, c.rdb, keys,
-		strconv.FormatInt(version, 10), c.tombstoneTTL.Milliseconds()).Err()
-	if err != nil {
-		return fmt.Errorf("projectionredis: invalidate: %w", err)
+	keys := make([]string, 0, min(len(trackIDs), invalidateChunk))
+	for len(trackIDs) > 0 {
+		n := min(len(trackIDs), invalidateChunk)
+		keys = keys[:0]
+		for _, id := range trackIDs[:n] {
+			keys = append(keys, c.key(generation, id))
+		}
+		trackIDs = trackIDs[n:]
+		if err := c.invalidate(ctx, keys, version); err != nil {
+			return fmt.Errorf("projectionredis: invalidate: %w", err)
+		}
 	}
 	return nil
+}
+
+// invalidateChunk is how many keys one invalidation script names: about a
+// millisecond of Redis time.
+const invalidateChunk = 256
+
+func (c *Cache) invalidate(ctx context.Context, keys []string, version int64) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	return invalidateScript.Run(ctx, c.rdb, keys, strconv.FormatInt(version, 10), c.tombstoneTTL.Milliseconds()).Err()
 }
 
 // DropGeneration removes every key (entries and tombstones) of generation
