@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/catalogue"
@@ -95,6 +96,7 @@ type projectionFixture struct {
 	group string
 	store *projectionpg.TrackDetails
 	live  projectionpg.Generation
+	pool  *pgxpool.Pool
 }
 
 func newProjectionFixture(t *testing.T) projectionFixture {
@@ -108,6 +110,7 @@ func newProjectionFixture(t *testing.T) projectionFixture {
 		t.Fatal(err)
 	}
 	pool := testenv.Postgres(t)
+	f.pool = pool
 	if err := projectionpg.Migrate(f.ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -144,3 +147,49 @@ func mustEnvelope(t *testing.T, typ string, seq int64, subject string, payload a
 }
 
 var errorf = fmt.Errorf
+
+// TestPurgeAloneInABatchRemovesTracks: a batch whose only change is a
+// release's purge removes that release's tracks from the read model (the
+// tracks' delete once kept them when the batch had no tracks left to write).
+func TestPurgeAloneInABatchRemovesTracks(t *testing.T) {
+	t.Parallel()
+	f := newProjectionFixture(t)
+	w := f.store.Writer(f.live.Number)
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	const upc = "5012345678900"
+	apply := func(offset int64, ev any) {
+		t.Helper()
+		c := projections.Change{Sequence: offset + 1, Event: ev}
+		item := projections.Item{Record: events.Record{Topic: f.topic, Partition: 0, Offset: offset, Key: []byte(upc)}, Key: upc, Change: &c}
+		if _, err := w.Apply(f.ctx, projections.Checkpoint{Topic: f.topic, Partition: 0, NextOffset: offset + 1}, []projections.Item{item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(0, release.Delivered{
+		ReleaseID: 3, Metadata: release.Metadata{UPC: upc, Title: "Gone Soon", Artist: "Band"}, ArtistID: 9,
+		Tracks: []release.TrackInfo{
+			{TrackID: 31, ISRC: "GBAAA2000031", Title: "One", Artist: "Band", ArtistID: 9, DurationSeconds: 100, Disc: 1, Number: 1},
+			{TrackID: 32, ISRC: "GBAAA2000032", Title: "Two", Artist: "Band", ArtistID: 9, DurationSeconds: 100, Disc: 1, Number: 2},
+		},
+		Deals: []release.Deal{{Territories: []string{"Worldwide"}, UseTypes: []string{"Stream"}, CommercialModels: []string{"SubscriptionModel"}, Start: &start}},
+	})
+	if _, err := f.store.Track(f.ctx, 31, "GB", time.Now()); err != nil {
+		t.Fatalf("track 31 after delivery: %v", err)
+	}
+	apply(1, release.Purged{ReleaseID: 3, UPC: upc})
+	for _, id := range []int64{31, 32} {
+		if tr, err := f.store.Track(f.ctx, id, "GB", time.Now()); err == nil {
+			t.Errorf("track %d of a purged release still served: %+v", id, tr)
+		}
+	}
+	if ids, err := f.store.TrackIDsByUPC(f.ctx, upc); err != nil || len(ids) != 0 {
+		t.Errorf("tracks by UPC of a purged release: %v %v", ids, err)
+	}
+	var rows int
+	if err := f.pool.QueryRow(f.ctx, fmt.Sprintf("select count(*) from td_g%d.tracks where release_id = 3", f.live.Number)).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("the purged release still has %d track rows in the read model", rows)
+	}
+}

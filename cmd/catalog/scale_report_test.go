@@ -96,6 +96,28 @@ func (r *benchReport) find(section, measure string) row {
 }
 
 // machine describes the machine and the versions of everything measured.
+// cpuSteal returns the machine's steal time and its total CPU time so far,
+// in clock ticks, from /proc/stat: on a virtual machine, the share of time
+// the hypervisor gave to others says how noisy the neighbours were.
+func cpuSteal() (steal, total uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is inside user
+			total += n
+		}
+		if i == 7 {
+			steal = n
+		}
+	}
+	return steal, total
+}
+
 func machine(ctx context.Context, pg *pgx.Conn, rdb *redis.Client, kafkaLibs string) [][2]string {
 	first := func(path, prefix string) string {
 		f, err := os.Open(path)

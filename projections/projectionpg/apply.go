@@ -347,6 +347,11 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 			purged = excluded.purged, version = excluded.version`, sc),
 		relIDs, upcs, grids, catalogs, titles, vers, types, artistIDs, artists, labels, plines, clines, genres, warnings, dates,
 		terms, trackTerms, purged, versions)
+	if tID == nil {
+		// A nil slice is SQL NULL, and "<> all(NULL)" matches no row: a batch
+		// of purges alone would keep their tracks.
+		tID = []int64{}
+	}
 	b.Queue(fmt.Sprintf(`delete from %s.tracks where release_id = any($1) and track_id <> all($2)`, sc), tracksOf, tID)
 	if len(tID) > 0 {
 		b.Queue(fmt.Sprintf(`
