@@ -85,9 +85,10 @@ type benchRun struct {
 	roles  map[string]*proc
 	rss    *rssSampler
 	key    string
-	gwOps  string  // the gateway's operations address (metrics, profiles)
-	valid  []int64 // track ids that answer 200 for country=GB
-	events int64   // records in the releases topic after the load
+	gwOps  string          // the gateway's operations address (metrics, profiles)
+	valid  []int64         // track ids that answer 200 for country=GB
+	events int64           // records in the releases topic after the load
+	logged map[string]bool // roles whose log file this run has started
 }
 
 func (r *benchRun) logf(format string, a ...any) {
@@ -432,10 +433,20 @@ func (r *benchRun) startLogged(role string, env []string) *proc {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.b.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, role+".log"))
+	// A role started again (the projector, for the rebuild under load)
+	// appends to the log its first start began, so each log covers the run.
+	flag := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if !r.logged[role] {
+		flag |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(filepath.Join(dir, role+".log"), flag, 0o644)
 	if err != nil {
 		r.b.Fatal(err)
 	}
+	if r.logged == nil {
+		r.logged = map[string]bool{}
+	}
+	r.logged[role] = true
 	p := &proc{cmd: exec.Command(catalogBin, role), out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(append([]string(nil), r.s.env...), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
