@@ -69,7 +69,10 @@ func newFixture(t *testing.T) *fixture {
 		_, _ = io.WriteString(w, `<response status="ok"/>`)
 	}))
 	t.Cleanup(f.up.Close)
-	start := time.Date(2026, 11, 22, 23, 59, 0, 0, time.UTC)
+	// A minute before today's UTC midnight: the quota keys expire (EXPIREAT)
+	// an hour after their day ends, so the clock must not lie in the past,
+	// where Redis would drop each key as soon as it is written.
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(24*time.Hour - time.Minute)
 	f.now.Store(&start)
 	return f
 }
