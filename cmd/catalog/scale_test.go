@@ -85,10 +85,9 @@ type benchRun struct {
 	roles  map[string]*proc
 	rss    *rssSampler
 	key    string
-	gwOps  string          // the gateway's operations address (metrics, profiles)
-	valid  []int64         // track ids that answer 200 for country=GB
-	events int64           // records in the releases topic after the load
-	logged map[string]bool // roles whose log file this run has started
+	gwOps  string  // the gateway's operations address (metrics, profiles)
+	valid  []int64 // track ids that answer 200 for country=GB
+	events int64   // records in the releases topic after the load
 }
 
 func (r *benchRun) logf(format string, a ...any) {
@@ -421,6 +420,11 @@ func (r *benchRun) startRoles() {
 	key := strings.TrimSpace(r.s.run(r.b, "clients", "add", "bench"))
 	r.s.run(r.b, "clients", "set-limit", key, "1000000000")
 	r.key = key
+	// Each role's log covers the run: cleared once here, then appended to
+	// by every start (the projector starts again for the rebuild under load).
+	if err := os.RemoveAll(filepath.Join(r.work, "logs")); err != nil {
+		r.b.Fatal(err)
+	}
 	for _, role := range []string{"ingest", "api", "gateway"} {
 		r.roles[role] = r.startLogged(role, nil)
 	}
@@ -433,20 +437,10 @@ func (r *benchRun) startLogged(role string, env []string) *proc {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.b.Fatal(err)
 	}
-	// A role started again (the projector, for the rebuild under load)
-	// appends to the log its first start began, so each log covers the run.
-	flag := os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	if !r.logged[role] {
-		flag |= os.O_TRUNC
-	}
-	f, err := os.OpenFile(filepath.Join(dir, role+".log"), flag, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, role+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		r.b.Fatal(err)
 	}
-	if r.logged == nil {
-		r.logged = map[string]bool{}
-	}
-	r.logged[role] = true
 	p := &proc{cmd: exec.Command(catalogBin, role), out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(append([]string(nil), r.s.env...), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
