@@ -26,17 +26,17 @@ type TrackReader interface {
 	Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error)
 }
 
-// IdentifierReader resolves industry identifiers to catalogue track ids.
-// Both methods return an empty slice, not an error, for an identifier the
-// catalogue does not know. projectionpg.TrackDetails implements it.
+// IdentifierReader resolves industry identifiers. Both methods return an
+// empty slice, not an error, for an identifier the catalogue does not know.
+// projectionpg.TrackDetails implements it.
 type IdentifierReader interface {
 	// TrackIDsByISRC returns the ids of the live tracks with the compact,
-	// upper-case ISRC, in id order.
+	// upper-case ISRC (one per release carrying the recording), in id order.
 	TrackIDsByISRC(ctx context.Context, isrc string) ([]int64, error)
-	// TrackIDsByUPC returns the track ids of the live release with the
-	// barcode (digits as delivered, leading zeros kept), in disc and track
-	// order.
-	TrackIDsByUPC(ctx context.Context, upc string) ([]int64, error)
+	// TracksByUPC returns the tracks of the live release with the barcode
+	// (digits as delivered, leading zeros kept) as offered in territory at
+	// now, in disc and track order.
+	TracksByUPC(ctx context.Context, upc, territory string, now time.Time) ([]catalogue.Track, error)
 }
 
 // Config configures the API.
@@ -81,12 +81,8 @@ const (
 	pathHealth       = "/healthz"
 )
 
-const (
-	// defaultImageSize is the sleeve width without imageSize (7digital's).
-	defaultImageSize = 50
-	// maxConcurrentRead bounds the track reads of one release look-up.
-	maxConcurrentRead = 8
-)
+// defaultImageSize is the sleeve width without imageSize (7digital's).
+const defaultImageSize = 50
 
 // NewHandler returns the API's HTTP handler:
 //

@@ -135,9 +135,8 @@ func (f *fakeCatalogue) TrackIDsByISRC(_ context.Context, isrc string) ([]int64,
 	return ids, nil
 }
 
-func (f *fakeCatalogue) TrackIDsByUPC(_ context.Context, upc string) ([]int64, error) {
+func (f *fakeCatalogue) TracksByUPC(ctx context.Context, upc, territory string, now time.Time) ([]catalogue.Track, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	var ids []int64
 	for id, s := range f.tracks {
 		if s.track.Release.UPC == upc {
@@ -148,7 +147,16 @@ func (f *fakeCatalogue) TrackIDsByUPC(_ context.Context, upc string) ([]int64, e
 		ta, tb := f.tracks[a].track, f.tracks[b].track
 		return cmp.Or(cmp.Compare(ta.Disc, tb.Disc), cmp.Compare(ta.Number, tb.Number))
 	})
-	return ids, nil
+	f.mu.Unlock()
+	var out []catalogue.Track
+	for _, id := range ids {
+		t, err := f.Track(ctx, id, territory, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // fixtureStored is fixtureTrack in the fake read model: download in GB

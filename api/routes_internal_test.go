@@ -21,7 +21,9 @@ func (noTracks) Track(context.Context, int64, string, time.Time) (catalogue.Trac
 }
 
 func (noTracks) TrackIDsByISRC(context.Context, string) ([]int64, error) { return nil, nil }
-func (noTracks) TrackIDsByUPC(context.Context, string) ([]int64, error)  { return nil, nil }
+func (noTracks) TracksByUPC(context.Context, string, string, time.Time) ([]catalogue.Track, error) {
+	return nil, nil
+}
 
 // TestOpenAPIDescribesEveryRoute checks that the OpenAPI document is a
 // valid OpenAPI 3.1 document and that its operations are exactly the GET

@@ -55,10 +55,12 @@ type Store interface {
 	Update(ctx context.Context, ref StreamRef, create bool, fn func(context.Context, Stream, IDAssigner) (Change, error)) ([]int64, error)
 }
 
-// IDAssigner hands out catalogue ids, assigning each artist name and ISRC
-// an id once and returning the same id ever after.
+// IDAssigner hands out catalogue ids: one per artist name, and one per
+// track, a track being an ISRC on a release (the same recording on an
+// album and a compilation is two tracks). Each id is assigned once and
+// returned ever after.
 type IDAssigner interface {
-	AssignIDs(ctx context.Context, artists []string, isrcs []release.ISRC) (release.IDs, error)
+	AssignIDs(ctx context.Context, releaseID int64, artists []string, isrcs []release.ISRC) (release.IDs, error)
 }
 
 // Confirmer waits until outbox rows have reached Kafka.
@@ -135,7 +137,7 @@ func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) 
 		for _, t := range r.Tracks() {
 			isrcs = append(isrcs, t.ISRC)
 		}
-		assigned, err := ids.AssignIDs(ctx, r.Artists(), isrcs)
+		assigned, err := ids.AssignIDs(ctx, st.State.ReleaseID, r.Artists(), isrcs)
 		if err != nil {
 			return release.Decision{}, nil, err
 		}

@@ -69,8 +69,8 @@ func TestOldSchemaVersionStillProjects(t *testing.T) {
 	if ids, err := store.TrackIDsByISRC(ctx, "USCA29600191"); err != nil || len(ids) != 1 || ids[0] != 11 {
 		t.Errorf("by ISRC: %v %v", ids, err)
 	}
-	if ids, err := store.TrackIDsByUPC(ctx, "00724349501058"); err != nil || len(ids) != 1 || ids[0] != 11 {
-		t.Errorf("by UPC: %v %v", ids, err)
+	if ts, err := store.TracksByUPC(ctx, "00724349501058", "GB", now); err != nil || len(ts) != 1 || ts[0].ID != 11 {
+		t.Errorf("by UPC: %v %v", ts, err)
 	}
 	us, err := store.Track(ctx, 11, "US", now)
 	if err != nil || us.Download == nil || us.Subscription != nil {
@@ -182,8 +182,8 @@ func TestPurgeAloneInABatchRemovesTracks(t *testing.T) {
 			t.Errorf("track %d of a purged release still served: %+v", id, tr)
 		}
 	}
-	if ids, err := f.store.TrackIDsByUPC(f.ctx, upc); err != nil || len(ids) != 0 {
-		t.Errorf("tracks by UPC of a purged release: %v %v", ids, err)
+	if ts, err := f.store.TracksByUPC(f.ctx, upc, "GB", time.Now()); err != nil || len(ts) != 0 {
+		t.Errorf("tracks by UPC of a purged release: %v %v", ts, err)
 	}
 	var rows int
 	if err := f.pool.QueryRow(f.ctx, fmt.Sprintf("select count(*) from td_g%d.tracks where release_id = 3", f.live.Number)).Scan(&rows); err != nil {

@@ -16,6 +16,12 @@ import (
 // NNN_description.sql) that versionTable has not recorded yet. Each store
 // keeps its own version table, so stores evolve independently.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, versionTable string, fsys fs.FS) error {
+	return MigrateTo(ctx, pool, versionTable, fsys, -1)
+}
+
+// MigrateTo is Migrate up to migration version (all of them when version
+// is negative). Tests use it to build a database as an older release left it.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, versionTable string, fsys fs.FS, version int32) error {
 	sub, err := fs.Sub(fsys, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations of %s: %w", versionTable, err)
@@ -32,7 +38,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, versionTable string, fsys 
 	if err := m.LoadMigrations(sub); err != nil {
 		return fmt.Errorf("load migrations of %s: %w", versionTable, err)
 	}
-	if err := m.Migrate(ctx); err != nil {
+	if version < 0 {
+		err = m.Migrate(ctx)
+	} else {
+		err = m.MigrateTo(ctx, version)
+	}
+	if err != nil {
 		return fmt.Errorf("migrate %s: %w", versionTable, err)
 	}
 	return nil

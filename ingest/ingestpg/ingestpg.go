@@ -142,10 +142,14 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 
 type txAssigner struct{ tx pgx.Tx }
 
-// AssignIDs inserts the names and ISRCs not seen before and reads back every
-// id. Concurrent first sightings of one ISRC serialise on its primary key,
-// so both callers get the same id.
-func (a txAssigner) AssignIDs(ctx context.Context, artists []string, isrcs []release.ISRC) (release.IDs, error) {
+// AssignIDs inserts the names not seen before and the release's ISRCs it
+// has not carried before, and reads back every id. Track ids are per
+// (release, ISRC): the same recording on two releases is two tracks. They
+// are numbered in the order isrcs gives (the tracklist's), so a release's
+// ids ascend with its tracklist. The release's stream row is locked by the
+// caller's transaction, so its ids are assigned one delivery at a time;
+// concurrent first sightings of one artist name serialise on its key.
+func (a txAssigner) AssignIDs(ctx context.Context, releaseID int64, artists []string, isrcs []release.ISRC) (release.IDs, error) {
 	ids := release.IDs{Artists: map[string]int64{}, Tracks: map[release.ISRC]int64{}}
 	codes := make([]string, len(isrcs))
 	byCode := make(map[string]release.ISRC, len(isrcs))
@@ -155,21 +159,24 @@ func (a txAssigner) AssignIDs(ctx context.Context, artists []string, isrcs []rel
 	}
 	b := &pgx.Batch{}
 	b.Queue(`insert into artist_ids (name) select unnest($1::text[]) order by 1 on conflict (name) do nothing`, artists)
-	b.Queue(`insert into track_ids (isrc) select unnest($1::text[]) order by 1 on conflict (isrc) do nothing`, codes)
+	b.Queue(`insert into release_track_ids (release_id, isrc)
+		select $1, u.isrc from unnest($2::text[]) with ordinality as u(isrc, n)
+		where not exists (select 1 from release_track_ids r where r.release_id = $1 and r.isrc = u.isrc)
+		order by u.n`, releaseID, codes)
 	b.Queue(`select name, artist_id from artist_ids where name = any($1)`, artists).Query(func(rows pgx.Rows) error {
 		var name string
 		var id int64
 		_, err := pgx.ForEachRow(rows, []any{&name, &id}, func() error { ids.Artists[name] = id; return nil })
 		return err
 	})
-	b.Queue(`select isrc, track_id from track_ids where isrc = any($1)`, codes).Query(func(rows pgx.Rows) error {
+	b.Queue(`select isrc, track_id from release_track_ids where release_id = $1 and isrc = any($2)`, releaseID, codes).Query(func(rows pgx.Rows) error {
 		var code string
 		var id int64
 		_, err := pgx.ForEachRow(rows, []any{&code, &id}, func() error { ids.Tracks[byCode[code]] = id; return nil })
 		return err
 	})
 	if err := a.tx.SendBatch(ctx, b).Close(); err != nil {
-		return release.IDs{}, fmt.Errorf("assign ids: %w", err)
+		return release.IDs{}, fmt.Errorf("assign ids of release %d: %w", releaseID, err)
 	}
 	return ids, nil
 }

@@ -171,10 +171,15 @@ func validate(ev any) string {
 	case release.TracksChanged:
 		tracks = v.Tracks
 	}
+	seen := make(map[int64]string, len(tracks))
 	for _, t := range tracks {
 		if t.TrackID <= 0 || t.ISRC == "" {
 			return fmt.Sprintf("track %q has no trackId or ISRC", t.ISRC)
 		}
+		if other, dup := seen[t.TrackID]; dup {
+			return fmt.Sprintf("trackId %d is both %s and %s: a track appears once on a release", t.TrackID, other, t.ISRC)
+		}
+		seen[t.TrackID] = t.ISRC
 	}
 	return ""
 }
@@ -350,16 +355,21 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 	if tID == nil {
 		// A nil slice is SQL NULL, and "<> all(NULL)" matches no row: a batch
 		// of purges alone would keep their tracks.
-		tID = []int64{}
+		tID, tRel = []int64{}, []int64{}
 	}
-	b.Queue(fmt.Sprintf(`delete from %s.tracks where release_id = any($1) and track_id <> all($2)`, sc), tracksOf, tID)
+	// Rows are (track, release) pairs: a track id a legacy log put on two
+	// releases of this batch is kept on one and removed from the other only
+	// by its pair.
+	b.Queue(fmt.Sprintf(`delete from %s.tracks t where t.release_id = any($1)
+		and not exists (select 1 from unnest($2::bigint[], $3::bigint[]) as k(track_id, release_id)
+			where k.track_id = t.track_id and k.release_id = t.release_id)`, sc), tracksOf, tID, tRel)
 	if len(tID) > 0 {
 		b.Queue(fmt.Sprintf(`
 			insert into %s.tracks (track_id, release_id, isrc, title, version_title, artist_id, artist_name, duration_s, disc, number,
 				pline, parental_warning, terms, version)
 			select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::int[],
 				$9::int[], $10::int[], $11::text[], $12::text[], $13::jsonb[], $14::bigint[])
-			on conflict (track_id) do update set release_id = excluded.release_id, isrc = excluded.isrc, title = excluded.title,
+			on conflict (track_id, release_id) do update set isrc = excluded.isrc, title = excluded.title,
 				version_title = excluded.version_title, artist_id = excluded.artist_id, artist_name = excluded.artist_name,
 				duration_s = excluded.duration_s, disc = excluded.disc, number = excluded.number, pline = excluded.pline,
 				parental_warning = excluded.parental_warning, terms = excluded.terms, version = excluded.version`, sc),

@@ -81,7 +81,7 @@ func createGeneration(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool)
 			version           bigint not null
 		);
 		create table %[1]s.tracks (
-			track_id          bigint primary key,
+			track_id          bigint not null,
 			release_id        bigint not null,
 			isrc              text not null,
 			title             text not null,
@@ -94,7 +94,10 @@ func createGeneration(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool)
 			pline             text not null default '',
 			parental_warning  text not null default '',
 			terms             jsonb,
-			version           bigint not null
+			version           bigint not null,
+			-- A track is an id on a release; only a log written before ids
+			-- were per release (docs/events.md) has one id on two releases.
+			primary key (track_id, release_id)
 		);
 		-- Writes find a release's tracks by release_id, so this one exists
 		-- from the start; the look-up indexes come after a bulk load.
