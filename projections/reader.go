@@ -48,10 +48,12 @@ type RowSource interface {
 	TrackRow(ctx context.Context, id int64) (TrackRow, error)
 }
 
-// HotCache holds hot track rows (see projectionredis).
+// HotCache holds hot track rows (see projectionredis). Fill is given the
+// release and version the row reflects and when its read from the read
+// model began.
 type HotCache interface {
-	Get(ctx context.Context, generation, trackID int64) (payload []byte, version int64, ok bool, err error)
-	Fill(ctx context.Context, generation, trackID, version int64, payload []byte) (bool, error)
+	Get(ctx context.Context, generation, trackID int64) (payload []byte, at ReleaseVersion, ok bool, err error)
+	Fill(ctx context.Context, generation, trackID int64, at ReleaseVersion, payload []byte, readAt time.Time) (bool, error)
 }
 
 // CachedReader answers track look-ups from the hot cache and falls back to
@@ -95,6 +97,7 @@ func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
 			}
 		}
 	}
+	readAt := time.Now()
 	row, err := r.source.TrackRow(ctx, id)
 	if err != nil {
 		return TrackRow{}, err
@@ -102,7 +105,8 @@ func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
 	r.gen.Store(row.Generation)
 	if r.cache != nil {
 		if payload, err := json.Marshal(row); err == nil {
-			if _, err := r.cache.Fill(ctx, row.Generation, id, row.Version, payload); err != nil {
+			at := ReleaseVersion{Release: row.Track.Release.ID, Version: row.Version}
+			if _, err := r.cache.Fill(ctx, row.Generation, id, at, payload, readAt); err != nil {
 				r.log.Debug("cache fill failed", "track", id, "err", err)
 			}
 		}

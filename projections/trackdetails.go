@@ -64,8 +64,25 @@ type ApplyResult struct {
 	// release.
 	Parked int
 	// Changed lists the tracks whose entries changed, with the release
-	// version they now reflect, for cache invalidation after the commit.
-	Changed map[int64]int64
+	// and release version they now reflect, for cache invalidation after
+	// the commit. A track that several releases of the batch carry (a
+	// legacy shared id) is listed once, with any one of them: the cache
+	// refuses to fill an entry over another release's tombstone, so one
+	// tombstone shuts out older content of every release.
+	Changed map[int64]ReleaseVersion
+	// Pending is the invalidation of Changed as stored with the batch's
+	// rows, for the live generation only (a generation being rebuilt is
+	// not served, so its entries need none); nil when nothing was stored.
+	Pending *Invalidation
+}
+
+// ReleaseVersion is what a track's read-model row, and so its cached
+// entry, reflects: the release it was read from and that release's
+// version (its per-release event sequence number). Versions of two
+// different releases are never compared.
+type ReleaseVersion struct {
+	Release int64
+	Version int64
 }
 
 // TrackDetailsStore persists one generation of the track-details read model.
@@ -76,9 +93,10 @@ type TrackDetailsStore interface {
 	Apply(ctx context.Context, cp Checkpoint, items []Item) (ApplyResult, error)
 }
 
-// Invalidator drops cached entries of changed tracks after a commit.
+// Invalidator drops the cached entries a committed batch changed (see
+// Invalidations).
 type Invalidator interface {
-	Invalidate(ctx context.Context, changed map[int64]int64) error
+	Invalidate(ctx context.Context, inv Invalidation) error
 }
 
 // TrackDetails projects release events into the track-details read model.
@@ -177,11 +195,11 @@ func (p *TrackDetails) HandleBatch(ctx context.Context, b events.Batch) error {
 	if res.Stale > 0 {
 		p.log.Warn("stale events ignored", "partition", b.Partition, "from_offset", b.Records[0].Offset, "stale", res.Stale)
 	}
-	if p.cache != nil && len(res.Changed) > 0 {
-		if err := p.cache.Invalidate(ctx, res.Changed); err != nil {
-			// The entries expire by TTL; a missed invalidation is logged, and the
-			// version check keeps readers from filling older content.
-			p.log.Warn("cache invalidation failed", "tracks", len(res.Changed), "err", err)
+	if p.cache != nil && res.Pending != nil {
+		if err := p.cache.Invalidate(ctx, *res.Pending); err != nil {
+			// The invalidation is stored with the rows; the retry loop sends
+			// it until Redis confirms it.
+			p.log.Warn("cache invalidation failed; it is retried", "tracks", len(res.Pending.Tracks), "err", err)
 		}
 	}
 	p.log.Debug("batch applied", "partition", b.Partition, "records", len(b.Records), "applied", res.Applied, "next_offset", b.NextOffset())

@@ -37,24 +37,6 @@ func newCache(cfg config) (*projectionredis.Cache, error) {
 	return projectionredis.New(projectionredis.Config{Addr: cfg.RedisAddr, Prefix: cfg.RedisPrefix})
 }
 
-// invalidator drops a generation's cached entries of changed tracks.
-type invalidator struct {
-	cache *projectionredis.Cache
-	gen   int64
-}
-
-func (i invalidator) Invalidate(ctx context.Context, changed map[int64]int64) error {
-	byVersion := map[int64][]int64{}
-	for track, v := range changed {
-		byVersion[v] = append(byVersion[v], track)
-	}
-	var errs []error
-	for v, tracks := range byVersion {
-		errs = append(errs, i.cache.Invalidate(ctx, i.gen, tracks, v))
-	}
-	return errors.Join(errs...)
-}
-
 // kafkaLog is the Kafka side of rebuilds.
 type kafkaLog struct{ cfg config }
 
@@ -197,6 +179,55 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// invalidationCollector reports, on each scrape, the cache invalidations
+// stored and not yet confirmed by Redis, and this process's sends.
+type invalidationCollector struct {
+	store                   *projectionpg.TrackDetails
+	inv                     *projections.Invalidations
+	batches, tracks, oldest *prometheus.Desc
+	sent, failed            *prometheus.Desc
+}
+
+func newInvalidationCollector(store *projectionpg.TrackDetails, inv *projections.Invalidations) *invalidationCollector {
+	l := []string{"projection"}
+	return &invalidationCollector{store: store, inv: inv,
+		batches: prometheus.NewDesc("catalog_cache_invalidations_pending_batches", "Committed batches whose cache invalidation Redis has not confirmed yet.", l, nil),
+		tracks:  prometheus.NewDesc("catalog_cache_invalidations_pending_tracks", "Track entries those pending invalidations name.", l, nil),
+		oldest: prometheus.NewDesc("catalog_cache_invalidations_oldest_seconds",
+			"Age of the oldest pending cache invalidation (0 when none): how long a reader may still get an entry older than Postgres.", l, nil),
+		sent:   prometheus.NewDesc("catalog_cache_invalidations_sent_total", "Cache invalidations this process sent and Redis confirmed.", l, nil),
+		failed: prometheus.NewDesc("catalog_cache_invalidations_failed_total", "Cache invalidation sends that failed (each is retried).", l, nil),
+	}
+}
+
+func (c *invalidationCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.batches, c.tracks, c.oldest, c.sent, c.failed} {
+		ch <- d
+	}
+}
+
+func (c *invalidationCollector) Collect(ch chan<- prometheus.Metric) {
+	name := projections.TrackDetailsName
+	if c.inv != nil {
+		sent, failed := c.inv.Stats()
+		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(sent), name)
+		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(failed), name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	batches, tracks, oldest, err := c.store.InvalidationBacklog(ctx)
+	if err != nil {
+		return
+	}
+	age := 0.0
+	if !oldest.IsZero() {
+		age = max(0, time.Since(oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.batches, prometheus.GaugeValue, float64(batches), name)
+	ch <- prometheus.MustNewConstMetric(c.tracks, prometheus.GaugeValue, float64(tracks), name)
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, name)
+}
+
 // status is the projector's state for a person or a scrape.
 type status struct {
 	Generations []generationStatus    `json:"generations"`
@@ -288,6 +319,17 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	metrics := newProjectorMetrics(reg)
 	reg.MustRegister(newStateCollector(func(ctx context.Context) (status, error) { return readStatus(ctx, cfg, store, rb) }))
 
+	// The cache invalidations batches owe are stored with their rows; this
+	// sends them after each commit and retries what is left (also what a
+	// killed projector left) until Redis confirms it.
+	var inv *projections.Invalidations
+	if cache != nil {
+		if inv, err = projections.NewInvalidations(store, cache, log.With("component", "cache-invalidations")); err != nil {
+			return err
+		}
+	}
+	reg.MustRegister(newInvalidationCollector(store, inv))
+
 	var liveGen atomic.Int64
 	liveGen.Store(int64(live.Number))
 	run := func(ctx context.Context, gen int) error {
@@ -298,12 +340,12 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 			// (checked per batch: it stops yielding once swapped in).
 			applier = throttledStore{inner: applier, duty: cfg.RebuildDuty, throttle: func() bool { return liveGen.Load() != int64(gen) }}
 		}
-		var inv projections.Invalidator
-		if cache != nil {
-			inv = invalidator{cache: cache, gen: int64(gen)}
+		var invalidator projections.Invalidator
+		if inv != nil {
+			invalidator = inv
 		}
 		glog := log.With("generation", gen)
-		proj, err := projections.NewTrackDetails(applier, inv, glog)
+		proj, err := projections.NewTrackDetails(applier, invalidator, glog)
 		if err != nil {
 			return err
 		}
@@ -329,6 +371,9 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return projections.Supervise(gctx, active, run, time.Second, log) })
+	if inv != nil {
+		g.Go(func() error { return inv.Run(gctx) })
+	}
 	g.Go(func() error { return serve(gctx, cfg.ProjectorAddr, opsHandler(cfg, log, reg, rb), log) })
 	return g.Wait()
 }

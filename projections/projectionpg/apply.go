@@ -60,7 +60,9 @@ type releaseRow struct {
 // Apply implements projections.TrackDetailsStore: it loads the rows of the
 // batch's releases, folds the events into them in order (each guarded by
 // the release's version), writes every changed release with one upsert
-// per table, and stores the checkpoint, in one transaction.
+// per table, and stores the checkpoint and, for the live generation, the
+// cache invalidation the batch owes (see invalidations.go), in one
+// transaction.
 func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (res projections.ApplyResult, err error) {
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
@@ -71,10 +73,22 @@ func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []p
 			_ = tx.Rollback(ctx)
 		}
 	}()
+	// First, before any other lock: a swap waits for this batch, so a
+	// generation swapped in has no batch in flight that skipped its
+	// invalidations.
+	live, err := w.isLive(ctx, tx)
+	if err != nil {
+		return res, err
+	}
 
 	res, err = w.applyIn(ctx, tx, items)
 	if err != nil {
 		return res, err
+	}
+	if live && len(res.Changed) > 0 {
+		if res.Pending, err = w.storeInvalidation(ctx, tx, res.Changed); err != nil {
+			return res, err
+		}
 	}
 	_, err = tx.Exec(ctx, `
 		insert into projection_checkpoints (projection, generation, topic, partition, next_offset, stale, applied)
@@ -94,7 +108,7 @@ func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []p
 
 // applyIn parks, folds and writes items inside tx.
 func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Item) (res projections.ApplyResult, err error) {
-	res.Changed = map[int64]int64{}
+	res.Changed = map[int64]projections.ReleaseVersion{}
 	keys := map[string]bool{}
 	ids := map[int64]bool{}
 	for _, it := range items {
@@ -276,7 +290,7 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 
 // write stores every changed release: one upsert of releases, one delete
 // and one upsert of tracks, however many releases the batch touched.
-func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRow, changed map[int64]int64) error {
+func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRow, changed map[int64]projections.ReleaseVersion) error {
 	var (
 		relIDs, artistIDs, versions                                    []int64
 		upcs, grids                                                    []*string
@@ -318,7 +332,7 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 		// Tracks it had before (removed, or purged) are invalidated as well.
 		tracksOf = append(tracksOf, id)
 		for _, t := range r.before {
-			changed[t] = r.version
+			changed[t] = projections.ReleaseVersion{Release: id, Version: r.version}
 		}
 		for _, t := range r.tracks {
 			var own []byte
@@ -331,7 +345,7 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 			tISRC, tTitle, tVer, tArtistName = append(tISRC, t.ISRC), append(tTitle, t.Title), append(tVer, t.Version), append(tArtistName, t.Artist)
 			tPLine, tWarning, tTerms = append(tPLine, t.PLine), append(tWarning, t.ParentalWarning), append(tTerms, own)
 			tDuration, tDisc, tNumber = append(tDuration, int32(t.DurationSeconds)), append(tDisc, int32(t.Disc)), append(tNumber, int32(t.Number))
-			changed[t.TrackID] = r.version
+			changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.version}
 		}
 	}
 	if len(relIDs) == 0 {

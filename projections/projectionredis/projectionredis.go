@@ -9,28 +9,36 @@
 //
 // # Key layout
 //
-// One key per (generation, track):
+// One key per (generation, Redis server run, track):
 //
-//	<Prefix><generation>:<trackID>        e.g. catalog:td:7:12345
+//	<Prefix><generation>:<run>:<trackID>   e.g. catalog:td:7:3f9a0c1b2d4e5f60:12345
 //
-// both numbers in decimal. The generation sits between two separators, so
-// the pattern "catalog:td:7:*" that DropGeneration scans never matches a key
-// of generation 71.
+// generation and trackID in decimal; <run> is the first 16 hex digits of
+// the run_id of the Redis server process the key was written to (see
+// "Restarts and failovers"). The generation sits between two separators,
+// so the pattern "catalog:td:7:*" that DropGeneration scans never matches
+// a key of generation 71.
 //
 // # Value layout
 //
 // Each key holds a single Redis string (one GET per read, no per-field
 // overhead of a hash):
 //
-//	v<version>:<payload>   an entry: the payload bytes as stored by Fill,
-//	                       reflecting the read model at <version>
-//	t<version>:            a tombstone left by Invalidate (no payload)
+//	v<release>:<version>:<payload>  an entry: the payload bytes as stored by
+//	                                Fill, read from the row of release
+//	                                <release> at release version <version>
+//	t<release>:<version>:           a tombstone left by Invalidate
+//	x                               a conflict tombstone: invalidations of
+//	                                two different releases met in this key
 //
-// <version> is the canonical decimal form of a non-negative int64 (no sign,
-// no leading zeros). The Lua scripts compare versions as digit strings
-// (shorter is smaller, then digit by digit), never as Lua numbers, so the
-// comparison is exact over the whole int64 range (Lua numbers are doubles
-// and lose precision above 2^53). Negative versions are rejected.
+// <release> and <version> are canonical decimal forms of non-negative int64s
+// (no sign, no leading zeros). The Lua scripts compare releases as strings
+// (equal strings, equal numbers) and versions as digit strings (shorter is
+// smaller, then digit by digit), never as Lua numbers, so the comparison is
+// exact over the whole int64 range (Lua numbers are doubles and lose
+// precision above 2^53). Negative numbers are rejected. A value of any
+// other form (or a key of another type) is treated as absent and
+// overwritten.
 //
 // # TTL and eviction
 //
@@ -39,33 +47,74 @@
 // No key is ever written without one. Memory is further bounded by Redis's
 // maxmemory with the allkeys-lru policy (the local Redis runs with
 // --maxmemory 256mb --maxmemory-policy allkeys-lru): under pressure Redis
-// evicts the least recently used keys, which are the cold entries; an
-// evicted entry is only a miss, answered from PostgreSQL and filled again.
+// evicts the least recently used keys, which are the cold entries (and the
+// keys of an earlier server run, which nothing reads); an evicted entry is
+// only a miss, answered from PostgreSQL and filled again.
 //
 // # Why entries cannot go backwards
 //
-// Both writers go through a Lua script that compares versions and writes
-// atomically (Redis runs a script with no other command interleaved):
+// Both writers go through a Lua script that compares and writes atomically
+// (Redis runs a script with no other command interleaved). A track's
+// versions are only ever compared within one release: a legacy track id
+// that several releases carry (docs/events.md) has versions of each, which
+// say nothing about one another.
 //
-//   - Fill stores only when the key is absent, holds an entry at a LOWER
-//     version, or holds a tombstone at a LOWER OR EQUAL version. A replay, a
+//   - Fill(release R, version v) stores when the key is absent, or holds an
+//     entry of R at a version LOWER than v, or a tombstone of R at a
+//     version LOWER THAN OR EQUAL to v. It is refused over an entry or a
+//     tombstone of another release and over a conflict tombstone: the
+//     filler cannot tell which of two releases is newer, and an entry of
+//     the other release is replaced only by an invalidation. A replay, a
 //     duplicate fill or a slow API reader holding an older PostgreSQL row
 //     therefore never replaces a newer entry.
-//   - Invalidate(version), per key: an entry or tombstone at a version lower
-//     than version is replaced by a tombstone at version; one at a higher or
-//     equal version is left alone (it is already at least as new); an absent
-//     key gets the tombstone too.
+//   - Invalidate(R, v), per key: an entry or tombstone of R at a version
+//     lower than v, and an absent key, get a tombstone of R at v; one of R
+//     at a higher or equal version is left alone (it is already at least
+//     as new); an entry or tombstone of another release, or a conflict
+//     tombstone, becomes a conflict tombstone (its expiry set again), which
+//     refuses every fill until it expires.
 //
 // The tombstone closes the race between an API reader and the projector: the
 // reader reads v1 from PostgreSQL, the projector commits v2 and invalidates,
 // and only then does the reader call Fill(v1). Without a tombstone the key
 // would be absent and v1 would be stored until its TTL; with it, Fill(v1) is
 // refused, while a reader that read PostgreSQL after the commit fills v2.
-// The guarantee holds as long as the tombstone lives: a reader slower than
-// the tombstone's TTL (one minute, far above the API's deadlines) or a
-// tombstone evicted under memory pressure (it is freshly written, so among
-// the last keys LRU would pick) could still fill an older version, which the
-// entry's own TTL then bounds.
+// The conflict tombstone does the same when the reader's row and the
+// commit are of different releases, in either order of arrival: an
+// ordinary tombstone of the later-arriving invalidation's release would
+// let a late fill of that release in even when the other release's commit
+// was the newer one. It costs reads of PostgreSQL for that track for a
+// minute, only for tracks that two releases carry.
+// The guarantee holds as long as the tombstone lives, so Fill refuses a row
+// read longer ago than a tombstone lives (one minute, far above the API's
+// deadlines); a tombstone evicted under memory pressure (it is freshly
+// written, so among the last keys LRU would pick) could still let an older
+// version in, which the entry's own TTL then bounds.
+//
+// # Restarts and failovers
+//
+// A Redis server that restarts loads its append-only file (or snapshot),
+// which can hold entries older than PostgreSQL: tombstones it acknowledged
+// but had not yet written to disk are lost, and a promoted replica lacks
+// what it had not replicated. Entries of an earlier server process are
+// therefore never read: every key names the run_id of the server it was
+// written to, and the cache starts cold on a server with a new run_id.
+//
+// The client learns the run_id in go-redis's OnConnect hook, with INFO
+// server, before it sends any other command on that connection; every
+// connection to a restarted server is a new one, so the new run_id is
+// known before any command reads from it. A command builds its key with
+// the run_id known when it starts and its result is discarded (Get: a
+// miss; Fill: not stored; Invalidate: an error, so it is retried) when
+// the known run_id changed while it ran; a connection whose set-up
+// overlapped such a change is closed. A Fill of a row read from
+// PostgreSQL before this client reached the current server is refused:
+// the invalidations of commits after that read may have been confirmed by
+// the previous server alone. This is exact as long as one server
+// process at a time answers at Addr (a standalone server and its
+// restarts; a failover that moves Addr to the promoted replica and closes
+// the old connections): a command that ran on a new server's connection
+// after starting with the old run_id always sees the change.
 //
 // # Failure
 //
@@ -73,11 +122,14 @@
 // dials once and never retries a command, and every Get, Fill and Invalidate
 // runs under a deadline of three times Timeout. When Redis is down or slow
 // the caller gets an error quickly and answers from PostgreSQL. New does not
-// contact Redis, so it succeeds while Redis is down.
+// contact Redis, so it succeeds while Redis is down. The projector retries
+// a failed Invalidate until it succeeds (projections.Invalidations); the
+// scripts never fail on what a key holds, so only Redis being down, slow,
+// paused or refusing writes makes them fail.
 //
-// Invalidate sends one EVALSHA naming every key, so all keys of a call must
-// live on one Redis server: the package targets a standalone Redis (or a
-// primary with replicas), not Redis Cluster.
+// Invalidate sends one EVALSHA naming up to 256 keys, so all keys of a call
+// must live on one Redis server: the package targets a standalone Redis (or
+// a primary with replicas), not Redis Cluster.
 package projectionredis
 
 import (
@@ -92,6 +144,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/catalog-org/catalog/projections"
 )
 
 // Defaults applied by New to the zero fields of Config.
@@ -106,6 +160,10 @@ const (
 // scanBatch is the COUNT hint of each SCAN and so roughly the size of each
 // UNLINK in DropGeneration.
 const scanBatch = 1000
+
+// runLen is how many hex digits of the server's run_id a key carries: 64
+// bits, so two server runs share a tag with probability 2^-64.
+const runLen = 16
 
 // Config configures the cache.
 type Config struct {
@@ -130,60 +188,59 @@ type Cache struct {
 	timeout      time.Duration
 	prefix       string
 
+	// server is the Redis server process the connections reach, as the
+	// last connection set up learned it; nil until one was.
+	server atomic.Pointer[server]
+
 	hits, misses, errs atomic.Uint64
 }
 
-// ErrCorrupt reports a key under the cache's prefix whose value is not in
-// the cache's layout.
-var ErrCorrupt = errors.New("projectionredis: malformed cache value")
+// server is one run of a Redis server process.
+type server struct {
+	run     string    // the first runLen hex digits of its run_id
+	learned time.Time // when this client first reached it
+}
 
-// fillScript stores ARGV[2] at version ARGV[1] with expiry ARGV[3] ms unless
-// the key holds an entry at a higher or equal version or a tombstone at a
-// higher version. Returns 1 when it stored, 0 otherwise.
-var fillScript = redis.NewScript(luaLess + `
-local cur = redis.call('GET', KEYS[1])
-if cur then
+// Errors of the cache.
+var (
+	// ErrCorrupt reports a key under the cache's prefix whose value is not
+	// in the cache's layout.
+	ErrCorrupt = errors.New("projectionredis: malformed cache value")
+	// ErrServerChanged reports a command that ran while the client learned
+	// that the Redis server was a new process (a restart or a failover);
+	// its result was discarded.
+	ErrServerChanged = errors.New("projectionredis: the Redis server changed during the call")
+)
+
+// luaParse splits a value into its kind and, for an entry or a tombstone,
+// its release and version; nil for a value in no known layout.
+const luaParse = `
+local function parse(cur)
   local kind = string.sub(cur, 1, 1)
-  local sep = string.find(cur, ':', 2, true)
-  if sep and (kind == 'v' or kind == 't') then
-    local have = string.sub(cur, 2, sep - 1)
-    if kind == 'v' and not less(have, ARGV[1]) then
-      return 0
-    end
-    if kind == 't' and less(ARGV[1], have) then
-      return 0
-    end
+  if cur == 'x' then
+    return 'x'
   end
+  if kind ~= 'v' and kind ~= 't' then
+    return nil
+  end
+  local a = string.find(cur, ':', 2, true)
+  if not a then
+    return nil
+  end
+  local b = string.find(cur, ':', a + 1, true)
+  if not b then
+    return nil
+  end
+  return kind, string.sub(cur, 2, a - 1), string.sub(cur, a + 1, b - 1)
 end
-redis.call('SET', KEYS[1], 'v' .. ARGV[1] .. ':' .. ARGV[2], 'PX', ARGV[3])
-return 1
-`)
-
-// invalidateScript replaces, in every key of KEYS, an entry or tombstone at
-// a version lower than ARGV[1] (and an absent key) with a tombstone at
-// ARGV[1] expiring in ARGV[2] ms. Returns how many tombstones it wrote.
-var invalidateScript = redis.NewScript(luaLess + `
-local tomb = 't' .. ARGV[1] .. ':'
-local n = 0
-for i = 1, #KEYS do
-  local cur = redis.call('GET', KEYS[i])
-  local write = true
-  if cur then
-    local kind = string.sub(cur, 1, 1)
-    local sep = string.find(cur, ':', 2, true)
-    if sep and (kind == 'v' or kind == 't') then
-      if not less(string.sub(cur, 2, sep - 1), ARGV[1]) then
-        write = false
-      end
-    end
+local function get(key)
+  local cur = redis.pcall('GET', key)
+  if type(cur) == 'table' then
+    return false
   end
-  if write then
-    redis.call('SET', KEYS[i], tomb, 'PX', ARGV[2])
-    n = n + 1
-  end
+  return cur
 end
-return n
-`)
+`
 
 // luaLess compares two canonical non-negative decimal strings exactly.
 const luaLess = `
@@ -200,6 +257,66 @@ local function less(a, b)
   return false
 end
 `
+
+// fillScript stores entry ARGV[3] of release ARGV[1] at version ARGV[2] in
+// KEYS[1], expiring in ARGV[4] ms, unless the key holds a conflict
+// tombstone, an entry or tombstone of another release, an entry of the
+// release at a higher or equal version, or a tombstone of the release at a
+// higher version. Returns 1 when it stored, 0 otherwise.
+var fillScript = redis.NewScript(luaLess + luaParse + `
+local cur = get(KEYS[1])
+if cur then
+  local kind, rel, ver = parse(cur)
+  if kind == 'x' then
+    return 0
+  end
+  if kind then
+    if rel ~= ARGV[1] then
+      return 0
+    end
+    if kind == 'v' and not less(ver, ARGV[2]) then
+      return 0
+    end
+    if kind == 't' and less(ARGV[2], ver) then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], 'v' .. ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'PX', ARGV[4])
+return 1
+`)
+
+// invalidateScript invalidates KEYS[i] for release ARGV[2i] at version
+// ARGV[2i+1], each write expiring in ARGV[1] ms: an absent key, or an entry
+// or tombstone of that release at a lower version, gets a tombstone of the
+// release at the version; one of that release at a higher or equal
+// version is left alone; one of another release, or a conflict tombstone,
+// becomes a conflict tombstone. Returns how many keys it wrote.
+var invalidateScript = redis.NewScript(luaLess + luaParse + `
+local n = 0
+for i = 1, #KEYS do
+  local rel, ver = ARGV[2 * i], ARGV[2 * i + 1]
+  local write = 't' .. rel .. ':' .. ver .. ':'
+  local cur = get(KEYS[i])
+  if cur then
+    local kind, have, at = parse(cur)
+    if kind == 'x' then
+      write = 'x'
+    elseif kind then
+      if have ~= rel then
+        write = 'x'
+      elseif not less(at, ver) then
+        write = nil
+      end
+    end
+  end
+  if write then
+    redis.call('SET', KEYS[i], write, 'PX', ARGV[1])
+    n = n + 1
+  end
+end
+return n
+`)
 
 // New builds the cache and its go-redis client with the configured
 // timeouts. It does not contact Redis, so it succeeds while Redis is down.
@@ -222,7 +339,13 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
-	rdb := redis.NewClient(&redis.Options{
+	c := &Cache{
+		ttl:          cfg.TTL,
+		tombstoneTTL: min(cfg.TTL, MaxTombstoneTTL),
+		timeout:      cfg.Timeout,
+		prefix:       cfg.Prefix,
+	}
+	c.rdb = redis.NewClient(&redis.Options{
 		Addr:         cfg.Addr,
 		DialTimeout:  cfg.Timeout,
 		ReadTimeout:  cfg.Timeout,
@@ -233,17 +356,72 @@ func New(cfg Config) (*Cache, error) {
 		DialerRetries:         1,
 		MaxRetries:            -1,
 		ContextTimeoutEnabled: true,
-		// Keep the connection handshake to HELLO alone.
+		// Keep the connection handshake to HELLO and OnConnect's INFO.
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		OnConnect:                c.onConnect,
 	})
-	return &Cache{
-		rdb:          rdb,
-		ttl:          cfg.TTL,
-		tombstoneTTL: min(cfg.TTL, MaxTombstoneTTL),
-		timeout:      cfg.Timeout,
-		prefix:       cfg.Prefix,
-	}, nil
+	return c, nil
+}
+
+// onConnect learns the run_id of the server a new connection reached,
+// before the connection carries any other command. It refuses (closes) a
+// connection whose set-up overlapped another connection's discovery of a
+// different server, so the known server only ever moves to a newer one.
+func (c *Cache) onConnect(ctx context.Context, cn *redis.Conn) error {
+	known := c.server.Load()
+	info, err := cn.Info(ctx, "server").Result()
+	if err != nil {
+		return fmt.Errorf("projectionredis: learn the server's run_id: %w", err)
+	}
+	run, err := runID(info)
+	if err != nil {
+		return err
+	}
+	if now := c.server.Load(); now != nil && now.run == run {
+		return nil
+	}
+	// A new server: record it, unless another connection recorded a
+	// different one while this one was being set up (then which of the two
+	// is newer is unknown, and this connection is closed; the next one
+	// learns again).
+	if !c.server.CompareAndSwap(known, &server{run: run, learned: time.Now()}) {
+		return ErrServerChanged
+	}
+	return nil
+}
+
+// runID reads the tag of run_id from an INFO server reply.
+func runID(info string) (string, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok && len(v) >= runLen {
+			return v[:runLen], nil
+		}
+	}
+	return "", errors.New("projectionredis: INFO server has no run_id")
+}
+
+// known returns the server the connections reach, setting up a connection
+// first when none has been yet.
+func (c *Cache) known(ctx context.Context) (*server, error) {
+	if s := c.server.Load(); s != nil {
+		return s, nil
+	}
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		return nil, err
+	}
+	if s := c.server.Load(); s != nil {
+		return s, nil
+	}
+	return nil, errors.New("projectionredis: the Redis server's run_id is unknown")
+}
+
+// still reports ErrServerChanged when the known server is no longer s.
+func (c *Cache) still(s *server) error {
+	if c.server.Load() != s {
+		return ErrServerChanged
+	}
+	return nil
 }
 
 // Close closes the client's connections.
@@ -251,77 +429,133 @@ func (c *Cache) Close() error {
 	return c.rdb.Close()
 }
 
-// Get returns the entry for (generation, trackID): its payload bytes and the
-// version they reflect. ok is false on a miss (no key, or a tombstone). err
-// is non-nil when Redis is unavailable or slower than the deadline; the
-// caller then falls back to PostgreSQL.
-func (c *Cache) Get(ctx context.Context, generation int64, trackID int64) (payload []byte, version int64, ok bool, err error) {
+// Get returns the entry for (generation, trackID): its payload bytes and
+// the release and version they reflect. ok is false on a miss (no key, a
+// tombstone, or an entry of an earlier server run). err is non-nil when
+// Redis is unavailable or slower than the deadline; the caller then falls
+// back to PostgreSQL.
+func (c *Cache) Get(ctx context.Context, generation int64, trackID int64) (payload []byte, at projections.ReleaseVersion, ok bool, err error) {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	raw, err := c.rdb.Get(ctx, c.key(generation, trackID)).Bytes()
+	fail := func(err error) ([]byte, projections.ReleaseVersion, bool, error) {
+		c.errs.Add(1)
+		return nil, projections.ReleaseVersion{}, false, err
+	}
+	s, err := c.known(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("projectionredis: get: %w", err))
+	}
+	raw, err := c.rdb.Get(ctx, c.key(generation, s, trackID)).Bytes()
+	if err == nil || errors.Is(err, redis.Nil) {
+		if changed := c.still(s); changed != nil {
+			return fail(fmt.Errorf("projectionredis: get: %w", changed))
+		}
+	}
 	switch {
 	case errors.Is(err, redis.Nil):
 		c.misses.Add(1)
-		return nil, 0, false, nil
+		return nil, projections.ReleaseVersion{}, false, nil
 	case err != nil:
-		c.errs.Add(1)
-		return nil, 0, false, fmt.Errorf("projectionredis: get: %w", err)
+		return fail(fmt.Errorf("projectionredis: get: %w", err))
 	}
-	kind, version, payload, err := decode(raw)
+	kind, at, payload, err := decode(raw)
 	if err != nil {
-		c.errs.Add(1)
-		return nil, 0, false, err
+		return fail(err)
 	}
-	if kind == 't' {
+	if kind != 'v' {
 		c.misses.Add(1)
-		return nil, 0, false, nil
+		return nil, projections.ReleaseVersion{}, false, nil
 	}
 	c.hits.Add(1)
-	return payload, version, true, nil
+	return payload, at, true, nil
 }
 
-// Fill stores payload for (generation, trackID) at version unless the cache
-// already holds that entry at a higher or equal version, or a tombstone at a
-// higher version (see Invalidate). It is atomic (one Lua script) and sets
-// the entry's TTL. It reports whether it stored. version must not be
-// negative.
-func (c *Cache) Fill(ctx context.Context, generation, trackID, version int64, payload []byte) (bool, error) {
-	if version < 0 {
-		return false, fmt.Errorf("projectionredis: fill: negative version %d", version)
+// Fill stores payload for (generation, trackID), read from the row of
+// release at.Release at version at.Version, unless the key holds an entry
+// of that release at a higher or equal version, a tombstone of it at a
+// higher version, or an entry or tombstone of another release (see
+// Invalidate). It is atomic (one Lua script) and sets the entry's TTL. It
+// reports whether it stored. Release and version must not be negative.
+//
+// readAt is when the caller began reading the row from PostgreSQL. A row
+// read before this client reached the current Redis server is not stored
+// (invalidations of commits after the read may have gone to the previous
+// server, whose tombstones this one lacks), nor is one read longer ago
+// than a tombstone lives (its tombstone may be gone).
+func (c *Cache) Fill(ctx context.Context, generation, trackID int64, at projections.ReleaseVersion, payload []byte, readAt time.Time) (bool, error) {
+	if at.Release < 0 || at.Version < 0 {
+		return false, fmt.Errorf("projectionredis: fill: negative release %d or version %d", at.Release, at.Version)
 	}
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	n, err := fillScript.Run(ctx, c.rdb, []string{c.key(generation, trackID)},
-		strconv.FormatInt(version, 10), payload, c.ttl.Milliseconds()).Int64()
+	s, err := c.known(ctx)
+	if err != nil {
+		return false, fmt.Errorf("projectionredis: fill: %w", err)
+	}
+	if readAt.Before(s.learned) || time.Since(readAt) >= c.tombstoneTTL {
+		return false, nil
+	}
+	n, err := fillScript.Run(ctx, c.rdb, []string{c.key(generation, s, trackID)},
+		strconv.FormatInt(at.Release, 10), strconv.FormatInt(at.Version, 10), payload, c.ttl.Milliseconds()).Int64()
+	if err == nil {
+		err = c.still(s)
+	}
 	if err != nil {
 		return false, fmt.Errorf("projectionredis: fill: %w", err)
 	}
 	return n == 1, nil
 }
 
-// Invalidate removes the entries of trackIDs in generation whose version is
-// lower than version and leaves in each of those keys (and in absent ones) a
-// tombstone recording version, living min(TTL, 1 minute), so that a reader
-// that read PostgreSQL before the projector's commit cannot Fill an older
-// version afterwards. Entries and tombstones at a higher or equal version
-// are left alone. Atomic per key; one EVALSHA per invalidateChunk keys, so
-// that a batch of thousands of tracks (a rebuild's) never holds Redis, and
-// the readers waiting on it, for longer than a few milliseconds at a time,
-// and each call stays within the per-operation deadline. version must not
-// be negative.
-func (c *Cache) Invalidate(ctx context.Context, generation int64, trackIDs []int64, version int64) error {
-	if version < 0 {
-		return fmt.Errorf("projectionredis: invalidate: negative version %d", version)
-	}
-	keys := make([]string, 0, min(len(trackIDs), invalidateChunk))
-	for len(trackIDs) > 0 {
-		n := min(len(trackIDs), invalidateChunk)
-		keys = keys[:0]
-		for _, id := range trackIDs[:n] {
-			keys = append(keys, c.key(generation, id))
+// Invalidate replaces, in generation, each track's entry older than the
+// release and version given for it with a tombstone (see the package doc
+// for the rule across releases), living min(TTL, 1 minute), so that a
+// reader that read PostgreSQL before the projector's commit cannot Fill
+// older content afterwards. Atomic per key; one EVALSHA per
+// invalidateChunk keys, so that a batch of thousands of tracks never holds
+// Redis, and the readers waiting on it, for longer than a few milliseconds
+// at a time, and each call stays within the per-operation deadline. It is
+// idempotent. Releases and versions must not be negative.
+func (c *Cache) Invalidate(ctx context.Context, generation int64, tracks map[int64]projections.ReleaseVersion) error {
+	for id, at := range tracks {
+		if at.Release < 0 || at.Version < 0 {
+			return fmt.Errorf("projectionredis: invalidate: track %d: negative release %d or version %d", id, at.Release, at.Version)
 		}
-		trackIDs = trackIDs[n:]
-		if err := c.invalidate(ctx, keys, version); err != nil {
+	}
+	if len(tracks) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, min(len(tracks), invalidateChunk))
+	keys := make([]string, 0, cap(ids))
+	args := make([]any, 0, 1+2*cap(ids))
+	flush := func() error {
+		ctx, cancel := c.deadline(ctx)
+		defer cancel()
+		s, err := c.known(ctx)
+		if err != nil {
+			return err
+		}
+		keys = keys[:0]
+		for _, id := range ids {
+			keys = append(keys, c.key(generation, s, id))
+		}
+		if err := invalidateScript.Run(ctx, c.rdb, keys, args...).Err(); err != nil {
+			return err
+		}
+		return c.still(s)
+	}
+	args = append(args, c.tombstoneTTL.Milliseconds())
+	for id, at := range tracks {
+		ids = append(ids, id)
+		args = append(args, strconv.FormatInt(at.Release, 10), strconv.FormatInt(at.Version, 10))
+		if len(ids) == invalidateChunk {
+			if err := flush(); err != nil {
+				return fmt.Errorf("projectionredis: invalidate: %w", err)
+			}
+			ids, args = ids[:0], args[:1]
+		}
+	}
+	if len(ids) > 0 {
+		if err := flush(); err != nil {
 			return fmt.Errorf("projectionredis: invalidate: %w", err)
 		}
 	}
@@ -332,17 +566,12 @@ func (c *Cache) Invalidate(ctx context.Context, generation int64, trackIDs []int
 // millisecond of Redis time.
 const invalidateChunk = 256
 
-func (c *Cache) invalidate(ctx context.Context, keys []string, version int64) error {
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	return invalidateScript.Run(ctx, c.rdb, keys, strconv.FormatInt(version, 10), c.tombstoneTTL.Milliseconds()).Err()
-}
-
-// DropGeneration removes every key (entries and tombstones) of generation
-// with SCAN and UNLINK in batches, never KEYS, and returns how many it
-// removed. Each round trip is bounded by the client's timeouts; the whole
-// walk only by ctx. Call it once nothing reads or fills the generation any
-// more: a key written while the scan runs may survive until its TTL.
+// DropGeneration removes every key (entries and tombstones, of every
+// server run) of generation with SCAN and UNLINK in batches, never KEYS,
+// and returns how many it removed. Each round trip is bounded by the
+// client's timeouts; the whole walk only by ctx. Call it once nothing reads
+// or fills the generation any more: a key written while the scan runs may
+// survive until its TTL.
 func (c *Cache) DropGeneration(ctx context.Context, generation int64) (int, error) {
 	match := escapeGlob(c.prefix+strconv.FormatInt(generation, 10)+":") + "*"
 	var (
@@ -379,31 +608,51 @@ func (c *Cache) deadline(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(ctx, 3*c.timeout)
 }
 
-// key is the Redis key of (generation, trackID).
-func (c *Cache) key(generation, trackID int64) string {
-	b := make([]byte, 0, len(c.prefix)+41)
+// key is the Redis key of (generation, server run, track).
+func (c *Cache) key(generation int64, s *server, trackID int64) string {
+	b := make([]byte, 0, len(c.prefix)+20+1+runLen+1+20)
 	b = append(b, c.prefix...)
 	b = strconv.AppendInt(b, generation, 10)
+	b = append(b, ':')
+	b = append(b, s.run...)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, trackID, 10)
 	return string(b)
 }
 
-// decode splits a stored value into its kind ('v' or 't'), version and
-// payload.
-func decode(raw []byte) (kind byte, version int64, payload []byte, err error) {
-	if len(raw) < 3 || (raw[0] != 'v' && raw[0] != 't') {
-		return 0, 0, nil, ErrCorrupt
+// decode splits a stored value into its kind ('v', 't' or 'x'), release,
+// version and payload.
+func decode(raw []byte) (kind byte, at projections.ReleaseVersion, payload []byte, err error) {
+	if len(raw) == 1 && raw[0] == 'x' {
+		return 'x', at, nil, nil
 	}
-	sep := bytes.IndexByte(raw[1:], ':')
-	if sep <= 0 {
-		return 0, 0, nil, ErrCorrupt
+	if len(raw) < 5 || (raw[0] != 'v' && raw[0] != 't') {
+		return 0, at, nil, ErrCorrupt
 	}
-	version, err = strconv.ParseInt(string(raw[1:1+sep]), 10, 64)
-	if err != nil || version < 0 {
-		return 0, 0, nil, ErrCorrupt
+	rel, rest, ok := bytes.Cut(raw[1:], []byte{':'})
+	if !ok {
+		return 0, at, nil, ErrCorrupt
 	}
-	return raw[0], version, raw[2+sep:], nil
+	ver, payload, ok := bytes.Cut(rest, []byte{':'})
+	if !ok {
+		return 0, at, nil, ErrCorrupt
+	}
+	if at.Release, err = number(rel); err != nil {
+		return 0, at, nil, err
+	}
+	if at.Version, err = number(ver); err != nil {
+		return 0, at, nil, err
+	}
+	return raw[0], at, payload, nil
+}
+
+// number parses a canonical non-negative decimal.
+func number(b []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n < 0 {
+		return 0, ErrCorrupt
+	}
+	return n, nil
 }
 
 // escapeGlob escapes the characters SCAN MATCH treats as pattern syntax.

@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 )
 
@@ -38,10 +40,7 @@ func setup(t *testing.T) (*projectionredis.Cache, *redis.Client, int64) {
 	if err := raw.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("Redis at %s: %v (start it with `make up`)", redisAddr(), err)
 	}
-	c, err := projectionredis.New(projectionredis.Config{Addr: redisAddr(), Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCache(t, projectionredis.Config{Addr: redisAddr(), Timeout: time.Second})
 	gen := newGeneration()
 	t.Cleanup(func() {
 		if _, err := c.DropGeneration(context.Background(), gen); err != nil {
@@ -52,46 +51,98 @@ func setup(t *testing.T) (*projectionredis.Cache, *redis.Client, int64) {
 	return c, raw, gen
 }
 
+// newCache returns a cache that has reached its Redis server: a fill of a
+// row read before the cache reached the server is refused.
+func newCache(t *testing.T, cfg projectionredis.Config) *projectionredis.Cache {
+	t.Helper()
+	c, err := projectionredis.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.Get(context.Background(), 0, 0); err != nil {
+		t.Fatalf("Redis at %s: %v", cfg.Addr, err)
+	}
+	return c
+}
+
 // newGeneration returns a random generation far above any real one.
 func newGeneration() int64 {
 	return 1<<40 + rand.Int64N(1<<40)
 }
 
-func key(gen, track int64) string {
-	return projectionredis.DefaultPrefix + strconv.FormatInt(gen, 10) + ":" + strconv.FormatInt(track, 10)
+// key is the Redis key of (gen, track) on the server raw is connected to.
+func key(t *testing.T, raw *redis.Client, gen, track int64) string {
+	t.Helper()
+	info, err := raw.Info(context.Background(), "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, run, ok := strings.Cut(info, "run_id:")
+	if !ok || len(run) < 16 {
+		t.Fatalf("no run_id in INFO server: %q", info)
+	}
+	return projectionredis.DefaultPrefix + strconv.FormatInt(gen, 10) + ":" + run[:16] + ":" + strconv.FormatInt(track, 10)
+}
+
+// rel is the release of the tests that need only one.
+const rel = 1
+
+func at(release, version int64) projections.ReleaseVersion {
+	return projections.ReleaseVersion{Release: release, Version: version}
 }
 
 func mustFill(t *testing.T, c *projectionredis.Cache, gen, track, version int64, payload []byte, want bool) {
 	t.Helper()
-	stored, err := c.Fill(context.Background(), gen, track, version, payload)
+	mustFillOf(t, c, gen, track, at(rel, version), payload, want)
+}
+
+func mustFillOf(t *testing.T, c *projectionredis.Cache, gen, track int64, a projections.ReleaseVersion, payload []byte, want bool) {
+	t.Helper()
+	stored, err := c.Fill(context.Background(), gen, track, a, payload, time.Now())
 	if err != nil {
-		t.Fatalf("Fill(%d, v%d): %v", track, version, err)
+		t.Fatalf("Fill(%d, %+v): %v", track, a, err)
 	}
 	if stored != want {
-		t.Fatalf("Fill(%d, v%d) stored=%v, want %v", track, version, stored, want)
+		t.Fatalf("Fill(%d, %+v) stored=%v, want %v", track, a, stored, want)
 	}
 }
 
-// mustGet asserts the entry of track: wantOK, and when true its version and payload.
+// mustGet asserts the entry of track: wantOK, and when true its version (of
+// release rel) and payload.
 func mustGet(t *testing.T, c *projectionredis.Cache, gen, track int64, wantOK bool, wantVersion int64, wantPayload []byte) {
 	t.Helper()
-	payload, version, ok, err := c.Get(context.Background(), gen, track)
+	mustGetOf(t, c, gen, track, wantOK, at(rel, wantVersion), wantPayload)
+}
+
+func mustGetOf(t *testing.T, c *projectionredis.Cache, gen, track int64, wantOK bool, want projections.ReleaseVersion, wantPayload []byte) {
+	t.Helper()
+	payload, got, ok, err := c.Get(context.Background(), gen, track)
 	if err != nil {
 		t.Fatalf("Get(%d): %v", track, err)
 	}
 	if ok != wantOK {
-		t.Fatalf("Get(%d) ok=%v, want %v", track, ok, wantOK)
+		t.Fatalf("Get(%d) ok=%v (%+v %q), want %v", track, ok, got, payload, wantOK)
 	}
 	if !ok {
 		return
 	}
-	if version != wantVersion || !bytes.Equal(payload, wantPayload) {
-		t.Fatalf("Get(%d) = v%d %q, want v%d %q", track, version, payload, wantVersion, wantPayload)
+	if got != want || !bytes.Equal(payload, wantPayload) {
+		t.Fatalf("Get(%d) = %+v %q, want %+v %q", track, got, payload, want, wantPayload)
 	}
+}
+
+// invalidate invalidates tracks of release rel at version.
+func invalidate(c *projectionredis.Cache, gen int64, tracks []int64, version int64) error {
+	m := make(map[int64]projections.ReleaseVersion, len(tracks))
+	for _, id := range tracks {
+		m[id] = at(rel, version)
+	}
+	return c.Invalidate(context.Background(), gen, m)
 }
 
 func TestFillThenGet(t *testing.T) {
 	c, _, gen := setup(t)
+	hits0, misses0, errs0 := c.Stats()
 	payload := []byte(`{"title":"Blue in Green","isrc":"USSM15900113"}` + "\x00\xff:binary")
 	mustFill(t, c, gen, 1, 7, payload, true)
 	mustGet(t, c, gen, 1, true, 7, payload)
@@ -103,6 +154,7 @@ func TestFillThenGet(t *testing.T) {
 	mustGet(t, c, gen, 3, true, 0, []byte{})
 
 	hits, misses, errs := c.Stats()
+	hits, misses, errs = hits-hits0, misses-misses0, errs-errs0
 	if hits != 2 || misses != 2 || errs != 0 {
 		t.Fatalf("Stats = %d hits, %d misses, %d errors; want 2, 2, 0", hits, misses, errs)
 	}
@@ -126,7 +178,7 @@ func TestFillNeverGoesBackwards(t *testing.T) {
 	mustFill(t, c, gen, 3, big+1, []byte("big+1"), true)
 	mustFill(t, c, gen, 3, big, []byte("big"), false)
 	mustGet(t, c, gen, 3, true, big+1, []byte("big+1"))
-	if _, err := c.Fill(context.Background(), gen, 4, -1, nil); err == nil {
+	if _, err := c.Fill(context.Background(), gen, 4, at(rel, -1), nil, time.Now()); err == nil {
 		t.Fatal("Fill with a negative version: no error")
 	}
 }
@@ -140,14 +192,14 @@ func TestTombstoneStopsLateFill(t *testing.T) {
 	mustGet(t, c, gen, track, false, 0, nil)
 	readFromPostgres := []byte("v1")
 	// ...meanwhile the projector commits v2 and invalidates...
-	if err := c.Invalidate(ctx, gen, []int64{track}, 2); err != nil {
+	if err := invalidate(c, gen, []int64{track}, 2); err != nil {
 		t.Fatal(err)
 	}
 	// ...and only then does the API fill what it read: refused.
 	mustFill(t, c, gen, track, 1, readFromPostgres, false)
 	mustGet(t, c, gen, track, false, 0, nil)
 	// The tombstone is short-lived.
-	pttl, err := raw.PTTL(ctx, key(gen, track)).Result()
+	pttl, err := raw.PTTL(ctx, key(t, raw, gen, track)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +212,7 @@ func TestTombstoneStopsLateFill(t *testing.T) {
 
 	// The same with an entry already cached at v1.
 	mustFill(t, c, gen, track+1, 1, []byte("v1"), true)
-	if err := c.Invalidate(ctx, gen, []int64{track + 1}, 2); err != nil {
+	if err := invalidate(c, gen, []int64{track + 1}, 2); err != nil {
 		t.Fatal(err)
 	}
 	mustGet(t, c, gen, track+1, false, 0, nil)
@@ -169,10 +221,10 @@ func TestTombstoneStopsLateFill(t *testing.T) {
 	mustGet(t, c, gen, track+1, true, 3, []byte("v3"))
 
 	// A later, lower invalidation never lowers a tombstone.
-	if err := c.Invalidate(ctx, gen, []int64{track + 2}, 5); err != nil {
+	if err := invalidate(c, gen, []int64{track + 2}, 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Invalidate(ctx, gen, []int64{track + 2}, 3); err != nil {
+	if err := invalidate(c, gen, []int64{track + 2}, 3); err != nil {
 		t.Fatal(err)
 	}
 	mustFill(t, c, gen, track+2, 4, []byte("v4"), false)
@@ -181,7 +233,6 @@ func TestTombstoneStopsLateFill(t *testing.T) {
 
 func TestInvalidateMany(t *testing.T) {
 	c, _, gen := setup(t)
-	ctx := context.Background()
 	const n = 1000
 	ids := make([]int64, n)
 	for i := range ids {
@@ -197,7 +248,7 @@ func TestInvalidateMany(t *testing.T) {
 		}
 		mustFill(t, c, gen, ids[i], v, []byte(fmt.Sprintf("t%d v%d", i, v)), true)
 	}
-	if err := c.Invalidate(ctx, gen, ids, 10); err != nil {
+	if err := invalidate(c, gen, ids, 10); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range ids {
@@ -212,7 +263,7 @@ func TestInvalidateMany(t *testing.T) {
 		}
 	}
 	// An empty list is a no-op.
-	if err := c.Invalidate(ctx, gen, nil, 10); err != nil {
+	if err := invalidate(c, gen, nil, 10); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -225,10 +276,7 @@ func TestEveryKeyHasTTL(t *testing.T) {
 	raw := redis.NewClient(&redis.Options{Addr: redisAddr()})
 	defer raw.Close()
 	const ttl = 10 * time.Minute
-	c, err := projectionredis.New(projectionredis.Config{Addr: redisAddr(), TTL: ttl, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCache(t, projectionredis.Config{Addr: redisAddr(), TTL: ttl, Timeout: time.Second})
 	gen := newGeneration()
 	defer func() {
 		c.DropGeneration(ctx, gen)
@@ -237,7 +285,7 @@ func TestEveryKeyHasTTL(t *testing.T) {
 
 	check := func(track int64, lo, hi time.Duration) {
 		t.Helper()
-		pttl, err := raw.PTTL(ctx, key(gen, track)).Result()
+		pttl, err := raw.PTTL(ctx, key(t, raw, gen, track)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,13 +296,13 @@ func TestEveryKeyHasTTL(t *testing.T) {
 	mustFill(t, c, gen, 1, 1, []byte("a"), true)
 	check(1, ttl-time.Minute, ttl)
 	// A fill that stores sets the TTL again.
-	if err := raw.PExpire(ctx, key(gen, 1), time.Minute).Err(); err != nil {
+	if err := raw.PExpire(ctx, key(t, raw, gen, 1), time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 	mustFill(t, c, gen, 1, 2, []byte("b"), true)
 	check(1, ttl-time.Minute, ttl)
 	// Tombstones, over an entry and over nothing, get min(TTL, 1m).
-	if err := c.Invalidate(ctx, gen, []int64{1, 2}, 3); err != nil {
+	if err := invalidate(c, gen, []int64{1, 2}, 3); err != nil {
 		t.Fatal(err)
 	}
 	check(1, 30*time.Second, time.Minute)
@@ -264,12 +312,9 @@ func TestEveryKeyHasTTL(t *testing.T) {
 	check(2, ttl-time.Minute, ttl)
 
 	// With a TTL under a minute, tombstones get the TTL.
-	short, err := projectionredis.New(projectionredis.Config{Addr: redisAddr(), TTL: 5 * time.Second, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	short := newCache(t, projectionredis.Config{Addr: redisAddr(), TTL: 5 * time.Second, Timeout: time.Second})
 	defer short.Close()
-	if err := short.Invalidate(ctx, gen, []int64{3}, 1); err != nil {
+	if err := invalidate(short, gen, []int64{3}, 1); err != nil {
 		t.Fatal(err)
 	}
 	check(3, time.Second, 5*time.Second)
@@ -287,7 +332,7 @@ func TestDropGeneration(t *testing.T) {
 	for i := int64(0); i < n; i++ {
 		mustFill(t, c, gen, i, 1, []byte("x"), true)
 	}
-	if err := c.Invalidate(ctx, gen, []int64{n, n + 1}, 1); err != nil { // two tombstones
+	if err := invalidate(c, gen, []int64{n, n + 1}, 1); err != nil { // two tombstones
 		t.Fatal(err)
 	}
 	for i := int64(0); i < 10; i++ {
@@ -303,7 +348,7 @@ func TestDropGeneration(t *testing.T) {
 	if removed != n+2 {
 		t.Fatalf("DropGeneration removed %d keys, want %d", removed, n+2)
 	}
-	left, err := raw.Exists(ctx, key(gen, 0), key(gen, n-1), key(gen, n)).Result()
+	left, err := raw.Exists(ctx, key(t, raw, gen, 0), key(t, raw, gen, n-1), key(t, raw, gen, n)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,13 +434,13 @@ func TestRedisDown(t *testing.T) {
 				return err
 			})
 			fast("Fill", func() error {
-				stored, err := c.Fill(ctx, 1, 1, 1, []byte("x"))
+				stored, err := c.Fill(ctx, 1, 1, at(rel, 1), []byte("x"), time.Now())
 				if stored {
 					t.Fatal("Fill: stored with Redis down")
 				}
 				return err
 			})
-			fast("Invalidate", func() error { return c.Invalidate(ctx, 1, []int64{1, 2, 3}, 1) })
+			fast("Invalidate", func() error { return invalidate(c, 1, []int64{1, 2, 3}, 1) })
 			if _, _, errs := c.Stats(); errs != 3 {
 				t.Fatalf("Stats errors = %d, want 3", errs)
 			}
@@ -422,7 +467,7 @@ func TestConcurrentFillsKeepHighest(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			if _, err := c.Fill(context.Background(), gen, track, v, []byte("v"+strconv.FormatInt(v, 10))); err != nil {
+			if _, err := c.Fill(context.Background(), gen, track, at(rel, v), []byte("v"+strconv.FormatInt(v, 10)), time.Now()); err != nil {
 				errs <- err
 			}
 		}()
