@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,42 +15,6 @@ import (
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 )
-
-// ownRedis is a redis-server of the test's own (the shared one is never
-// restarted), persisting to an append-only file fsynced on every write.
-type ownRedis struct {
-	t    *testing.T
-	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedis runs redis-server on addr with its data in dir.
-func startRedis(t *testing.T, addr, dir string) *ownRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is not installed (make up installs it): %v", err)
-	}
-	port := addr[strings.LastIndexByte(addr, ':')+1:]
-	r := &ownRedis{t: t, addr: addr, done: make(chan struct{}),
-		cmd: exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-			"--appendonly", "yes", "--appendfsync", "always")}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = r.cmd.Wait(); close(r.done) }()
-	t.Cleanup(r.kill)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
-	testenv.Eventually(t, 10*time.Second, func() error { return rdb.Ping(context.Background()).Err() })
-	return r
-}
-
-// kill stops the server with SIGKILL: nothing more reaches its files.
-func (r *ownRedis) kill() {
-	_ = r.cmd.Process.Kill()
-	<-r.done
-}
 
 // TestEntriesOfAnEarlierServerRunAreNotServed: a Redis server restarted
 // from an append-only file that lacks its last writes (here: the file as
@@ -65,7 +27,7 @@ func TestEntriesOfAnEarlierServerRunAreNotServed(t *testing.T) {
 	testenv.NeedServices(t)
 	ctx := context.Background()
 	addr, dir := testenv.FreeAddr(t), t.TempDir()
-	srv := startRedis(t, addr, dir)
+	srv := testenv.StartRedis(t, addr, dir)
 	c := newCache(t, projectionredis.Config{Addr: addr, Timeout: time.Second})
 	defer c.Close()
 	const gen, n = 1, 20
@@ -89,7 +51,7 @@ func TestEntriesOfAnEarlierServerRunAreNotServed(t *testing.T) {
 		mustFill(t, c, gen, id, 2, []byte("v2"), true)
 	}
 	readBefore := time.Now()
-	srv.kill()
+	srv.Kill()
 
 	// Readers keep asking while the server comes back from the old file.
 	var (
@@ -113,7 +75,7 @@ func TestEntriesOfAnEarlierServerRunAreNotServed(t *testing.T) {
 			}
 		}()
 	}
-	srv = startRedis(t, addr, old)
+	srv = testenv.StartRedis(t, addr, old)
 	raw := redis.NewClient(&redis.Options{Addr: addr})
 	defer raw.Close()
 	if v, err := raw.Get(ctx, key(t, raw, gen, 1)).Result(); !errors.Is(err, redis.Nil) {
