@@ -1,0 +1,241 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/projectionredis"
+	"github.com/catalog-org/catalog/verify"
+)
+
+// verifyRun runs `catalog verify --json args...` and returns its report and
+// exit status.
+func verifyRun(t *testing.T, s stack, args ...string) (verify.Report, int, string) {
+	t.Helper()
+	cmd := exec.Command(catalogBin, append([]string{"verify", "--json"}, args...)...)
+	cmd.Env = s.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var rep verify.Report
+	if stdout.Len() > 0 {
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("verify printed no JSON report: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+	}
+	return rep, code, stderr.String()
+}
+
+// layer returns a layer's summary from a report.
+func layer(rep verify.Report, name string) verify.LayerSummary {
+	for _, l := range rep.Layers {
+		if l.Layer == name {
+			return l
+		}
+	}
+	return verify.LayerSummary{}
+}
+
+// writeCatalogue writes the generated catalogue (first deliveries, then
+// metadata updates, deal changes, takedowns and purges) as DDEX ERN 4.3,
+// and resends of a few releases with their first track removed, as JSON.
+func writeCatalogue(t *testing.T, seed uint64, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	deliveries := gen.Catalogue(seed, n)
+	for _, d := range deliveries {
+		var b bytes.Buffer
+		if err := gen.ERN43(&b, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, d.Name+".xml"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, d := range deliveries[:n] {
+		j := d.Release
+		if i%7 != 3 || len(j.Tracks) < 2 {
+			continue
+		}
+		created, err := time.Parse(time.RFC3339, j.MessageCreated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.MessageID += "-shorter"
+		j.MessageCreated = created.AddDate(0, 0, 90).Format(time.RFC3339)
+		j.Tracks = j.Tracks[1:]
+		b, err := ingest.EncodeJSON(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("4-tracks-%07d.json", i)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestVerify: after the sample catalogue of `catalog dev --sample` and a
+// generated one with updates, deal changes, takedowns, purges and tracks
+// removed, verify finds nothing in any layer; a read-model row corrupted on
+// purpose is named exactly (layer, track, field), and so is a corrupted
+// Redis entry; after a rebuild, nothing again.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.start(t, "dev", "--sample", "30")
+	waitHTTP(t, "http://"+s.ingest+"/healthz")
+	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	s.run(t, "ingest", "--quiet", writeCatalogue(t, 5, 80))
+
+	rep, code, stderr := verifyRun(t, s, "--sample", "300")
+	if code != 0 || len(rep.Divergences) != 0 {
+		t.Fatalf("verify after loading: exit %d, divergences %v\n%s", code, rep.Divergences, stderr)
+	}
+	pg, api := layer(rep, verify.LayerPostgres), layer(rep, verify.LayerAPI)
+	if rep.Log.LiveTracks < 500 || rep.Log.GoneTracks == 0 || rep.Log.Purged == 0 || pg.Tracks != rep.Log.LiveTracks+rep.Log.GoneTracks ||
+		pg.Territories < 100 || api.Requests != 300 {
+		t.Fatalf("verify covered too little: log %+v, postgres %+v, api %+v", rep.Log, pg, api)
+	}
+	// The api layer's reads filled hot entries; they are compared now.
+	rep, code, stderr = verifyRun(t, s, "--sample", "50", "--seed", "2")
+	if r := layer(rep, verify.LayerRedis); code != 0 || r.Entries == 0 {
+		t.Fatalf("verify with hot entries: exit %d, redis %+v, divergences %v\n%s", code, r, rep.Divergences, stderr)
+	}
+
+	ctx := ctxT(t)
+	pool, err := pgxpool.New(ctx, s.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var gen int
+	var ids []int64
+	rows, err := pool.Query(ctx, `select t.generation, t.track_id from td.tracks t join td.releases r on r.release_id = t.release_id
+		where not r.purged order by t.track_id limit 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&gen, &id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if rows.Err() != nil || len(ids) != 2 {
+		t.Fatalf("live tracks: %v %v", ids, rows.Err())
+	}
+
+	// One read-model row corrupted: exactly that track and field, in the
+	// postgres layer.
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`update td_g%d.tracks set title = title || ' (corrupted)' where track_id = $1`, gen), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	rep, code, _ = verifyRun(t, s, "--layers", "postgres")
+	if d := rep.Divergences; code != 1 || len(d) != 1 || d[0].Layer != verify.LayerPostgres || d[0].Track != ids[0] || d[0].Field != "title" ||
+		d[0].Served != d[0].Expected+" (corrupted)" {
+		t.Fatalf("a corrupted title: exit %d, divergences %+v", code, d)
+	}
+	text := exec.Command(catalogBin, "verify", "--layers", "postgres")
+	text.Env = s.env
+	out, _ := text.Output()
+	if want := fmt.Sprintf("divergence layer=postgres track=%d release=%d territory=- field=title expected=%q served=%q\n", ids[0],
+		rep.Divergences[0].Release, rep.Divergences[0].Expected, rep.Divergences[0].Served); !strings.HasPrefix(string(out), want) ||
+		!strings.Contains(string(out), "verify: 1 divergences") {
+		t.Errorf("text output:\n%s\nwant it to start with\n%s", out, want)
+	}
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`update td_g%d.tracks set title = left(title, -length(' (corrupted)')) where track_id = $1`, gen), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	// One hot entry corrupted: an entry at the right version with a wrong
+	// title is named in the redis layer.
+	store, err := projectionpg.NewTrackDetails(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := store.TrackRow(ctx, ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.Track.Title += " (stale)"
+	payload, _ := json.Marshal(row)
+	prefix := s.prefix
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Del(ctx, fmt.Sprintf("%s%d:%d", prefix, gen, ids[1])).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := projectionredis.New(projectionredis.Config{Addr: testenv.RedisAddr(t), Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	if stored, err := cache.Fill(ctx, int64(gen), ids[1], row.Version, payload); err != nil || !stored {
+		t.Fatalf("fill: %v %v", stored, err)
+	}
+	rep, code, _ = verifyRun(t, s, "--layers", "postgres,redis")
+	if d := rep.Divergences; code != 1 || len(d) != 1 || d[0].Layer != verify.LayerRedis || d[0].Track != ids[1] || d[0].Field != "title" ||
+		!strings.HasSuffix(d[0].Served, " (stale)") {
+		t.Fatalf("a corrupted entry: exit %d, divergences %+v", code, d)
+	}
+
+	// A rebuild from offset zero serves what the log says too (and drops
+	// the old generation's entries, the corrupted one with them).
+	if out := s.run(t, "projections", "rebuild", "track-details"); !strings.Contains(out, fmt.Sprintf("generation %d is live", gen+1)) {
+		t.Fatalf("rebuild printed %q", out)
+	}
+	rep, code, stderr = verifyRun(t, s, "--sample", "100")
+	if code != 0 || rep.Generation != gen+1 || layer(rep, verify.LayerPostgres).Tracks != pg.Tracks {
+		t.Fatalf("verify after the rebuild: exit %d, generation %d, postgres %+v, divergences %v\n%s", code, rep.Generation,
+			layer(rep, verify.LayerPostgres), rep.Divergences, stderr)
+	}
+}
+
+// TestVerifyNotCaughtUp: with no projector running, the read model never
+// reaches the end of the log, and verify says so with exit status 2 after
+// --wait.
+func TestVerifyNotCaughtUp(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.start(t, "ingest")
+	s.start(t, "api") // creates the live generation, which nothing feeds
+	waitHTTP(t, "http://"+s.ingest+"/healthz")
+	waitHTTP(t, "http://"+s.api+"/healthz")
+	deliver(t, s.ingest, restartRelease(3, 1))
+	_, code, stderr := verifyRun(t, s, "--layers", "postgres", "--wait", "1s")
+	if code != 2 || !strings.Contains(stderr, "has not caught up") || !strings.Contains(stderr, "1 events behind") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	_, code, stderr = verifyRun(t, s, "--sample", "lots")
+	if code != 2 || !strings.Contains(stderr, `--sample "lots"`) {
+		t.Fatalf("a bad flag: exit %d\n%s", code, stderr)
+	}
+	_, code, _ = verifyRun(t, s, "--no-such-flag")
+	if code != 2 {
+		t.Fatalf("an unknown flag: exit %d", code)
+	}
+}
