@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
 	"github.com/catalog-org/catalog/projections/projectionpg"
@@ -109,6 +111,7 @@ func TestVerify(t *testing.T) {
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.gateway+"/healthz")
 	s.run(t, "ingest", "--quiet", writeCatalogue(t, 5, 80))
+	waitClient(t, s, "demo")
 
 	rep, code, stderr := verifyRun(t, s, "--sample", "300")
 	if code != 0 || len(rep.Divergences) != 0 {
@@ -238,4 +241,55 @@ func TestVerifyNotCaughtUp(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("an unknown flag: exit %d", code)
 	}
+}
+
+// compilationRelease is a release whose tracks carry the given ISRCs.
+func compilationRelease(id, upcBody string, isrcs ...string) string {
+	var tracks []string
+	for i, isrc := range isrcs {
+		tracks = append(tracks, fmt.Sprintf(`{"isrc":%q,"title":"Song %d on %s","duration":"PT3M","disc":1,"number":%d}`, isrc, i+1, id, i+1))
+	}
+	return fmt.Sprintf(`{"messageId":%q,"upc":%q,"title":"Release %s","artist":"Various","label":"Label",
+	  "tracks":[%s],"availability":[{"territory":"GB","download":"2020-01-01"}]}`,
+		id, release.WithCheckDigit("0770"+upcBody), id, strings.Join(tracks, ","))
+}
+
+// TestVerifyCompilation: an album, then a compilation that carries one of
+// its recordings, then the album again: each release serves its own track
+// of the shared ISRC, and verify finds nothing.
+func TestVerifyCompilation(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.start(t, "dev", "--sample", "1")
+	waitHTTP(t, "http://"+s.ingest+"/healthz")
+	deliver(t, s.ingest, compilationRelease("album", "00000001", "GBCMP0000001", "GBCMP0000002"))
+	deliver(t, s.ingest, compilationRelease("compilation", "00000002", "GBCMP0000002", "GBCMP0000003"))
+	waitClient(t, s, "demo")
+	rep, code, stderr := verifyRun(t, s, "--sample", "all")
+	if code != 0 || len(rep.Divergences) != 0 {
+		t.Fatalf("exit %d, divergences %+v\n%s", code, rep.Divergences, stderr)
+	}
+}
+
+// waitClient waits until the gateway knows the API client named name (it
+// reloads its client list every second in tests).
+func waitClient(t *testing.T, s stack, name string) {
+	t.Helper()
+	ctx := ctxT(t)
+	pool, err := pgxpool.New(ctx, s.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		var key string
+		if err := pool.QueryRow(ctx, `select key from api_clients where name = $1`, name).Scan(&key); err != nil {
+			return err
+		}
+		status, _, body := get(t, fmt.Sprintf("http://%s/1.2/track/details?trackId=1&oauth_consumer_key=%s", s.gateway, key))
+		if status == http.StatusUnauthorized {
+			return fmt.Errorf("the gateway does not know %s yet: %s", name, body)
+		}
+		return nil
+	})
 }
