@@ -27,7 +27,7 @@ import (
 //
 // A record it cannot read (not an envelope, a schema version it cannot
 // upcast, a payload that does not decode, no release id, a track without
-// an id or ISRC) holds its release: that release and the records of its
+// an id or ISRC, a track id twice in one tracklist) holds its release: that release and the records of its
 // key after it are left out of the comparison and named in the report,
 // since the log alone no longer says what they must be.
 type Oracle struct {
@@ -168,19 +168,31 @@ func decodePayload(env events.Envelope) (ev any, known bool, err error) {
 	}
 }
 
-// hold stops folding key's events (and its release's, when known).
-func (o *Oracle) hold(key string, id int64, reason string) {
+// hold stops folding key's events (and its release's, when known); the
+// tracks the unreadable event names are left out of the comparison too.
+func (o *Oracle) hold(key string, id int64, reason string, tracks ...release.TrackInfo) {
 	o.stats.Unreadable++
 	if id == 0 {
 		id = o.keys[key]
+	} else {
+		o.keys[key] = id
 	}
 	if _, already := o.held[key]; !already {
 		o.held[key] = reason
 		o.note("release %s (id %d) is not checked: %s", key, id, reason)
 	}
-	if r := o.releases[id]; r != nil && r.held == "" {
+	if id == 0 {
+		return
+	}
+	r := o.releases[id]
+	if r == nil {
+		r = &releaseState{id: id, key: key}
+		o.releases[id] = r
+	}
+	if r.held == "" {
 		r.held = reason
 	}
+	r.tracks = append(r.tracks, tracks...)
 }
 
 // Apply folds one decoded event of the release with record key key. ev is
@@ -193,11 +205,17 @@ func (o *Oracle) Apply(key string, seq int64, ev any) {
 		o.hold(key, 0, fmt.Sprintf("a %T event (sequence %d) has no releaseId", ev, seq))
 		return
 	}
+	ids := make(map[int64]bool, len(tracks))
 	for _, t := range tracks {
 		if t.TrackID <= 0 || t.ISRC == "" {
-			o.hold(key, id, fmt.Sprintf("a %T event (sequence %d) has a track without an id or ISRC (%q)", ev, seq, t.ISRC))
+			o.hold(key, id, fmt.Sprintf("a %T event (sequence %d) has a track without an id or ISRC (%q)", ev, seq, t.ISRC), tracks...)
 			return
 		}
+		if ids[t.TrackID] {
+			o.hold(key, id, fmt.Sprintf("a %T event (sequence %d) has trackId %d twice (a track appears once on a release)", ev, seq, t.TrackID), tracks...)
+			return
+		}
+		ids[t.TrackID] = true
 	}
 	o.keys[key] = id
 	for _, t := range tracks {

@@ -169,6 +169,10 @@ func TestOracleFold(t *testing.T) {
 	o.Record(bad)
 	o.Record(record(t, "U50", 3, release.TypeDealsReplaced, 1, release.DealsReplaced{ReleaseID: 50, Deals: []release.Deal{
 		{Territories: []string{"GB"}, UseTypes: []string{"PermanentDownload"}}}}))
+	// Release 80: a track id twice in one tracklist breaks the contract
+	// (docs/events.md): it holds the release too.
+	o.Record(record(t, "U80", 1, release.TypeDelivered, 2, release.Delivered{ReleaseID: 80, Metadata: meta("U80", "Eighty"), ArtistID: 900,
+		Tracks: []release.TrackInfo{track(801, "GBAAA0000801", "Eight", 1), track(801, "GBAAA0000802", "Eight again", 2)}}))
 	// A schema version 1 delivery is read through the upcaster.
 	o.Record(record(t, "U60", 1, release.TypeDelivered, 1, map[string]any{"releaseId": 60, "upc": "U60", "title": "Sixty",
 		"artist": map[string]any{"id": 900, "name": "Artist"}, "label": "Label",
@@ -189,6 +193,7 @@ func TestOracleFold(t *testing.T) {
 	check(e, 701, "GB", NotAvailable, nil, nil, nil) // back after the purge, then taken down
 	check(e, 401, "GB", Found, &offer{"", "", ""}, nil, nil)
 	check(e, 5001, "GB", Unchecked, nil, nil, nil)
+	check(e, 801, "GB", Unchecked, nil, nil, nil)
 	check(e, 601, "GB", Found, &offer{"2001-01-01", "", ""}, nil, nil)
 	check(e, 999, "GB", NotFound, nil, nil, nil)
 
@@ -200,17 +205,17 @@ func TestOracleFold(t *testing.T) {
 	if a := e.Answer(701, "GB", now); a.Track.Release.Title != "Back" || a.Track.Release.Sequence != 4 {
 		t.Errorf("track 701: release %q at %d", a.Track.Release.Title, a.Track.Release.Sequence)
 	}
-	want := LogStats{Events: 20, Applied: 15, Stale: 1, Ignored: 1, Unknown: 1, Unreadable: 2, Gaps: 1}
+	want := LogStats{Events: 21, Applied: 15, Stale: 1, Ignored: 1, Unknown: 1, Unreadable: 3, Gaps: 1}
 	if e.Stats != want {
 		t.Errorf("stats %+v, want %+v", e.Stats, want)
 	}
 	if !e.rows[rowKey{101, 10}] || !e.rows[rowKey{101, 20}] || e.rows[rowKey{101, 5}] || e.rows[rowKey{102, 10}] {
 		t.Errorf("rows: %v", e.rows)
 	}
-	if releases, live, purged, held, tracks, gone := e.Counts(); releases != 7 || live != 5 || purged != 1 || held != 1 || tracks != 5 || gone != 2 {
+	if releases, live, purged, held, tracks, gone := e.Counts(); releases != 8 || live != 5 || purged != 1 || held != 2 || tracks != 5 || gone != 2 {
 		t.Errorf("counts: %d releases, %d live, %d purged, %d held, %d live tracks, %d gone", releases, live, purged, held, tracks, gone)
 	}
-	if len(e.Notes) != 2 {
+	if len(e.Notes) != 3 {
 		t.Errorf("notes: %q", e.Notes)
 	}
 }

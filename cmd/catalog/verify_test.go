@@ -18,6 +18,7 @@ import (
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
 	"github.com/catalog-org/catalog/projections/projectionpg"
@@ -292,4 +293,61 @@ func waitClient(t *testing.T, s stack, name string) {
 		}
 		return nil
 	})
+}
+
+// TestVerifyLegacyLog: a log written before track ids were per release
+// (one track id on an album and a compilation), with a replayed event and
+// a schema version 1 delivery, read by the projector and the oracle alike:
+// nothing diverges; purging the album hands the shared id to the
+// compilation, and nothing diverges then either.
+func TestVerifyLegacyLog(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	key := strings.TrimSpace(s.run(t, "clients", "add", "verify"))
+	s.start(t, "dev")
+	waitHTTP(t, "http://"+s.ingest+"/healthz")
+	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	prod, err := events.NewProducer(events.KafkaConfig{Brokers: s.brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	topic := s.prefix + "releases"
+	send := func(subject string, seq int64, typ string, version int, data any) {
+		t.Helper()
+		env, err := events.NewEnvelope(typ, version, "/catalog/ingest", subject, seq, time.Now(), "legacy/1", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prod.Send([]events.Outgoing{{Topic: topic, Envelope: env}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	deals := []release.Deal{{Territories: []string{"Worldwide"}, UseTypes: []string{"PermanentDownload"}, CommercialModels: []string{"PayAsYouGoModel"}, Start: &start}}
+	trk := func(id int64, isrc, title string, n int) release.TrackInfo {
+		return release.TrackInfo{TrackID: id, ISRC: isrc, Title: title, Artist: "Band", ArtistID: 5, DurationSeconds: 200, Disc: 1, Number: n}
+	}
+	send("00724349501058", 1, release.TypeDelivered, 2, release.Delivered{ReleaseID: 1,
+		Metadata: release.Metadata{UPC: "00724349501058", Title: "Come Down", Artist: "Band"}, ArtistID: 5,
+		Tracks: []release.TrackInfo{trk(11, "USCA29600191", "I Love You", 1), trk(12, "USCA29600192", "Minnesoter", 2)}, Deals: deals})
+	send("5012345678900", 1, release.TypeDelivered, 2, release.Delivered{ReleaseID: 2,
+		Metadata: release.Metadata{UPC: "5012345678900", Title: "Best of", Artist: "Various"}, ArtistID: 6,
+		Tracks: []release.TrackInfo{trk(21, "GBAAA9600001", "Other", 1), trk(11, "USCA29600191", "I Love You (edit)", 2)}, Deals: deals})
+	send("5012345678900", 1, release.TypeDelivered, 2, release.Delivered{ReleaseID: 2, // a replay: stale
+		Metadata: release.Metadata{UPC: "5012345678900", Title: "Replayed", Artist: "Various"}, ArtistID: 6, Tracks: []release.TrackInfo{trk(21, "GBAAA9600001", "x", 1)}})
+	send("0042282289827", 1, release.TypeDelivered, 1, map[string]any{"releaseId": 3, "upc": "0042282289827", "title": "Old Format",
+		"artist": map[string]any{"id": 8, "name": "Elder"}, "label": "Vault",
+		"tracks":       []map[string]any{{"trackId": 31, "isrc": "GBAAA6500001", "title": "Old", "artist": map[string]any{"id": 8, "name": "Elder"}, "durationSeconds": 150, "disc": 1, "number": 1}},
+		"availability": []map[string]any{{"territory": "GB", "downloadFrom": "1965-01-01T00:00:00Z", "streamingFrom": "2010-01-01T00:00:00Z"}}})
+
+	rep, code, stderr := verifyRun(t, s, "--key", key, "--sample", "all")
+	if code != 0 || rep.Log.LiveTracks != 4 || rep.Log.Stats.Stale != 1 || layer(rep, verify.LayerAPI).Requests == 0 {
+		t.Fatalf("legacy log: exit %d, log %+v, divergences %+v\n%s", code, rep.Log, rep.Divergences, stderr)
+	}
+	send("00724349501058", 2, release.TypePurged, 1, release.Purged{ReleaseID: 1, UPC: "00724349501058"})
+	rep, code, stderr = verifyRun(t, s, "--key", key, "--sample", "all")
+	if code != 0 || rep.Log.LiveTracks != 3 || rep.Log.GoneTracks != 1 {
+		t.Fatalf("after the album's purge: exit %d, log %+v, divergences %+v\n%s", code, rep.Log, rep.Divergences, stderr)
+	}
 }
