@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +25,12 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "catalog:", err)
-		os.Exit(1)
+		code := 1
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		os.Exit(code)
 	}
 }
 
@@ -69,6 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		clientsCommand(cfg, log),
 		eventsCommand(cfg, log),
 		genCommand(),
+		verifyCommand(cfg, log),
 	)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
