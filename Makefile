@@ -9,7 +9,7 @@ SAMPLE  ?= 50
 
 FUZZTIME ?= 15s
 
-.PHONY: help build up down run test test-short vet fuzz bench bench-quick bench-parts bench-tools clean-data
+.PHONY: help build up down run test test-short vet fuzz chaos bench bench-quick bench-parts bench-tools clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ run: up build ## start every role, load a sample catalogue, print the gateway UR
 vet: ## go vet
 	$(GO) vet ./...
 
-test: up vet ## the whole suite against the real services (starts them when needed), then a short fuzz run per parser
+test: up vet ## the whole suite against the real services (starts them when needed; a short chaos run among it), then a short fuzz run per parser
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz
 
@@ -38,6 +38,13 @@ fuzz: ## run each parser's fuzz target for FUZZTIME (corpus in testdata/fuzz)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./ingest/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ingest/ern/
 	$(GO) test -run='^$$' -fuzz='^FuzzKeyAndPath$$' -fuzztime=$(FUZZTIME) ./gateway/
+
+CHAOS_DELIVERIES ?= 5000
+CHAOS_ROUNDS     ?= 3
+
+chaos: up ## thousands of deliveries while faults hit its own Kafka, Postgres, Redis and projector; then catalog verify must find 0 divergences
+	CATALOG_CHAOS_DELIVERIES=$(CHAOS_DELIVERIES) CATALOG_CHAOS_ROUNDS=$(CHAOS_ROUNDS) \
+		$(GO) test -count=1 -v -run='^TestChaos$$' -timeout=60m ./deployments/chaos/
 
 test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...

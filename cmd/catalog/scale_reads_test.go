@@ -384,16 +384,20 @@ func (r *benchRun) freshness() {
 			}
 		}
 	}
-	isrcs := map[string]int64{}
-	rows, err := r.pg.Query(r.ctx, "select isrc, track_id from track_ids")
+	// A track is a recording on a release: compilations and reissues carry
+	// the same ISRCs as other releases, so a track is found by the release's
+	// UPC and the ISRC together.
+	type onRelease struct{ upc, isrc string }
+	ids := map[onRelease]int64{}
+	rows, err := r.pg.Query(r.ctx, "select r.upc, t.isrc, t.track_id from td.tracks t join td.releases r on r.release_id = t.release_id")
 	if err != nil {
 		r.b.Fatal(err)
 	}
 	for rows.Next() {
-		var s string
+		var k onRelease
 		var id int64
-		_ = rows.Scan(&s, &id)
-		isrcs[s] = id
+		_ = rows.Scan(&k.upc, &k.isrc, &id)
+		ids[k] = id
 	}
 	rows.Close()
 	valid := map[int64]bool{}
@@ -407,7 +411,7 @@ func (r *benchRun) freshness() {
 	var cands []cand
 	for _, d := range r.cat.deliveries {
 		if strings.HasPrefix(d.Name, "1-") && !later[d.Release.UPC] {
-			if id := isrcs[d.Release.Tracks[0].ISRC]; valid[id] {
+			if id := ids[onRelease{d.Release.UPC, d.Release.Tracks[0].ISRC}]; valid[id] {
 				cands = append(cands, cand{d.Release, id})
 			}
 		}

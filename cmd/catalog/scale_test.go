@@ -190,7 +190,7 @@ func (r *benchRun) generate() {
 	// only on the seed and its number, so adding releases keeps the others.
 	n := int(math.Ceil(float64(r.cfg.tracks) / 9.6))
 	for {
-		r.cat.deliveries = gen.Catalogue(seed, n)
+		r.cat.deliveries = gen.Catalogue(seed, n, gen.DefaultReuse)
 		r.cat.tracks = 0
 		for _, d := range r.cat.deliveries {
 			if strings.HasPrefix(d.Name, "1-") {
@@ -202,7 +202,9 @@ func (r *benchRun) generate() {
 		}
 		n += (r.cfg.tracks-r.cat.tracks)/8 + 1
 	}
-	dir := filepath.Join(r.work, fmt.Sprintf("catalogue-s%d-r%d", seed, n))
+	// The share of compilations and reissues is in the name: a catalogue
+	// written before they existed (or with another share) is not reused.
+	dir := filepath.Join(r.work, fmt.Sprintf("catalogue-s%d-r%d-reuse%g", seed, n, gen.DefaultReuse))
 	r.cat.releases = n
 	first := n
 	per := (first + chunks - 1) / chunks

@@ -87,12 +87,20 @@ func ERN43(w io.Writer, d Delivery) error {
 	p("  </ResourceList>\n  <ReleaseList>\n    <Release>\n      <ReleaseReference>R0</ReleaseReference>\n")
 	p("      <ReleaseType>%s</ReleaseType>\n      <ReleaseId><ICPN>%s</ICPN><CatalogNumber Namespace=\"DPID:%s\">%s</CatalogNumber></ReleaseId>\n",
 		x(j.Type), x(j.UPC), x(j.Sender), x(j.CatalogNumber))
-	p("      <DisplayTitleText>%s</DisplayTitleText>\n      <DisplayTitle><TitleText>%s</TitleText></DisplayTitle>\n", x(j.Title), x(j.Title))
+	sub := ""
+	if j.Version != "" {
+		sub = "<SubTitle>" + x(j.Version) + "</SubTitle>"
+	}
+	p("      <DisplayTitleText>%s</DisplayTitleText>\n      <DisplayTitle><TitleText>%s</TitleText>%s</DisplayTitle>\n", x(j.Title), x(j.Title), sub)
 	p("      <DisplayArtistName>%s</DisplayArtistName>\n", x(j.Artist))
 	displayArtists("      ", toLike(j.Artists))
 	p("      <ReleaseLabelReference>%s</ReleaseLabelReference>\n", label)
 	p("      <PLine><PLineText>%s</PLineText></PLine>\n      <Genre><GenreText>%s</GenreText></Genre>\n", x(j.PLine), x(j.Genre))
-	p("      <ReleaseDate>%s</ReleaseDate>\n      <ParentalWarningType>NotExplicit</ParentalWarningType>\n", x(j.ReleaseDate))
+	p("      <ReleaseDate>%s</ReleaseDate>\n", x(j.ReleaseDate))
+	if j.OriginalReleaseDate != "" {
+		p("      <OriginalReleaseDate>%s</OriginalReleaseDate>\n", x(j.OriginalReleaseDate))
+	}
+	p("      <ParentalWarningType>NotExplicit</ParentalWarningType>\n")
 	p("      <ResourceGroup>\n")
 	disc := 0
 	for k, t := range j.Tracks {
