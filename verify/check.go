@@ -47,7 +47,7 @@ type ReadModel interface {
 // HotCache is the hot-entry cache (projectionredis.Cache).
 type HotCache interface {
 	Tracks(ctx context.Context, generation int64) ([]int64, error)
-	Get(ctx context.Context, generation, trackID int64) (payload []byte, version int64, ok bool, err error)
+	Get(ctx context.Context, generation, trackID int64) (payload []byte, version projections.ReleaseVersion, ok bool, err error)
 }
 
 // API answers track/details as customers get it (Gateway).

@@ -278,13 +278,14 @@ func (c *checker) redis(ctx context.Context, cache HotCache) (LayerSummary, erro
 		}
 		if !live {
 			c.out.add(Divergence{Layer: LayerRedis, Track: id, Field: "entry", Expected: "no entry (the track must not be served)",
-				Served: fmt.Sprintf("entry of release %d at version %d", row.Track.Release.ID, version)})
+				Served: fmt.Sprintf("entry of release %d at version %d", version.Release, version.Version)})
 			counts.saw(id, 0, nil)
 			return nil
 		}
-		if want := ans.rel.version; version != want {
+		if want := (projections.ReleaseVersion{Release: ans.rel.id, Version: ans.rel.version}); version != want {
 			c.out.add(Divergence{Layer: LayerRedis, Track: id, Release: ans.rel.id, Field: "entry.version",
-				Expected: itoa(want), Served: itoa(version)})
+				Expected: fmt.Sprintf("release %d version %d", want.Release, want.Version),
+				Served: fmt.Sprintf("release %d version %d", version.Release, version.Version)})
 		}
 		c.compareRow(LayerRedis, ans, row, counts)
 		return nil
@@ -308,12 +309,12 @@ func (r *releaseState) releaseID() int64 {
 // getWithRetry reads a hot entry, asking again after a short pause when
 // Redis does not answer within the cache's deadline; an error that lasts
 // through every try is the entry's.
-func getWithRetry(ctx context.Context, cache HotCache, gen, id int64) ([]byte, int64, bool, error) {
+func getWithRetry(ctx context.Context, cache HotCache, gen, id int64) ([]byte, projections.ReleaseVersion, bool, error) {
 	var err error
 	for try := 0; try < 5; try++ {
 		var (
 			payload []byte
-			version int64
+			version projections.ReleaseVersion
 			ok      bool
 		)
 		payload, version, ok, err = cache.Get(ctx, gen, id)
@@ -322,9 +323,9 @@ func getWithRetry(ctx context.Context, cache HotCache, gen, id int64) ([]byte, i
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, false, ctx.Err()
+			return nil, projections.ReleaseVersion{}, false, ctx.Err()
 		case <-time.After(time.Duration(try+1) * 100 * time.Millisecond):
 		}
 	}
-	return nil, 0, false, fmt.Errorf("read the entry of track %d: %w", id, err)
+	return nil, projections.ReleaseVersion{}, false, fmt.Errorf("read the entry of track %d: %w", id, err)
 }

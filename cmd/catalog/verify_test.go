@@ -67,7 +67,7 @@ func layer(rep verify.Report, name string) verify.LayerSummary {
 func writeCatalogue(t *testing.T, seed uint64, n int) string {
 	t.Helper()
 	dir := t.TempDir()
-	deliveries := gen.Catalogue(seed, n)
+	deliveries := gen.Catalogue(seed, n, gen.DefaultReuse)
 	for _, d := range deliveries {
 		var b bytes.Buffer
 		if err := gen.ERN43(&b, d); err != nil {
