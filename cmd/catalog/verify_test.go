@@ -21,6 +21,7 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/verify"
@@ -190,15 +191,21 @@ func TestVerify(t *testing.T) {
 	prefix := s.prefix
 	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	defer raw.Close()
-	if err := raw.Del(ctx, fmt.Sprintf("%s%d:%d", prefix, gen, ids[1])).Err(); err != nil {
+	keys, err := raw.Keys(ctx, fmt.Sprintf("%s%d:*:%d", prefix, gen, ids[1])).Result()
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(keys) > 0 {
+		if err := raw.Del(ctx, keys...).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cache, err := projectionredis.New(projectionredis.Config{Addr: testenv.RedisAddr(t), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	if stored, err := cache.Fill(ctx, int64(gen), ids[1], row.Version, payload); err != nil || !stored {
+	if stored, err := cache.Fill(ctx, int64(gen), ids[1], projections.ReleaseVersion{Release: row.Track.Release.ID, Version: row.Version}, payload, time.Now()); err != nil || !stored {
 		t.Fatalf("fill: %v %v", stored, err)
 	}
 	rep, code, _ = verifyRun(t, s, "--layers", "postgres,redis")
