@@ -21,8 +21,9 @@ func FuzzKeyAndPath(f *testing.F) {
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
 		}
-		if k := identify(r); k != "" && ValidKey(k) != nil {
-			t.Fatalf("identify returned an invalid key %q", k)
+		k, conflict := identify(r)
+		if k != "" && (ValidKey(k) != nil || conflict != "") {
+			t.Fatalf("identify returned an invalid key %q (conflict %q)", k, conflict)
 		}
 		u, err := url.Parse("http://x" + path)
 		if err != nil || !strings.HasPrefix(u.Path, "/") {

@@ -132,6 +132,11 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// AccessLog receives one line per request (nil: the gateway's logger).
 	AccessLog *slog.Logger
+	// TrustedProxies are the networks of the proxies in front of the
+	// gateway (a CDN, a load balancer). X-Forwarded-For and X-Real-IP are
+	// believed only from a peer in one of them; by default none is, and
+	// the client's address is the TCP peer's.
+	TrustedProxies []*net.IPNet
 }
 
 // route is a public route and the service it belongs to.
@@ -173,30 +178,63 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 	if cfg.AccessLog == nil {
 		cfg.AccessLog = log
 	}
+	for _, n := range cfg.TrustedProxies {
+		if n == nil {
+			return nil, errors.New("gateway: a trusted proxy network is nil")
+		}
+	}
 	m := newMetrics(cfg.Registerer)
 	g := &gw{cfg: cfg, clients: clients, quota: quota, log: log, m: m, fallback: map[string]int64{}}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	e.Use(middleware.Recover())
 	e.Use(g.accessLog)
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	// HEAD is served wherever GET is, and answers as GET does without
+	// the body; on a guarded route it is a request like any other.
+	getOrHead := []string{http.MethodGet, http.MethodHead}
+	e.Match(getOrHead, "/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	if len(cfg.OpenAPI) > 0 {
-		e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", cfg.OpenAPI) })
+		e.Match(getOrHead, "/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", cfg.OpenAPI) })
 	}
-	api := newProxy(cfg.Upstreams.API, "", cfg.UpstreamTimeout, log, true)
+	api := newProxy(cfg.Upstreams.API, "", cfg.UpstreamTimeout, e.IPExtractor, log, true)
 	for _, r := range catalogueRoutes {
-		e.GET(r.path, g.guard(r.service, api))
+		e.Match(getOrHead, r.path, g.guard(r.service, api))
 	}
 	if u := cfg.Upstreams.Ingest; u != nil {
-		p := newProxy(u, "/ingest", cfg.UpstreamTimeout, log, false)
+		p := newProxy(u, "/ingest", cfg.UpstreamTimeout, e.IPExtractor, log, false)
 		e.Any("/ingest/*", g.guard(ServiceIngest, p))
 	}
 	if u := cfg.Upstreams.Admin; u != nil {
-		p := newProxy(u, "", cfg.UpstreamTimeout, log, false)
+		p := newProxy(u, "", cfg.UpstreamTimeout, e.IPExtractor, log, false)
 		e.Any("/admin/*", g.guard(ServiceAdmin, p))
 	}
 	return cleanPaths(e), nil
+}
+
+// clientIP returns how the gateway finds a client's address. Without
+// trusted proxies it is the TCP peer's, whatever the headers say. Behind
+// them (echo's extractors, with only the configured networks trusted) it
+// is the first address of X-Forwarded-For, read from the right, that is
+// not a trusted proxy's, or, without X-Forwarded-For, X-Real-IP; both
+// only when the peer itself is a trusted proxy, and the peer's address
+// when a header is not an address.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	xff, realIP := echo.ExtractIPFromXFFHeader(opts...), echo.ExtractIPFromRealIPHeader(opts...)
+	return func(r *http.Request) string {
+		if len(r.Header.Values(echo.HeaderXForwardedFor)) > 0 {
+			return xff(r)
+		}
+		return realIP(r)
+	}
 }
 
 // cleanPaths refuses request paths that could be read differently by the
@@ -230,20 +268,31 @@ type gw struct {
 	lastWarning time.Time
 }
 
-// consumerKeys finds the client's key: the oauth_consumer_key query
-// parameter, else the Authorization header, either as
-// "oauth_consumer_key=KEY" or as an OAuth 1.0 header. It returns every
-// key found, so conflicting ones can be refused.
-func consumerKeys(r *http.Request) []string {
+// Why a request with two different consumer keys is refused, after
+// authFailure: 7digital's clients recognise an authentication error by its
+// "OAuth" prefix.
+const (
+	conflictQueryHeader = "the oauth_consumer_key query parameter and the Authorization header carry different consumer keys"
+	conflictQuery       = "the query string carries different oauth_consumer_key values"
+	conflictHeader      = "the Authorization header carries different consumer keys"
+)
+
+// queryKeys returns every oauth_consumer_key in the query string (name
+// matched in any case).
+func queryKeys(r *http.Request) []string {
 	var keys []string
 	for k, v := range r.URL.Query() {
 		if strings.EqualFold(k, "oauth_consumer_key") {
 			keys = append(keys, v...)
 		}
 	}
-	if len(keys) > 0 {
-		return keys
-	}
+	return keys
+}
+
+// headerKeys returns every consumer key in the Authorization headers,
+// written "oauth_consumer_key=KEY" or as an OAuth 1.0 header.
+func headerKeys(r *http.Request) []string {
+	var keys []string
 	for _, auth := range r.Header.Values("Authorization") {
 		auth = strings.TrimSpace(auth)
 		if len(auth) >= 6 && strings.EqualFold(auth[:6], "OAuth ") {
@@ -263,22 +312,45 @@ func consumerKeys(r *http.Request) []string {
 	return keys
 }
 
-// identify returns the request's single consumer key, or "" when there is
-// none, more than one (different), or a malformed one.
-func identify(r *http.Request) string {
-	keys := consumerKeys(r)
-	if len(keys) == 0 {
-		return ""
-	}
-	for _, k := range keys[1:] {
+// single returns the one key all of keys name ("" for none), and false
+// when they name different keys.
+func single(keys []string) (string, bool) {
+	for _, k := range keys {
 		if k != keys[0] {
-			return ""
+			return "", false
 		}
 	}
-	if ValidKey(keys[0]) != nil {
-		return ""
+	if len(keys) == 0 {
+		return "", true
 	}
-	return keys[0]
+	return keys[0], true
+}
+
+// identify returns the request's consumer key, from the query string or
+// the Authorization header or both when they agree. key is "" when there
+// is none, or a malformed one; conflict, when not empty, says which two
+// places carry different keys.
+func identify(r *http.Request) (key, conflict string) {
+	q, ok := single(queryKeys(r))
+	if !ok {
+		return "", conflictQuery
+	}
+	h, ok := single(headerKeys(r))
+	if !ok {
+		return "", conflictHeader
+	}
+	switch {
+	case q != "" && h != "" && q != h:
+		return "", conflictQueryHeader
+	case q == "":
+		key = h
+	default:
+		key = q
+	}
+	if ValidKey(key) != nil {
+		return "", ""
+	}
+	return key, ""
 }
 
 func plain(c echo.Context, code int, body string) error {
@@ -290,7 +362,10 @@ func plain(c echo.Context, code int, body string) error {
 func (g *gw) guard(service string, proxy http.Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Set("service", service)
-		key := identify(c.Request())
+		key, conflict := identify(c.Request())
+		if conflict != "" {
+			return plain(c, http.StatusUnauthorized, authFailure+": "+conflict)
+		}
 		if key == "" {
 			return plain(c, http.StatusUnauthorized, authFailure)
 		}
@@ -387,10 +462,13 @@ func (g *gw) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 // newProxy builds a reverse proxy to one upstream. Rewrite (not the
 // deprecated Director) runs after hop-by-hop and client X-Forwarded-*
-// headers are removed; it drops X-Real-IP, sets fresh forwarding headers,
-// and keeps the identity header the guard set, whatever a Connection
-// header names. stripPrefix is cut from the path.
-func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, log *slog.Logger, catalogue bool) *httputil.ReverseProxy {
+// headers are removed; it drops X-Real-IP, sets fresh forwarding headers
+// (X-Forwarded-For: the one address clientIP found, never what a client
+// wrote), and keeps the identity header the guard set, whatever a
+// Connection header names. A HEAD goes upstream as a GET (the API serves
+// GET only); the server drops the body it answers. stripPrefix is cut
+// from the path.
+func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clientIP echo.IPExtractor, log *slog.Logger, catalogue bool) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -416,7 +494,15 @@ func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, log 
 			if client != "" {
 				pr.Out.Header.Set(ClientHeader, client)
 			}
+			if pr.In.Method == http.MethodHead {
+				pr.Out.Method = http.MethodGet
+			}
 			pr.SetXForwarded()
+			if ip := clientIP(pr.In); ip != "" {
+				pr.Out.Header.Set("X-Forwarded-For", ip)
+			} else {
+				pr.Out.Header.Del("X-Forwarded-For")
+			}
 		},
 		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

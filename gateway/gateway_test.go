@@ -25,6 +25,7 @@ type fixture struct {
 	quota   *gatewayredis.Quota
 	seen    atomic.Pointer[http.Header]
 	seenURL atomic.Pointer[string]
+	seenMth atomic.Pointer[string]
 	up      *httptest.Server
 	now     atomic.Pointer[time.Time]
 }
@@ -62,9 +63,10 @@ func newFixture(t *testing.T) *fixture {
 	f.quota = q
 	f.up = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Clone()
-		u := r.URL.String()
+		u, m := r.URL.String(), r.Method
 		f.seen.Store(&h)
 		f.seenURL.Store(&u)
+		f.seenMth.Store(&m)
 		w.Header().Set("Content-Type", "application/xml")
 		_, _ = io.WriteString(w, `<response status="ok"/>`)
 	}))
@@ -98,13 +100,30 @@ func (f *fixture) gateway(t *testing.T, cfg gateway.Config, quota gateway.Quota)
 
 func do(t *testing.T, base, path string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	return doMethod(t, http.MethodGet, base, path, hdr)
+}
+
+func doMethod(t *testing.T, method, base, path string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	h := http.Header{}
+	for k, v := range hdr {
+		h.Set(k, v)
+	}
+	return send(t, method, base+path, h)
+}
+
+func doHeaders(t *testing.T, base, path string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	return send(t, http.MethodGet, base+path, hdr)
+}
+
+func send(t *testing.T, method, rawURL string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
+	req.Header = hdr
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +157,7 @@ func TestStatusPaths(t *testing.T) {
 		"admin without grant":   {"/admin/rebuilds/track-details?oauth_consumer_key=good-key", nil, 403, "Access to the admin service is not granted to this key"},
 		"admin with grant":      {"/admin/rebuilds/track-details?oauth_consumer_key=ops-key", nil, 200, ""},
 		"ingest without grant":  {"/ingest/v1/deliveries?oauth_consumer_key=ops-key", nil, 403, "Access to the ingest service is not granted to this key"},
-		"conflicting keys":      {"/1.2/track/details?trackId=1&oauth_consumer_key=good-key&oauth_consumer_key=ops-key", nil, 401, denied},
+		"conflicting keys":      {"/1.2/track/details?trackId=1&oauth_consumer_key=good-key&oauth_consumer_key=ops-key", nil, 401, denied + ": the query string carries different oauth_consumer_key values"},
 		"10 KB key":             {"/1.2/track/details?trackId=1&oauth_consumer_key=" + strings.Repeat("k", 10240), nil, 401, denied},
 		"key with CRLF":         {"/1.2/track/details?trackId=1&oauth_consumer_key=good-key%0d%0aX-Evil:%201", nil, 401, denied},
 		"key with NUL":          {"/1.2/track/details?trackId=1&oauth_consumer_key=good-key%00", nil, 401, denied},

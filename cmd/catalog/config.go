@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type config struct {
 	RebuildDuty        float64
 	AdminToken         string
 	GatewayMetricsAddr string
+	TrustedProxies     []*net.IPNet
 	OverLimitStatus    int
 	QuotaTimeout       time.Duration
 	QuotaFailClosed    bool
@@ -107,8 +109,35 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("CATALOG_API_URL: want an absolute URL such as http://127.0.0.1:8081"))
 	}
 	c.APIURL = u
+	c.TrustedProxies, err = parseTrustedProxies(get("CATALOG_GATEWAY_TRUSTED_PROXIES", ""))
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// maxTrustedProxies bounds CATALOG_GATEWAY_TRUSTED_PROXIES.
+const maxTrustedProxies = 100
+
+// parseTrustedProxies reads a comma-separated list of CIDR networks
+// (empty: none).
+func parseTrustedProxies(s string) ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("CATALOG_GATEWAY_TRUSTED_PROXIES: %q is not a CIDR network: want a comma-separated list such as 10.0.0.0/8,127.0.0.1/32,::1/128", f)
+		}
+		nets = append(nets, n)
+	}
+	if len(nets) > maxTrustedProxies {
+		return nil, fmt.Errorf("CATALOG_GATEWAY_TRUSTED_PROXIES: %d networks, want at most %d", len(nets), maxTrustedProxies)
+	}
+	return nets, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,6 +76,35 @@ func get(t testing.TB, rawURL string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
+// send makes one request with the given method and headers and returns the
+// response with its body read.
+func send(t testing.TB, method, rawURL string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr != nil {
+		req.Header = hdr
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func atoi(t testing.TB, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func parse(t testing.TB, body string) xmlResponse {
 	t.Helper()
 	var r xmlResponse
@@ -134,6 +164,26 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("download = %v", tr.Download)
 	case tr.SubscriptionStreaming == nil || *tr.SubscriptionStreaming != "1997-07-10T00:00:00Z":
 		t.Errorf("subscriptionStreaming = %v", tr.SubscriptionStreaming)
+	}
+
+	// HEAD answers as GET does, without a body, through the gateway and the
+	// API, and counts as a request.
+	gb := details(fmt.Sprintf("trackId=%d&country=GB&usageTypes=download,subscriptionstreaming", trackID))
+	getResp, getBody := send(t, http.MethodGet, gb, nil)
+	headResp, headBody := send(t, http.MethodHead, gb, nil)
+	if headResp.StatusCode != http.StatusOK || headBody != "" || getBody != body {
+		t.Errorf("HEAD: %d with %d bytes of body", headResp.StatusCode, len(headBody))
+	}
+	for _, h := range []string{"Content-Type", "Content-Length", "ETag", "Cache-Control", "Vary", "Surrogate-Key", "X-RateLimit-Limit"} {
+		if headResp.Header.Get(h) != getResp.Header.Get(h) || getResp.Header.Get(h) == "" {
+			t.Errorf("HEAD %s: %q, GET %q", h, headResp.Header.Get(h), getResp.Header.Get(h))
+		}
+	}
+	if g, h := getResp.Header.Get("X-RateLimit-Current"), headResp.Header.Get("X-RateLimit-Current"); g == "" || h != fmt.Sprint(atoi(t, g)+1) {
+		t.Errorf("X-RateLimit-Current: GET %q, then HEAD %q", g, h)
+	}
+	if r, b := send(t, http.MethodHead, gb, http.Header{"If-None-Match": {getResp.Header.Get("ETag")}}); r.StatusCode != http.StatusNotModified || b != "" {
+		t.Errorf("HEAD with If-None-Match: %d %q", r.StatusCode, b)
 	}
 
 	// Per territory: in the US only the download is offered; without

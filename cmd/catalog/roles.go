@@ -248,6 +248,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		OverLimitStatus: cfg.OverLimitStatus,
 		QuotaTimeout:    cfg.QuotaTimeout,
 		QuotaFailClosed: cfg.QuotaFailClosed,
+		TrustedProxies:  cfg.TrustedProxies,
 		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
 		// The access log is JSON lines on stdout, whatever the format of the

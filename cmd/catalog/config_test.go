@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestTrustedProxiesSetting: CATALOG_GATEWAY_TRUSTED_PROXIES is a list of
+// CIDR networks, none by default; anything else is refused by name.
+func TestTrustedProxiesSetting(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	if err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("default: %v %v, want no trusted proxies", c.TrustedProxies, err)
+	}
+	c, err = loadConfig(envOf(map[string]string{"CATALOG_GATEWAY_TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1/32,::1/128 "}))
+	if err != nil || fmt.Sprint(c.TrustedProxies) != "[10.0.0.0/8 127.0.0.1/32 ::1/128]" {
+		t.Fatalf("three networks: %v %v", c.TrustedProxies, err)
+	}
+	for _, bad := range []string{"127.0.0.1", "10.0.0.0/33", "cdn.example.com", strings.Repeat("10.0.0.0/8,", 101)} {
+		_, err := loadConfig(envOf(map[string]string{"CATALOG_GATEWAY_TRUSTED_PROXIES": bad}))
+		if err == nil || !strings.Contains(err.Error(), "CATALOG_GATEWAY_TRUSTED_PROXIES") {
+			t.Errorf("%.40q: %v, want an error naming the setting", bad, err)
+		}
+	}
+}
