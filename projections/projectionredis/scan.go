@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Tracks returns the ids of the tracks that have a key in generation (an
+// Tracks returns the ids of the tracks that have a key in generation under
+// the current Redis server run (an
 // entry or a tombstone), each once, in no particular order, walking the generation's
 // keys with SCAN (never KEYS), each round trip bounded by the client's
 // timeouts and the whole walk only by ctx. A key written or expiring while
@@ -15,7 +16,12 @@ import (
 // says what a reader would be served. A key under the generation's pattern
 // whose track part is not a positive decimal id is ErrCorrupt.
 func (c *Cache) Tracks(ctx context.Context, generation int64) ([]int64, error) {
-	gp := c.prefix + strconv.FormatInt(generation, 10) + ":"
+	srv, err := c.known(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projectionredis: tracks of generation %d: %w", generation, err)
+	}
+	// Only this server run's keys can be served; older runs' are not trusted.
+	gp := c.prefix + strconv.FormatInt(generation, 10) + ":" + string(srv.run) + ":"
 	match := escapeGlob(gp) + "*"
 	var (
 		cursor uint64
