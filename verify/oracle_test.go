@@ -183,12 +183,12 @@ func TestOracleFold(t *testing.T) {
 
 	e = Expect(o)
 	check(e, 101, "GB", Found, &offer{"2019-01-01", "", "1.29 GBP"}, nil, nil) // merged: earliest start, open end, earliest price
-	check(e, 101, "US", NotAvailable, nil, nil, nil)                          // ended
-	check(e, 101, "JP", Found, nil, &offer{"", "", ""}, nil)                  // a stream with no model is subscription
-	check(e, 101, "NO", NotAvailable, nil, nil, nil)                          // a stream under pay-as-you-go grants nothing
-	check(e, 101, "SE", Found, nil, nil, &offer{"2026-01-01", "", ""})        // a future offer is shown
-	check(e, 102, "GB", NotFound, nil, nil, nil)                              // removed from the tracklist
-	check(e, 501, "GB", NotFound, nil, nil, nil)                              // its release purged
+	check(e, 101, "US", NotAvailable, nil, nil, nil)                           // ended
+	check(e, 101, "JP", Found, nil, &offer{"", "", ""}, nil)                   // a stream with no model is subscription
+	check(e, 101, "NO", NotAvailable, nil, nil, nil)                           // a stream under pay-as-you-go grants nothing
+	check(e, 101, "SE", Found, nil, nil, &offer{"2026-01-01", "", ""})         // a future offer is shown
+	check(e, 102, "GB", NotFound, nil, nil, nil)                               // removed from the tracklist
+	check(e, 501, "GB", NotFound, nil, nil, nil)                               // its release purged
 	check(e, 201, "GB", Found, &offer{"", "", ""}, nil, nil)
 	check(e, 701, "GB", NotAvailable, nil, nil, nil) // back after the purge, then taken down
 	check(e, 401, "GB", Found, &offer{"", "", ""}, nil, nil)

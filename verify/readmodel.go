@@ -285,7 +285,7 @@ func (c *checker) redis(ctx context.Context, cache HotCache) (LayerSummary, erro
 		if want := (projections.ReleaseVersion{Release: ans.rel.id, Version: ans.rel.version}); version != want {
 			c.out.add(Divergence{Layer: LayerRedis, Track: id, Release: ans.rel.id, Field: "entry.version",
 				Expected: fmt.Sprintf("release %d version %d", want.Release, want.Version),
-				Served: fmt.Sprintf("release %d version %d", version.Release, version.Version)})
+				Served:   fmt.Sprintf("release %d version %d", version.Release, version.Version)})
 		}
 		c.compareRow(LayerRedis, ans, row, counts)
 		return nil
