@@ -67,21 +67,23 @@ func TestTopicsKeptForever(t *testing.T) {
 	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
 		t.Fatal(err)
 	}
-	assertForever := func() {
-		t.Helper()
+	// A config change reaches the broker through the KRaft metadata log, so a
+	// describe right after it may still show the previous value.
+	forever := func() error {
 		parts, cfg, err := events.TopicSettings(kc, topic)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if parts != 3 {
-			t.Errorf("partitions = %d, want 3", parts)
+			return fmt.Errorf("partitions = %d, want 3", parts)
 		}
 		if cfg["retention.ms"] != "-1" || cfg["retention.bytes"] != "-1" || cfg["cleanup.policy"] != "delete" {
-			t.Errorf("retention.ms=%s retention.bytes=%s cleanup.policy=%s, want -1, -1, delete",
+			return fmt.Errorf("retention.ms=%s retention.bytes=%s cleanup.policy=%s, want -1, -1, delete",
 				cfg["retention.ms"], cfg["retention.bytes"], cfg["cleanup.policy"])
 		}
+		return nil
 	}
-	assertForever()
+	testenv.Eventually(t, 10*time.Second, forever)
 
 	// Someone shortens retention by hand: the next start puts it back.
 	admin, err := sarama.NewClusterAdmin(kc.Brokers, sarama.NewConfig())
@@ -102,5 +104,5 @@ func TestTopicsKeptForever(t *testing.T) {
 	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
 		t.Fatal(err)
 	}
-	assertForever()
+	testenv.Eventually(t, 10*time.Second, forever)
 }
