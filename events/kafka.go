@@ -68,7 +68,6 @@ const (
 	FetchMaxBytes = 16 << 20
 )
 
-
 // TopicSpec is a topic catalog owns.
 type TopicSpec struct {
 	Name              string
