@@ -39,8 +39,34 @@ func (c KafkaConfig) saramaConfig() *sarama.Config {
 	}
 	cfg.Metadata.AllowAutoTopicCreation = false
 	cfg.Net.DialTimeout = 5 * time.Second
+	// A fetch starts small (1 MiB a partition) and grows up to the largest
+	// batch a topic may hold, so the biggest event is always readable.
+	cfg.Consumer.Fetch.Default = 1 << 20
+	cfg.Consumer.Fetch.Max = FetchMaxBytes
 	return cfg
 }
+
+// The size bounds of the event log, from the innermost out (docs/events.md).
+// Each layer leaves headroom over the one inside it, so an event ingest
+// accepts is always accepted by the producer, the topic and every reader.
+const (
+	// MaxEventBytes bounds one event as a Kafka record: key, value and
+	// headers, uncompressed, measured as the producer measures it
+	// (RecordSize). Ingest rejects a delivery any of whose events is larger.
+	MaxEventBytes = 6 << 20
+	// ProducerMaxMessageBytes is the producer's Producer.MaxMessageBytes: the
+	// largest record it sends, and the largest uncompressed batch it builds
+	// for one partition. A record above it fails before it is sent.
+	ProducerMaxMessageBytes = 7 << 20
+	// TopicMaxMessageBytes is the max.message.bytes of every catalog topic:
+	// the largest (compressed) record batch the broker appends. It is above
+	// the producer's limit, so the broker never refuses a batch the producer
+	// built.
+	TopicMaxMessageBytes = 8 << 20
+	// FetchMaxBytes is the most a consumer asks for from one partition in
+	// one fetch (Consumer.Fetch.Max); it is at least the largest batch.
+	FetchMaxBytes = 16 << 20
+)
 
 // TopicSpec is a topic catalog owns.
 type TopicSpec struct {
@@ -59,6 +85,15 @@ func topicConfig() map[string]*string {
 		"retention.bytes": &minus1,
 		"cleanup.policy":  &del,
 	}
+}
+
+// newTopicConfig is topicConfig plus the largest record batch the topic
+// accepts (TopicMaxMessageBytes), for a topic catalog creates.
+func newTopicConfig() map[string]*string {
+	c := topicConfig()
+	m := strconv.Itoa(TopicMaxMessageBytes)
+	c["max.message.bytes"] = &m
+	return c
 }
 
 // EnsureTopics creates the topics that do not exist, with infinite retention,
@@ -83,7 +118,7 @@ func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *s
 		d, ok := existing[s.Name]
 		if !ok {
 			err := admin.CreateTopic(s.Name, &sarama.TopicDetail{
-				NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, ConfigEntries: topicConfig(),
+				NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, ConfigEntries: newTopicConfig(),
 			}, false)
 			if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 				return fmt.Errorf("create topic %s: %w", s.Name, err)
@@ -99,6 +134,9 @@ func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *s
 				"topic", s.Name, "partitions", d.NumPartitions, "configured", s.Partitions)
 		}
 		if err := ensureRetention(admin, s.Name, log); err != nil {
+			return err
+		}
+		if err := ensureMaxMessageBytes(admin, s.Name, log); err != nil {
 			return err
 		}
 	}
@@ -154,6 +192,35 @@ func ensureRetention(admin sarama.ClusterAdmin, topic string, log *slog.Logger) 
 	log.Warn("kafka topic did not keep events forever; fixing its settings", "topic", topic, "settings", current)
 	if err := admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
 		return fmt.Errorf("alter topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// ensureMaxMessageBytes raises an existing topic's max.message.bytes to
+// TopicMaxMessageBytes when it is smaller (a topic created before the bound,
+// or by hand, inherits the broker's 1 MiB default). A larger value is kept:
+// an operator may have raised it on purpose.
+func ensureMaxMessageBytes(admin sarama.ClusterAdmin, topic string, log *slog.Logger) error {
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
+	if err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	for _, e := range entries {
+		if e.Name != "max.message.bytes" {
+			continue
+		}
+		if n, err := strconv.Atoi(e.Value); err == nil && n >= TopicMaxMessageBytes {
+			return nil
+		}
+		log.Warn("kafka topic accepts smaller records than catalog produces; raising its max.message.bytes",
+			"topic", topic, "max.message.bytes", e.Value, "to", TopicMaxMessageBytes)
+	}
+	v := strconv.Itoa(TopicMaxMessageBytes)
+	fix := map[string]sarama.IncrementalAlterConfigsEntry{
+		"max.message.bytes": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
+	}
+	if err := admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
+		return fmt.Errorf("alter topic %s max.message.bytes: %w", topic, err)
 	}
 	return nil
 }

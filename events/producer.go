@@ -49,7 +49,11 @@ func NewProducer(kc KafkaConfig) (*Producer, error) {
 	cfg.Producer.Retry.Max = 10
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Return.Errors = true
+	// LZ4 shrinks a batch on the wire and on disk; the size bounds are set on
+	// uncompressed bytes (MaxEventBytes, ProducerMaxMessageBytes), so an
+	// event's acceptance never depends on how well it compresses.
 	cfg.Producer.Compression = sarama.CompressionLZ4
+	cfg.Producer.MaxMessageBytes = ProducerMaxMessageBytes
 	cfg.Producer.Partitioner = sarama.NewMurmur2Partitioner
 	sp, err := sarama.NewSyncProducer(kc.Brokers, cfg)
 	if err != nil {
@@ -78,15 +82,90 @@ func (p *Producer) Send(records []Outgoing) ([]Position, error) {
 	if err := p.sp.SendMessages(msgs); err != nil {
 		var perrs sarama.ProducerErrors
 		if errors.As(err, &perrs) && len(perrs) > 0 {
-			return nil, fmt.Errorf("produce %d records: %d failed, first: %w", len(msgs), len(perrs), perrs[0].Err)
+			index := make(map[*sarama.ProducerMessage]int, len(msgs))
+			for i, m := range msgs {
+				index[m] = i
+			}
+			se := &SendError{Records: len(msgs), Failed: map[int]error{}}
+			for _, pe := range perrs {
+				if i, ok := index[pe.Msg]; ok {
+					se.Failed[i] = pe.Err
+				}
+			}
+			return positions(msgs), se
 		}
 		return nil, fmt.Errorf("produce %d records: %w", len(msgs), err)
 	}
+	return positions(msgs), nil
+}
+
+func positions(msgs []*sarama.ProducerMessage) []Position {
 	out := make([]Position, len(msgs))
 	for i, m := range msgs {
 		out[i] = Position{Partition: m.Partition, Offset: m.Offset}
 	}
-	return out, nil
+	return out
+}
+
+// SendError reports the records of a Send that failed, by their index in
+// the records passed. The others reached Kafka; a failed one may have too
+// (a timeout after the broker wrote it).
+type SendError struct {
+	Records int
+	Failed  map[int]error
+}
+
+func (e *SendError) Error() string {
+	first := -1
+	for i := range e.Failed {
+		if first < 0 || i < first {
+			first = i
+		}
+	}
+	return fmt.Sprintf("produce %d records: %d failed, first (record %d): %v", e.Records, len(e.Failed), first, e.Failed[first])
+}
+
+// Unwrap returns the failures, so errors.Is and IsPermanent see them.
+func (e *SendError) Unwrap() []error {
+	out := make([]error, 0, len(e.Failed))
+	for _, err := range e.Failed {
+		out = append(out, err)
+	}
+	return out
+}
+
+// IsPermanent reports whether a produce error is one that sending the
+// same record again always repeats: the record is too large for the
+// producer or the topic, or the broker finds it invalid. Every other
+// error (a broker down, a leader moving, a timeout) may pass.
+func IsPermanent(err error) bool {
+	var ce sarama.ConfigurationError
+	if errors.As(err, &ce) {
+		return true // sarama refuses a record over Producer.MaxMessageBytes this way
+	}
+	for _, k := range []sarama.KError{
+		sarama.ErrMessageSizeTooLarge,    // MESSAGE_TOO_LARGE
+		sarama.ErrMessageSetSizeTooLarge, // RECORD_LIST_TOO_LARGE
+		sarama.ErrInvalidMessage,         // CORRUPT_MESSAGE
+		sarama.ErrInvalidRecord,          // INVALID_RECORD
+		sarama.ErrInvalidTimestamp,       // INVALID_TIMESTAMP
+	} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// RecordSize is the size of env as a Kafka record, key, value and headers
+// uncompressed, counted the way the producer counts it against
+// ProducerMaxMessageBytes (so a size within the bound is always sent).
+func RecordSize(env Envelope) int {
+	m := &sarama.ProducerMessage{Key: sarama.StringEncoder(env.Subject), Value: sarama.ByteEncoder(env.Data)}
+	for k, v := range env.Headers() {
+		m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+	}
+	return m.ByteSize(2)
 }
 
 // Close flushes and closes the producer.
@@ -138,3 +217,9 @@ func EventIDs(kc KafkaConfig, topic string, p int32, from int64) (map[string]boo
 		}
 	}
 }
+
+// ErrBlocked reports a key whose events are held in the outbox behind one
+// that Kafka can never accept (too large, or invalid). Nothing of that key
+// is published until an operator clears the row (docs/operations.md), so
+// the key's order in the log is kept; new deliveries of it are refused.
+var ErrBlocked = errors.New("events of this release are held behind an outbox row Kafka cannot accept")

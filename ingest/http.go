@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/ingest/ern"
 )
 
@@ -144,6 +145,11 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if m, ok := he.Message.(string); ok {
 				b.Error = m
 			}
+		case errors.Is(err, events.ErrBlocked):
+			log.Error("delivery refused: its release is blocked in the outbox", "err", err)
+			code, b.Status, b.Error = http.StatusServiceUnavailable, "error",
+				"this release's events are held in the outbox behind one Kafka cannot accept; an operator must clear it "+
+					"(catalog_outbox_blocked_rows; docs/operations.md). Retry after that: "+err.Error()
 		case errors.Is(err, ErrUnavailable):
 			log.Error("delivery not acknowledged", "err", err)
 			code, b.Status, b.Error = http.StatusServiceUnavailable, "error",

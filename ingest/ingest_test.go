@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,12 +29,33 @@ type fixture struct {
 	pool  *pgxpool.Pool
 	kafka events.KafkaConfig
 	topic string
+	relay *eventpg.Relay
+	logs  *syncBuffer
+}
+
+// syncBuffer collects a test's logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	pool := testenv.Postgres(t)
 	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
 	prefix := testenv.TopicPrefix(t)
@@ -65,7 +86,7 @@ func newFixture(t testing.TB) fixture {
 	}
 	srv := httptest.NewServer(ingest.NewHTTPHandler(svc, log))
 	t.Cleanup(srv.Close)
-	return fixture{svc: svc, srv: srv, pool: pool, kafka: kc, topic: topic}
+	return fixture{svc: svc, srv: srv, pool: pool, kafka: kc, topic: topic, relay: relay, logs: logs}
 }
 
 func (f fixture) post(t *testing.T, contentType, body string) (int, map[string]any) {

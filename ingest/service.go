@@ -127,6 +127,9 @@ func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*
 // It returns once those events are in Kafka. A validation failure returns
 // a *release.ValidationError; a dependency failure wraps ErrUnavailable.
 func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) {
+	if ps := checkCounts(d); len(ps) > 0 {
+		return Result{}, &release.ValidationError{Message: d.Message, Problems: ps}
+	}
 	r, err := release.New(d)
 	if err != nil {
 		return Result{}, err
@@ -185,11 +188,17 @@ func (s *Service) apply(ctx context.Context, msg release.Message, ref StreamRef,
 			if err != nil {
 				return Change{}, err
 			}
+			if err := checkEventSize(msg, env); err != nil {
+				return Change{}, err // rolls the transaction back: nothing is written
+			}
 			ch.Events = append(ch.Events, env)
 			res.Events = append(res.Events, EventRef{ID: env.ID.String(), Type: env.Type, Sequence: seq})
 		}
 		return ch, nil
 	})
+	if v, ok := release.IsValidationError(err); ok {
+		return Result{}, v
+	}
 	if errors.Is(err, ErrIdentityConflict) {
 		return Result{}, &release.ValidationError{Message: msg, Problems: []release.Problem{{Field: "upc", Reason: err.Error()}}}
 	}

@@ -177,8 +177,49 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	if ready != nil {
 		ready <- parts.svc
 	}
-	g.Go(func() error { return serve(gctx, cfg.IngestAddr, ingest.NewHTTPHandler(parts.svc, log), log) })
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		&outboxCollector{relay: parts.relay, log: log})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", ingest.NewHTTPHandler(parts.svc, log))
+	g.Go(func() error { return serve(gctx, cfg.IngestAddr, mux, log) })
 	return g.Wait()
+}
+
+// outboxCollector reports the outbox's state at each scrape; an alert on
+// catalog_outbox_blocked_rows > 0 catches a row Kafka can never accept.
+type outboxCollector struct {
+	relay *eventpg.Relay
+	log   *slog.Logger
+}
+
+var (
+	outboxPending = prometheus.NewDesc("catalog_outbox_pending_rows", "Outbox rows not yet in Kafka, blocked ones included.", nil, nil)
+	outboxBlocked = prometheus.NewDesc("catalog_outbox_blocked_rows",
+		"Outbox rows Kafka can never accept; each holds back its release until an operator clears it (docs/operations.md).", nil, nil)
+	outboxHeld   = prometheus.NewDesc("catalog_outbox_held_rows", "Outbox rows waiting behind a blocked row of their release.", nil, nil)
+	outboxOldest = prometheus.NewDesc("catalog_outbox_oldest_pending_seconds", "Age of the oldest outbox row not yet in Kafka.", nil, nil)
+)
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{outboxPending, outboxBlocked, outboxHeld, outboxOldest} {
+		ch <- d
+	}
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.relay.Stats(ctx)
+	if err != nil {
+		c.log.Warn("outbox metrics unavailable", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxPending, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(outboxBlocked, prometheus.GaugeValue, float64(st.Blocked))
+	ch <- prometheus.MustNewConstMetric(outboxHeld, prometheus.GaugeValue, float64(st.Held))
+	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, st.Oldest.Seconds())
 }
 
 func runAPIRole(ctx context.Context, cfg config, log *slog.Logger) error {

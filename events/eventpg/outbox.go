@@ -53,6 +53,9 @@ type RelayConfig struct {
 	Kafka events.KafkaConfig
 	// BatchSize caps the records produced per round (default 500).
 	BatchSize int
+	// MaxBatchBytes caps the payload bytes read per round (default 16 MiB);
+	// a round always takes at least one row.
+	MaxBatchBytes int
 	// Poll is how often the outbox is checked without a nudge (default 250 ms).
 	Poll time.Duration
 	// Hook, when set, is called at "before-publish" and "after-publish";
@@ -87,6 +90,9 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, log *s
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 16 << 20
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 250 * time.Millisecond
@@ -135,6 +141,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer func() { _, _ = conn.Exec(context.Background(), `select pg_advisory_unlock($1)`, lockKey()) }()
 	r.log.Info("outbox relay active")
+	if err := r.reportBlocked(ctx); err != nil {
+		r.log.Error("outbox: listing blocked rows failed", "err", err)
+	}
 
 	recovered := false
 	backoff := time.Duration(0)
@@ -186,13 +195,24 @@ func nextBackoff(b time.Duration) time.Duration {
 type row struct {
 	id      int64
 	topic   string
+	key     string
 	eventID string
 	env     events.Envelope
+	bad     error // why the row can never be sent, found before sending
 }
 
-// round produces the oldest pending rows and deletes them.
+// round produces the oldest pending rows and deletes them. Rows of a key
+// are sent one per Send, in id order, and only once every earlier row of
+// that key is in Kafka: a row that fails is never overtaken by a later one
+// of its key. A row Kafka can never accept is blocked (with its key); a
+// row that failed for another reason fails the round, to be retried.
 func (r *Relay) round(ctx context.Context) (int, error) {
-	rows, err := r.pool.Query(ctx, `select id, topic, event_id::text, headers, payload from outbox order by id limit $1`, r.cfg.BatchSize)
+	rows, err := r.pool.Query(ctx, `select id, topic, key, event_id::text, headers, payload from (
+			select *, sum(octet_length(payload)) over (order by id) - octet_length(payload) as before
+			from (select id, topic, key, event_id, headers, payload from outbox o
+				where not exists (select 1 from outbox b where b.key = o.key and b.blocked_at is not null)
+				order by id limit $1) l
+		) w where before < $2 order by id`, r.cfg.BatchSize, r.cfg.MaxBatchBytes)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
@@ -200,12 +220,13 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	var rw row
 	var headers map[string]string
 	var payload []byte
-	_, err = pgx.ForEachRow(rows, []any{&rw.id, &rw.topic, &rw.eventID, &headers, &payload}, func() error {
-		env, err := events.Decode(headers, payload)
-		if err != nil {
-			return fmt.Errorf("outbox row %d: %w", rw.id, err)
+	_, err = pgx.ForEachRow(rows, []any{&rw.id, &rw.topic, &rw.key, &rw.eventID, &headers, &payload}, func() error {
+		rw.env, rw.bad = events.Decode(headers, payload)
+		if rw.bad != nil {
+			rw.bad = fmt.Errorf("not a catalog event: %w", rw.bad)
+		} else if n := events.RecordSize(rw.env); n > events.ProducerMaxMessageBytes {
+			rw.bad = fmt.Errorf("a record of %d bytes is over the producer's limit of %d bytes", n, events.ProducerMaxMessageBytes)
 		}
-		rw.env = env
 		batch = append(batch, rw)
 		headers = nil // scanning JSON into a non-nil map would merge rows
 		return nil
@@ -216,38 +237,132 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	topics := map[string]bool{}
-	out := make([]events.Outgoing, len(batch))
-	for i, b := range batch {
-		topics[b.topic] = true
-		out[i] = events.Outgoing{Topic: b.topic, Envelope: b.env}
+	blocked := map[string]bool{}
+	for _, b := range batch {
+		if b.bad != nil && !blocked[b.key] {
+			if err := r.block(ctx, b, b.bad); err != nil {
+				return 0, err
+			}
+			blocked[b.key] = true
+		}
 	}
-	for t := range topics {
-		if err := r.ensurePositions(ctx, t); err != nil {
+	// Layer i holds the i-th pending row of each key.
+	var layers [][]row
+	depth := map[string]int{}
+	for _, b := range batch {
+		if blocked[b.key] {
+			continue
+		}
+		d := depth[b.key]
+		depth[b.key]++
+		if d == len(layers) {
+			layers = append(layers, nil)
+		}
+		layers[d] = append(layers[d], b)
+		if err := r.ensurePositions(ctx, b.topic); err != nil {
 			return 0, err
 		}
 	}
 	r.hook("before-publish")
-	pos, err := r.prod.Send(out)
-	if err != nil {
-		return 0, err
+	var sent []row
+	var pos []events.Position
+	for _, layer := range layers {
+		live := layer[:0:0]
+		for _, b := range layer {
+			if !blocked[b.key] {
+				live = append(live, b)
+			}
+		}
+		if len(live) == 0 {
+			continue
+		}
+		s, p, err := r.send(ctx, live, blocked)
+		sent, pos = append(sent, s...), append(pos, p...)
+		if err != nil {
+			return 0, err // recovery finds what reached Kafka
+		}
 	}
 	r.hook("after-publish")
-	ids := make([]int64, len(batch))
-	next := map[[2]any]int64{}
-	for i, b := range batch {
-		ids[i] = b.id
-		k := [2]any{b.topic, pos[i].Partition}
-		next[k] = max(next[k], pos[i].Offset+1)
-	}
-	if err := r.commit(ctx, ids, next); err != nil {
-		return 0, err
+	if len(sent) > 0 {
+		ids := make([]int64, len(sent))
+		next := map[[2]any]int64{}
+		for i, b := range sent {
+			ids[i] = b.id
+			k := [2]any{b.topic, pos[i].Partition}
+			next[k] = max(next[k], pos[i].Offset+1)
+		}
+		if err := r.commit(ctx, ids, next); err != nil {
+			return 0, err
+		}
 	}
 	r.mu.Lock()
 	close(r.done)
 	r.done = make(chan struct{})
 	r.mu.Unlock()
 	return len(batch), nil
+}
+
+// send produces rows of distinct keys and returns those Kafka has, with
+// their positions. A row refused permanently is blocked and its key added
+// to blocked; any other failure is returned. A broker refuses a whole
+// batch of a partition at once, so each refused row is tried again alone
+// before it is blocked: only the culprit is.
+func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) ([]row, []events.Position, error) {
+	out := make([]events.Outgoing, len(layer))
+	for i, b := range layer {
+		out[i] = events.Outgoing{Topic: b.topic, Envelope: b.env}
+	}
+	pos, err := r.prod.Send(out)
+	if err == nil {
+		return layer, pos, nil
+	}
+	var se *events.SendError
+	if !errors.As(err, &se) {
+		return nil, nil, err
+	}
+	var sent []row
+	var sentPos []events.Position
+	for i, b := range layer {
+		if _, failed := se.Failed[i]; !failed {
+			sent, sentPos = append(sent, b), append(sentPos, pos[i])
+		}
+	}
+	for _, ferr := range se.Failed {
+		if !events.IsPermanent(ferr) {
+			return sent, sentPos, err
+		}
+	}
+	for i := range layer {
+		if _, failed := se.Failed[i]; !failed {
+			continue
+		}
+		b := layer[i]
+		p, err := r.prod.Send([]events.Outgoing{out[i]})
+		switch {
+		case err == nil:
+			sent, sentPos = append(sent, b), append(sentPos, p[0])
+		case events.IsPermanent(err):
+			if err := r.block(ctx, b, err); err != nil {
+				return sent, sentPos, err
+			}
+			blocked[b.key] = true
+		default:
+			return sent, sentPos, err
+		}
+	}
+	return sent, sentPos, nil
+}
+
+// block marks a row Kafka can never accept, so the relay stops sending its
+// key (and only its key), and says so loudly.
+func (r *Relay) block(ctx context.Context, b row, reason error) error {
+	if _, err := r.pool.Exec(ctx, `update outbox set blocked_at = now(), blocked_reason = $2 where id = $1 and blocked_at is null`,
+		b.id, reason.Error()); err != nil {
+		return fmt.Errorf("block outbox row %d: %w", b.id, err)
+	}
+	r.log.Error("outbox row can never be sent to Kafka; its release's events are held until an operator clears it (docs/operations.md)",
+		"row", b.id, "topic", b.topic, "key", b.key, "event_id", b.eventID, "type", b.env.Type, "sequence", b.env.Sequence, "err", reason)
+	return nil
 }
 
 func (r *Relay) hook(stage string) {
@@ -346,6 +461,54 @@ func (r *Relay) recover(ctx context.Context) error {
 	return nil
 }
 
+// reportBlocked logs every blocked row again at start, so a restart does
+// not hide one.
+func (r *Relay) reportBlocked(ctx context.Context) error {
+	rows, err := r.pool.Query(ctx, `select id, topic, key, event_id::text, blocked_reason, blocked_at,
+		(select count(*) from outbox h where h.key = o.key and h.id > o.id)
+		from outbox o where blocked_at is not null order by id`)
+	if err != nil {
+		return err
+	}
+	var id, held int64
+	var topic, key, eventID, reason string
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &topic, &key, &eventID, &reason, &at, &held}, func() error {
+		r.log.Error("outbox row is blocked: Kafka can never accept it; its release's events are held until an operator clears it (docs/operations.md)",
+			"row", id, "topic", topic, "key", key, "event_id", eventID, "blocked_at", at, "held_behind", held, "err", reason)
+		return nil
+	})
+	return err
+}
+
+// Stats is the outbox at one moment.
+type Stats struct {
+	// Pending is the number of rows not yet in Kafka, blocked ones included.
+	Pending int64
+	// Blocked is the number of rows Kafka can never accept; each holds back
+	// its release until an operator clears it.
+	Blocked int64
+	// Held is the number of rows waiting behind a blocked row of their key.
+	Held int64
+	// Oldest is the age of the oldest pending row (zero when none is).
+	Oldest time.Duration
+}
+
+// Stats reads the outbox's state (for metrics); any process may call it.
+func (r *Relay) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	var oldest float64
+	err := r.pool.QueryRow(ctx, `select count(*), count(*) filter (where blocked_at is not null),
+			count(*) filter (where blocked_at is null and key in (select key from outbox where blocked_at is not null)),
+			coalesce(extract(epoch from now() - min(created_at)), 0)::float8
+		from outbox`).Scan(&s.Pending, &s.Blocked, &s.Held, &oldest)
+	if err != nil {
+		return Stats{}, fmt.Errorf("outbox stats: %w", err)
+	}
+	s.Oldest = time.Duration(oldest * float64(time.Second))
+	return s, nil
+}
+
 // relayed returns a channel closed when the relay in this process next
 // finishes a batch.
 func (r *Relay) relayed() <-chan struct{} {
@@ -356,7 +519,8 @@ func (r *Relay) relayed() <-chan struct{} {
 
 // Wait returns once none of the outbox rows ids (nor, when key is not
 // empty, any row with that key) is pending, or fails with ErrNotConfirmed
-// when timeout passes first. It wakes when this process's relay finishes a
+// when timeout passes first, or at once with events.ErrBlocked when those
+// rows are held behind a blocked row. It wakes when this process's relay finishes a
 // batch, and polls too, for when another process holds the relay lock.
 func (r *Relay) Wait(ctx context.Context, ids []int64, key string, timeout time.Duration) error {
 	r.Nudge()
@@ -365,11 +529,17 @@ func (r *Relay) Wait(ctx context.Context, ids []int64, key string, timeout time.
 	for {
 		batch := r.relayed()
 		var n int
-		if err := r.pool.QueryRow(ctx, `select count(*) from outbox where id = any($1) or key = $2`, ids, key).Scan(&n); err != nil {
+		var blocked *int64
+		if err := r.pool.QueryRow(ctx, `select count(*), min(id) filter (where blocked_at is not null) from outbox
+			where id = any($1) or key = $2`,
+			ids, key).Scan(&n, &blocked); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 		if n == 0 {
 			return nil
+		}
+		if blocked != nil {
+			return fmt.Errorf("outbox row %d: %w", *blocked, events.ErrBlocked)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d events: %w", n, ErrNotConfirmed)

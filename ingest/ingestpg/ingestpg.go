@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/ingest"
 )
@@ -104,6 +105,16 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 			return nil, fmt.Errorf("stream %s state: %w", st.Key, err)
 		}
 		st.State.ReleaseID, st.State.Version = id, version
+	}
+
+	// A release whose events are blocked in the outbox takes no new ones:
+	// they could not reach Kafka before the blocked row anyway.
+	var blocked *int64
+	if err = tx.QueryRow(ctx, `select min(id) from outbox where key = $1 and blocked_at is not null`, st.Key).Scan(&blocked); err != nil {
+		return nil, fmt.Errorf("stream %s outbox: %w", st.Key, err)
+	}
+	if blocked != nil {
+		return nil, fmt.Errorf("release %s, outbox row %d: %w", st.Key, *blocked, events.ErrBlocked)
 	}
 
 	ch, err := fn(ctx, st, txAssigner{tx})
