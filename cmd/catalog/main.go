@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		roleCommand("gateway", "Serve the public gateway (client identity, proxy to the API)", cfg, log, runGatewayRole),
 		clientsCommand(cfg, log),
 		eventsCommand(cfg, log),
+		outboxCommand(cfg, log),
 		genCommand(),
 		verifyCommand(cfg, log),
 	)

@@ -464,50 +464,20 @@ func (r *Relay) recover(ctx context.Context) error {
 // reportBlocked logs every blocked row again at start, so a restart does
 // not hide one.
 func (r *Relay) reportBlocked(ctx context.Context) error {
-	rows, err := r.pool.Query(ctx, `select id, topic, key, event_id::text, blocked_reason, blocked_at,
-		(select count(*) from outbox h where h.key = o.key and h.id > o.id)
-		from outbox o where blocked_at is not null order by id`)
+	rows, err := BlockedRows(ctx, r.pool)
 	if err != nil {
 		return err
 	}
-	var id, held int64
-	var topic, key, eventID, reason string
-	var at time.Time
-	_, err = pgx.ForEachRow(rows, []any{&id, &topic, &key, &eventID, &reason, &at, &held}, func() error {
+	for _, b := range rows {
 		r.log.Error("outbox row is blocked: Kafka can never accept it; its release's events are held until an operator clears it (docs/operations.md)",
-			"row", id, "topic", topic, "key", key, "event_id", eventID, "blocked_at", at, "held_behind", held, "err", reason)
-		return nil
-	})
-	return err
-}
-
-// Stats is the outbox at one moment.
-type Stats struct {
-	// Pending is the number of rows not yet in Kafka, blocked ones included.
-	Pending int64
-	// Blocked is the number of rows Kafka can never accept; each holds back
-	// its release until an operator clears it.
-	Blocked int64
-	// Held is the number of rows waiting behind a blocked row of their key.
-	Held int64
-	// Oldest is the age of the oldest pending row (zero when none is).
-	Oldest time.Duration
+			"row", b.ID, "topic", b.Topic, "key", b.Key, "event_id", b.EventID, "sequence", b.Sequence,
+			"blocked_at", b.BlockedAt, "held_behind", b.Held, "err", b.Reason)
+	}
+	return nil
 }
 
 // Stats reads the outbox's state (for metrics); any process may call it.
-func (r *Relay) Stats(ctx context.Context) (Stats, error) {
-	var s Stats
-	var oldest float64
-	err := r.pool.QueryRow(ctx, `select count(*), count(*) filter (where blocked_at is not null),
-			count(*) filter (where blocked_at is null and key in (select key from outbox where blocked_at is not null)),
-			coalesce(extract(epoch from now() - min(created_at)), 0)::float8
-		from outbox`).Scan(&s.Pending, &s.Blocked, &s.Held, &oldest)
-	if err != nil {
-		return Stats{}, fmt.Errorf("outbox stats: %w", err)
-	}
-	s.Oldest = time.Duration(oldest * float64(time.Second))
-	return s, nil
-}
+func (r *Relay) Stats(ctx context.Context) (Stats, error) { return ReadStats(ctx, r.pool) }
 
 // relayed returns a channel closed when the relay in this process next
 // finishes a batch.
