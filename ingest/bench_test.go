@@ -72,7 +72,7 @@ func BenchmarkRawProduce(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dec := release.Decide(release.State{ReleaseID: 1}, r, release.IDs{})
+	dec, _ := release.Decide(release.State{ReleaseID: 1}, r, release.IDs{}, release.BySender)
 	env, err := events.NewEnvelope(release.TypeDelivered, 2, "/bench", "x", 1, time.Now(), "bench", dec.Events[0].Payload)
 	if err != nil {
 		b.Fatal(err)

@@ -54,13 +54,18 @@ func Parse(f Format, data []byte) (Delivery, error) {
 	return Delivery{Release: p.Release, Purge: p.Purge}, nil
 }
 
-// Submit applies a parsed delivery.
+// Submit applies a parsed delivery; d.Override applies it as an operator
+// override (release.ByOperator).
 func (s *Service) Submit(ctx context.Context, d Delivery) (Result, error) {
+	by := release.BySender
+	if d.Override {
+		by = release.ByOperator
+	}
 	switch {
 	case d.Release != nil:
-		return s.Deliver(ctx, *d.Release)
+		return s.deliver(ctx, *d.Release, by)
 	case d.Purge != nil:
-		return s.Purge(ctx, *d.Purge)
+		return s.purge(ctx, *d.Purge, by)
 	}
 	return Result{}, &release.ValidationError{Problems: []release.Problem{{Field: "(body)", Reason: "neither a release nor a purge"}}}
 }
@@ -68,7 +73,8 @@ func (s *Service) Submit(ctx context.Context, d Delivery) (Result, error) {
 // NewHTTPHandler serves the ingest API:
 //
 //	POST /v1/deliveries   an ERN message (application/xml, text/xml) or a JSON delivery (application/json)
-//	                      -> 202 accepted, 200 unchanged or stale, 4xx problems, 503 dependency down
+//	                      -> 202 accepted, 200 unchanged or stale, 4xx problems (403: the sender does
+//	                      not own the release), 503 dependency down
 //	POST /v1/releases     the same (the first name of the endpoint)
 //	GET  /healthz
 func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
@@ -129,6 +135,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var (
 			val  *release.ValidationError
+			own  *release.OwnershipError
 			mt   *unsupportedMediaError
 			he   *echo.HTTPError
 			code int
@@ -138,6 +145,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case errors.As(err, &val):
 			code, b.Error, b.Problems = http.StatusBadRequest, "invalid delivery", val.Problems
 			b.Message = &MessageRef{Sender: val.Message.Sender, ID: val.Message.ID}
+		case errors.As(err, &own):
+			code, b.Error = http.StatusForbidden, "not an owner of the release"
+			b.Problems = []release.Problem{{Field: own.Field, Reason: own.Reason()}}
+			b.Message = &MessageRef{Sender: own.Message.Sender, ID: own.Message.ID}
 		case errors.As(err, &mt):
 			code, b.Error = http.StatusUnsupportedMediaType, mt.Error()
 		case errors.As(err, &he):

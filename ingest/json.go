@@ -18,6 +18,8 @@ import (
 type JSONRelease struct {
 	MessageID      string `json:"messageId,omitempty"`
 	Sender         string `json:"sender,omitempty"`
+	SentOnBehalfOf string `json:"sentOnBehalfOf,omitempty"`
+	Recipient      string `json:"recipient,omitempty"`
 	MessageCreated string `json:"messageCreated,omitempty"`
 	Test           bool   `json:"test,omitempty"`
 
@@ -109,7 +111,10 @@ func artists(in []JSONArtist) []release.DraftArtist {
 
 // message reads the message fields; a creation time must carry its zone.
 func (j JSONRelease) message() (release.Message, []release.Problem) {
-	m := release.Message{Sender: j.Sender, ID: j.MessageID, Test: j.Test}
+	m := release.Message{Sender: j.Sender, ID: j.MessageID, Test: j.Test, OnBehalfOf: j.SentOnBehalfOf}
+	if j.Recipient != "" {
+		m.Recipients = []string{j.Recipient}
+	}
 	if j.MessageCreated == "" {
 		return m, nil
 	}
@@ -170,6 +175,11 @@ func (j JSONRelease) Draft() release.Draft {
 type Delivery struct {
 	Release *release.Draft
 	Purge   *release.PurgeDraft
+	// Override applies the delivery as an operator override: whoever owns
+	// the release, and the parties the delivery speaks for become its
+	// owners. Parsers never set it; only operator tools do
+	// (catalog ingest --override-owner).
+	Override bool
 }
 
 // ParseJSON reads one JSON delivery strictly: unknown fields, wrong types,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -94,12 +96,26 @@ type EventRef struct {
 	Sequence int64  `json:"sequence"`
 }
 
+// DefaultDPID is the party id catalog answers to as a message's
+// recipient when Config.Recipients is empty: a placeholder DDEX party id,
+// the one `catalog gen` addresses its deliveries to. A deployment sets
+// its own (CATALOG_DPID).
+const DefaultDPID = "PADPIDA0000000000R"
+
+// MaxClockSkew is how far in the future (by catalog's clock) a message's
+// creation time may be. A message dated later is rejected: its date would
+// make every real update of the release stale until then.
+const MaxClockSkew = 5 * time.Minute
+
 // Config configures a Service.
 type Config struct {
 	// Topic receives the release events.
 	Topic string
 	// ConfirmTimeout bounds the wait for Kafka's confirmation (default 15 s).
 	ConfirmTimeout time.Duration
+	// Recipients are the party ids (DPIDs) catalog answers to: a message
+	// that names recipients must name one of them (default DefaultDPID).
+	Recipients []string
 }
 
 // Service accepts deliveries. Safe for concurrent use; deliveries of one
@@ -120,22 +136,38 @@ func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*
 	if cfg.ConfirmTimeout <= 0 {
 		cfg.ConfirmTimeout = 15 * time.Second
 	}
+	if len(cfg.Recipients) == 0 {
+		cfg.Recipients = []string{DefaultDPID}
+	}
+	for _, r := range cfg.Recipients {
+		if strings.TrimSpace(r) == "" {
+			return nil, errors.New("ingest: a recipient party id is empty")
+		}
+	}
 	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now}, nil
 }
 
 // Deliver validates a release delivery and appends the events it produces.
-// It returns once those events are in Kafka. A validation failure returns
-// a *release.ValidationError; a dependency failure wraps ErrUnavailable.
+// It returns once those events are in Kafka. A validation failure
+// (including a message addressed to another party, or dated more than
+// MaxClockSkew ahead) returns a *release.ValidationError; a delivery from
+// a party that does not own the release a *release.OwnershipError; a
+// dependency failure wraps ErrUnavailable.
 func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) {
+	return s.deliver(ctx, d, release.BySender)
+}
+
+func (s *Service) deliver(ctx context.Context, d release.Draft, by release.Authority) (Result, error) {
+	hp := s.checkHeader(d.Message, d.Source)
 	if ps := checkCounts(d); len(ps) > 0 {
-		return Result{}, &release.ValidationError{Message: d.Message, Problems: ps}
+		return Result{}, &release.ValidationError{Message: d.Message, Problems: append(hp, ps...)}
 	}
 	r, err := release.New(d)
-	if err != nil {
+	if err = withProblems(err, d.Message, hp); err != nil {
 		return Result{}, err
 	}
 	ref := StreamRef{UPC: r.UPC().String(), GRid: r.GRid()}
-	return s.apply(ctx, r.Message(), ref, true, func(ctx context.Context, st Stream, ids IDAssigner) (release.Decision, map[string]int64, error) {
+	return s.apply(ctx, r.Message(), d.Source, ref, true, func(ctx context.Context, st Stream, ids IDAssigner) (release.Decision, map[string]int64, error) {
 		var isrcs []release.ISRC
 		for _, t := range r.Tracks() {
 			isrcs = append(isrcs, t.ISRC)
@@ -150,28 +182,101 @@ func (s *Service) Deliver(ctx context.Context, d release.Draft) (Result, error) 
 		}
 		// Decided under the release's lock: a message without a creation time
 		// takes the time of this decision, so such messages order as decided.
-		return release.Decide(st.State, r.Received(s.now()), assigned), trackIDs, nil
+		dec, err := release.Decide(s.trusted(st), r.Received(s.now()), assigned, by)
+		return dec, trackIDs, err
 	})
 }
 
 // Purge validates a purge and appends its event, if the release is live.
+// Its errors are those of Deliver.
 func (s *Service) Purge(ctx context.Context, d release.PurgeDraft) (Result, error) {
+	return s.purge(ctx, d, release.BySender)
+}
+
+func (s *Service) purge(ctx context.Context, d release.PurgeDraft, by release.Authority) (Result, error) {
+	hp := s.checkHeader(d.Message, d.Source)
 	p, err := release.NewPurge(d)
-	if err != nil {
+	if err = withProblems(err, d.Message, hp); err != nil {
 		return Result{}, err
 	}
 	ref := StreamRef{UPC: p.UPC.String(), GRid: p.GRid}
-	return s.apply(ctx, p.Message, ref, false, func(_ context.Context, st Stream, _ IDAssigner) (release.Decision, map[string]int64, error) {
+	return s.apply(ctx, p.Message, d.Source, ref, false, func(_ context.Context, st Stream, _ IDAssigner) (release.Decision, map[string]int64, error) {
 		if p.Message.Created.IsZero() {
 			p.Message.Created = s.now().UTC()
 		}
-		return release.DecidePurge(st.State, p), nil, nil
+		dec, err := release.DecidePurge(s.trusted(st), p, by)
+		return dec, nil, err
 	})
+}
+
+// checkHeader returns the problems of a message's header that only ingest
+// can see: recipients that are not catalog, and a creation time in the
+// future. src maps "recipient" and "messageCreated" to the delivery's own
+// places for them.
+func (s *Service) checkHeader(m release.Message, src map[string]string) []release.Problem {
+	field := func(f string) string {
+		if p, ok := src[f]; ok && p != "" {
+			return p
+		}
+		return f
+	}
+	var ps []release.Problem
+	if len(m.Recipients) > 0 && !slices.ContainsFunc(m.Recipients, func(r string) bool { return slices.Contains(s.cfg.Recipients, r) }) {
+		ps = append(ps, release.Problem{Field: field("recipient"), Reason: fmt.Sprintf(
+			"the message is addressed to %s, not to catalog (%s); it was meant for another recipient",
+			quoteList(m.Recipients), quoteList(s.cfg.Recipients))})
+	}
+	if now := s.now(); m.Created.After(now.Add(MaxClockSkew)) {
+		ps = append(ps, release.Problem{Field: field("messageCreated"), Reason: fmt.Sprintf(
+			"%s is in the future: more than %v after catalog's clock (%s); a message cannot be created later than it is received",
+			m.Created.Format(time.RFC3339), MaxClockSkew, now.UTC().Format(time.RFC3339))})
+	}
+	return ps
+}
+
+// withProblems adds header problems hp to the validation error err (or
+// makes one of them).
+func withProblems(err error, m release.Message, hp []release.Problem) error {
+	if len(hp) == 0 {
+		return err
+	}
+	if v, ok := release.IsValidationError(err); ok {
+		v.Problems = append(hp, v.Problems...)
+		return v
+	}
+	if err != nil {
+		return err
+	}
+	return &release.ValidationError{Message: m, Problems: hp}
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// trusted is the stream's state as ingest decides against it. The last
+// message of a stream written before creation times were bounded may be
+// dated in the future (9999-12-31): that date orders nothing, or it would
+// make every later message stale until then. Such a message is treated as
+// undated, so the owners' next delivery applies, and its own date is
+// recorded in its place.
+func (s *Service) trusted(st Stream) release.State {
+	cur := st.State
+	if limit := s.now().Add(MaxClockSkew); cur.Message.Created.After(limit) {
+		s.log.Warn("stored message is dated in the future; it no longer orders deliveries",
+			"release", st.Key, "message", cur.Message.Name(), "created", cur.Message.Created)
+		cur.Message.Created = time.Time{}
+	}
+	return cur
 }
 
 type decideFunc func(context.Context, Stream, IDAssigner) (release.Decision, map[string]int64, error)
 
-func (s *Service) apply(ctx context.Context, msg release.Message, ref StreamRef, create bool, decide decideFunc) (Result, error) {
+func (s *Service) apply(ctx context.Context, msg release.Message, src map[string]string, ref StreamRef, create bool, decide decideFunc) (Result, error) {
 	res := Result{Message: MessageRef{Sender: msg.Sender, ID: msg.ID}, Events: []EventRef{}}
 	ids, err := s.store.Update(ctx, ref, create, func(ctx context.Context, st Stream, assigner IDAssigner) (Change, error) {
 		dec, trackIDs, err := decide(ctx, st, assigner)
@@ -201,6 +306,14 @@ func (s *Service) apply(ctx context.Context, msg release.Message, ref StreamRef,
 	}
 	if errors.Is(err, ErrIdentityConflict) {
 		return Result{}, &release.ValidationError{Message: msg, Problems: []release.Problem{{Field: "upc", Reason: err.Error()}}}
+	}
+	var oe *release.OwnershipError
+	if errors.As(err, &oe) {
+		if p, ok := src[oe.Field]; ok && p != "" {
+			oe.Field = p
+		}
+		s.log.Warn("delivery rejected: not an owner", "message", msg.Name(), "release", oe.Release, "owners", oe.Owners)
+		return Result{}, oe
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, msg.Name(), err)

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/catalog-org/catalog/ingest"
 )
 
 // config is every setting of every role, read from CATALOG_* environment
@@ -22,6 +25,7 @@ type config struct {
 	TopicReplication   int16
 	GroupPrefix        string
 	IngestAddr         string
+	DPIDs              []string
 	APIAddr            string
 	APIURL             *url.URL
 	GatewayAddr        string
@@ -113,10 +117,35 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if c.DPIDs, err = parseDPIDs(get("CATALOG_DPID", ingest.DefaultDPID)); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// maxDPIDs bounds CATALOG_DPID.
+const maxDPIDs = 20
+
+var partyID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// parseDPIDs reads CATALOG_DPID: catalog's DDEX party id, then any other
+// ids deliveries may address it by, comma-separated.
+func parseDPIDs(s string) ([]string, error) {
+	var ids []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !partyID.MatchString(f) {
+			return nil, fmt.Errorf("CATALOG_DPID: %q is not a party id: want a comma-separated list of DPIDs such as PADPIDA2014120301W (letters, digits, _ . -, at most 64 each)", f)
+		}
+		ids = append(ids, f)
+	}
+	if len(ids) > maxDPIDs {
+		return nil, fmt.Errorf("CATALOG_DPID: %d party ids, want at most %d", len(ids), maxDPIDs)
+	}
+	return ids, nil
 }
 
 // maxTrustedProxies bounds CATALOG_GATEWAY_TRUSTED_PROXIES.

@@ -24,7 +24,7 @@ import (
 
 func ingestCommand(cfg config, log *slog.Logger) *cobra.Command {
 	var workers int
-	var quiet bool
+	var quiet, override bool
 	cmd := &cobra.Command{
 		Use:   "ingest [PATH...]",
 		Short: "Serve the ingest API; with paths, ingest those files and folders (recursively) and exit",
@@ -32,16 +32,25 @@ func ingestCommand(cfg config, log *slog.Logger) *cobra.Command {
 
 With paths: ingest every .xml (DDEX ERN) and .json (catalog JSON) file under them, with a
 progress bar and a summary of accepted, unchanged, stale and rejected deliveries. The exit
-code is non-zero if any delivery was rejected or could not be applied.`,
+code is non-zero if any delivery was rejected or could not be applied.
+
+A release belongs to the parties its first delivery came from (sender, SentOnBehalfOf); a
+delivery from any other party is rejected. --override-owner is the operator override: it
+applies the files whoever owns their releases, and hands each release it applies to to the
+parties the delivery speaks for (a transfer, e.g. when a label changes distributor).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return runIngestRole(cmd.Context(), cfg, log.With("role", "ingest"))
 			}
-			return runIngestFiles(cmd.Context(), cfg, log.With("role", "ingest"), args, workers, quiet, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if override {
+				log.Warn("operator override: deliveries are applied whoever owns their releases", "paths", args)
+			}
+			return runIngestFiles(cmd.Context(), cfg, log.With("role", "ingest"), args, workers, quiet, override, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().IntVar(&workers, "concurrency", 4, "deliveries processed at once")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	cmd.Flags().BoolVar(&override, "override-owner", false, "operator override: apply the files whoever owns their releases, and make their senders the owners")
 	return cmd
 }
 
@@ -74,7 +83,7 @@ type fileOutcome struct {
 	reason string
 }
 
-func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []string, workers int, quiet bool, stdout, stderr io.Writer) error {
+func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []string, workers int, quiet, override bool, stdout, stderr io.Writer) error {
 	files, err := collect(paths)
 	if err != nil {
 		return err
@@ -114,7 +123,7 @@ func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []s
 			g.Go(func() error {
 				o := fileOutcome{path: f, status: "failed", reason: "interrupted"}
 				if gctx.Err() == nil {
-					o = ingestFile(gctx, parts.svc, f)
+					o = ingestFile(gctx, parts.svc, f, override)
 				}
 				mu.Lock()
 				outcomes[i] = o
@@ -138,7 +147,7 @@ func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []s
 	})
 }
 
-func ingestFile(ctx context.Context, svc *ingest.Service, path string) fileOutcome {
+func ingestFile(ctx context.Context, svc *ingest.Service, path string, override bool) fileOutcome {
 	o := fileOutcome{path: path}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -155,6 +164,7 @@ func ingestFile(ctx context.Context, svc *ingest.Service, path string) fileOutco
 	}
 	d, err := ingest.Parse(format, data)
 	if err == nil {
+		d.Override = override
 		var res ingest.Result
 		res, err = svc.Submit(ctx, d)
 		if err == nil {
@@ -173,6 +183,10 @@ func ingestFile(ctx context.Context, svc *ingest.Service, path string) fileOutco
 			name = "(no message id)"
 		}
 		o.reason = "message " + name + ": " + strings.Join(parts, "; ")
+		return o
+	}
+	if oe := (*release.OwnershipError)(nil); errors.As(err, &oe) {
+		o.status, o.reason = "rejected", oe.Error()
 		return o
 	}
 	o.status, o.reason = "failed", err.Error()

@@ -37,7 +37,7 @@ func TestIngestFolder(t *testing.T) {
 	}
 
 	cmd := exec.Command(catalogBin, "ingest", "--quiet", dir)
-	cmd.Env = s.env
+	cmd.Env = append(s.env, "CATALOG_DPID="+sampleRecipients)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {

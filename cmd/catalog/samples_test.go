@@ -79,12 +79,18 @@ func post(t testing.TB, addr, contentType string, body io.Reader) (int, delivery
 	return resp.StatusCode, r
 }
 
+// sampleRecipients are the MessageRecipient party ids the public samples
+// are addressed to (the Orchard's are empty). catalog answers to them here,
+// beside its default id, as a deployment lists former or alias DPIDs.
+const sampleRecipients = "PADPIDA0000000000R,PADPIDA20010101002,PADPIDA202401120D9,DPID_OF_THE_RECIPIENT,PADPIDA2009101501Y,PADPIDA2007050901U"
+
 // sampleStack runs every role and returns it with a function that reads a
 // track through the API, waiting until the projector has caught up with a
 // condition.
 func sampleStack(t testing.TB) (stack, func(id int64, country string) (int, xmlResponse)) {
 	t.Helper()
 	s := newStack(t)
+	s.env = append(s.env, "CATALOG_DPID="+sampleRecipients)
 	s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.api+"/healthz")

@@ -2,28 +2,132 @@ package release
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
 // State is what the write side keeps about a release between deliveries:
 // the current content (as the last events describe it), the sequence number
-// of the last event, and the last message applied.
+// of the last event, the last message applied, and the parties that own
+// the release.
 type State struct {
-	ReleaseID int64       `json:"releaseId"`
-	Version   int64       `json:"version"`
-	Message   Message     `json:"message"`
-	Purged    bool        `json:"purged,omitempty"`
-	ArtistID  int64       `json:"artistId"`
-	Metadata  Metadata    `json:"metadata"`
-	Tracks    []TrackInfo `json:"tracks"`
-	Deals     []Deal      `json:"deals"`
+	ReleaseID int64   `json:"releaseId"`
+	Version   int64   `json:"version"`
+	Message   Message `json:"message"`
+	// Owners are the parties that may change the release: those its first
+	// delivery spoke for (Message.Parties), until an operator override
+	// hands it to others. A purge keeps them. Empty in a state stored
+	// before ownership was recorded: see OwnedBy.
+	Owners   []string    `json:"owners,omitempty"`
+	Purged   bool        `json:"purged,omitempty"`
+	ArtistID int64       `json:"artistId"`
+	Metadata Metadata    `json:"metadata"`
+	Tracks   []TrackInfo `json:"tracks"`
+	Deals    []Deal      `json:"deals"`
 }
 
 // Exists reports whether the release is live (delivered and not purged).
 func (s State) Exists() bool { return s.Version > 0 && !s.Purged }
+
+// OwnedBy returns the parties that own the release: Owners, or, for a
+// state stored before owners were recorded, the sender of its last
+// applied message (the only party such a state names). A release never
+// delivered has no owner.
+func (s State) OwnedBy() []string {
+	if len(s.Owners) > 0 || s.Version == 0 {
+		return s.Owners
+	}
+	return []string{s.Message.Sender}
+}
+
+// Authority says on whose authority a delivery is applied.
+type Authority uint8
+
+// The authorities a delivery is applied with.
+const (
+	// BySender applies a delivery only if a party it speaks for owns the
+	// release (or nobody does yet).
+	BySender Authority = iota
+	// ByOperator is the operator override: the delivery is applied
+	// whoever owns the release, and the parties it speaks for become the
+	// release's only owners.
+	ByOperator
+)
+
+// ErrNotOwner is the condition of an OwnershipError.
+var ErrNotOwner = errors.New("the sender does not own the release")
+
+// OwnershipError rejects a delivery, update, takedown or purge of a
+// release from parties that do not own it. It changes nothing.
+type OwnershipError struct {
+	// Message is the rejected message.
+	Message Message
+	// Release names the release (its UPC, else its GRid).
+	Release string
+	// Owners are the parties that own it.
+	Owners []string
+	// Field is where the delivery names its sender: "sender" unless the
+	// caller maps it to the delivery's own path (an ERN element).
+	Field string
+}
+
+// Reason says why the delivery was rejected, without naming the message.
+func (e *OwnershipError) Reason() string {
+	return fmt.Sprintf("%s does not own release %s: it belongs to %s, the parties its first delivery came from "+
+		"(or an operator handed it to); a delivery from another party changes nothing unless an operator applies it as an override",
+		partyList(e.Message.Parties()), e.Release, partyList(e.Owners))
+}
+
+// Error names the message, the field and the reason.
+func (e *OwnershipError) Error() string {
+	name := e.Message.Name()
+	if name == "" {
+		name = "(unnamed message)"
+	}
+	return "rejected delivery " + name + ": " + e.Field + ": " + e.Reason()
+}
+
+// Unwrap returns ErrNotOwner.
+func (e *OwnershipError) Unwrap() error { return ErrNotOwner }
+
+func partyList(ps []string) string {
+	q := make([]string, len(ps))
+	for i, p := range ps {
+		if p == "" {
+			q[i] = "the anonymous sender (no sender named)"
+		} else {
+			q[i] = fmt.Sprintf("%q", p)
+		}
+	}
+	return strings.Join(q, " and ")
+}
+
+// authorize checks that m may change cur, and returns the owners of the
+// release after m is applied.
+func authorize(cur State, m Message, by Authority) ([]string, error) {
+	owners := cur.OwnedBy()
+	if by == ByOperator || len(owners) == 0 {
+		return m.Parties(), nil
+	}
+	for _, p := range m.Parties() {
+		if slices.Contains(owners, p) {
+			return owners, nil
+		}
+	}
+	key := cur.Metadata.UPC
+	if key == "" {
+		key = cur.Metadata.GRid
+	}
+	if key == "" {
+		key = fmt.Sprintf("with catalogue id %d", cur.ReleaseID)
+	}
+	return nil, &OwnershipError{Message: m, Release: key, Owners: owners, Field: "sender"}
+}
 
 // IDs are the catalogue ids assigned to a release's artists (by name) and
 // tracks (by ISRC). They are assigned once and never change.
@@ -73,11 +177,19 @@ func stale(cur State, m Message) (Decision, bool) {
 // each part changed; a resend that changes nothing, and a message older
 // than the last one applied, give none. ids must hold an id for each of
 // r.Artists() and each track's ISRC.
-func Decide(cur State, r Release, ids IDs) Decision {
-	if d, ok := stale(cur, r.msg); ok {
-		return d
+//
+// A delivery by a party that does not own the release (State.OwnedBy) is
+// rejected with an *OwnershipError, unless by is ByOperator; a release's
+// first delivery makes the parties it speaks for its owners.
+func Decide(cur State, r Release, ids IDs, by Authority) (Decision, error) {
+	owners, err := authorize(cur, r.msg, by)
+	if err != nil {
+		return Decision{}, err
 	}
-	next := State{ReleaseID: cur.ReleaseID, Version: cur.Version, Message: r.msg,
+	if d, ok := stale(cur, r.msg); ok {
+		return d, nil
+	}
+	next := State{ReleaseID: cur.ReleaseID, Version: cur.Version, Message: r.msg, Owners: owners,
 		ArtistID: ids.Artists[r.metadata.Artist], Metadata: r.metadata, Deals: r.Deals()}
 	if next.Deals == nil {
 		next.Deals = []Deal{}
@@ -107,10 +219,18 @@ func Decide(cur State, r Release, ids IDs) Decision {
 	}
 	if len(evs) == 0 {
 		next.Version = cur.Version
-		return Decision{Outcome: Unchanged, Next: next, Reason: "the release already has exactly this content"}
+		return Decision{Outcome: Unchanged, Next: next, Reason: "the release already has exactly this content" + transferred(cur, owners)}, nil
 	}
 	next.Version = cur.Version + int64(len(evs))
-	return Decision{Outcome: Accepted, Events: evs, Next: next}
+	return Decision{Outcome: Accepted, Events: evs, Next: next, Reason: strings.TrimPrefix(transferred(cur, owners), "; ")}, nil
+}
+
+// transferred notes an ownership change, for a Decision's Reason.
+func transferred(cur State, owners []string) string {
+	if before := cur.OwnedBy(); len(before) == 0 || slices.Equal(before, owners) {
+		return ""
+	}
+	return "; the release now belongs to " + partyList(owners) + " (operator override)"
 }
 
 func tracksChanged(cur, next State) TracksChanged {
@@ -221,18 +341,27 @@ func dropEmpty(v any) any {
 }
 
 // DecidePurge decides a purge: a live release is Purged; an unknown or
-// already purged one is Unchanged; an older message is Stale.
-func DecidePurge(cur State, p Purge) Decision {
+// already purged one is Unchanged; an older message is Stale. A purge by a
+// party that does not own the release is rejected with an
+// *OwnershipError, unless by is ByOperator. The owners stay with the
+// purged release: only they may deliver it again.
+func DecidePurge(cur State, p Purge, by Authority) (Decision, error) {
+	owners, err := authorize(cur, p.Message, by)
+	if err != nil {
+		return Decision{}, err
+	}
 	if d, ok := stale(cur, p.Message); ok {
-		return d
+		return d, nil
 	}
 	if !cur.Exists() {
 		reason := "no such release; nothing to purge"
 		if cur.Purged {
 			reason = "the release is already purged"
 		}
-		return Decision{Outcome: Unchanged, Next: cur, Reason: reason}
+		return Decision{Outcome: Unchanged, Next: cur, Reason: reason}, nil
 	}
-	next := State{ReleaseID: cur.ReleaseID, Version: cur.Version + 1, Message: p.Message, Purged: true, Tracks: []TrackInfo{}, Deals: []Deal{}}
-	return Decision{Outcome: Accepted, Next: next, Events: []Event{{TypePurged, Purged{ReleaseID: cur.ReleaseID, UPC: cur.Metadata.UPC, GRid: cur.Metadata.GRid}}}}
+	next := State{ReleaseID: cur.ReleaseID, Version: cur.Version + 1, Message: p.Message, Owners: owners, Purged: true,
+		Metadata: Metadata{UPC: cur.Metadata.UPC, GRid: cur.Metadata.GRid}, Tracks: []TrackInfo{}, Deals: []Deal{}}
+	return Decision{Outcome: Accepted, Next: next, Reason: strings.TrimPrefix(transferred(cur, owners), "; "),
+		Events: []Event{{TypePurged, Purged{ReleaseID: cur.ReleaseID, UPC: cur.Metadata.UPC, GRid: cur.Metadata.GRid}}}}, nil
 }

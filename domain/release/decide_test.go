@@ -43,6 +43,26 @@ func mustNew(t *testing.T, d release.Draft) release.Release {
 	return r
 }
 
+// decide is release.Decide by the sender, which must not fail.
+func decide(t *testing.T, cur release.State, r release.Release, ids release.IDs) release.Decision {
+	t.Helper()
+	d, err := release.Decide(cur, r, ids, release.BySender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// decidePurge is release.DecidePurge by the sender, which must not fail.
+func decidePurge(t *testing.T, cur release.State, p release.Purge) release.Decision {
+	t.Helper()
+	d, err := release.DecidePurge(cur, p, release.BySender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func types(d release.Decision) string {
 	var out []string
 	for _, e := range d.Events {
@@ -84,7 +104,7 @@ func TestNewListsEveryProblemAtItsSource(t *testing.T) {
 
 func TestDecideLifecycle(t *testing.T) {
 	t.Parallel()
-	first := release.Decide(release.State{ReleaseID: 3}, mustNew(t, exampleDraft()), exampleIDs)
+	first := decide(t, release.State{ReleaseID: 3}, mustNew(t, exampleDraft()), exampleIDs)
 	if first.Outcome != release.Accepted || types(first) != release.TypeDelivered || first.Next.Version != 1 {
 		t.Fatalf("first delivery: %s %s v%d", first.Outcome, types(first), first.Next.Version)
 	}
@@ -95,7 +115,7 @@ func TestDecideLifecycle(t *testing.T) {
 	}
 
 	again := mustNew(t, exampleDraft())
-	if d := release.Decide(first.Next, again, exampleIDs); d.Outcome != release.Unchanged || len(d.Events) != 0 {
+	if d := decide(t, first.Next, again, exampleIDs); d.Outcome != release.Unchanged || len(d.Events) != 0 {
 		t.Fatalf("same content again: %s %s", d.Outcome, types(d))
 	}
 
@@ -105,7 +125,7 @@ func TestDecideLifecycle(t *testing.T) {
 	upd.Title = "Come Down (Remastered)"
 	upd.Tracks = upd.Tracks[1:]
 	upd.Deals[0].Territories = []string{"GB"}
-	d := release.Decide(first.Next, mustNew(t, upd), exampleIDs)
+	d := decide(t, first.Next, mustNew(t, upd), exampleIDs)
 	want := release.TypeMetadataChanged + "," + release.TypeTracksChanged + "," + release.TypeDealsReplaced
 	if d.Outcome != release.Accepted || types(d) != want || d.Next.Version != 4 {
 		t.Fatalf("update: %s %s v%d", d.Outcome, types(d), d.Next.Version)
@@ -116,7 +136,7 @@ func TestDecideLifecycle(t *testing.T) {
 	}
 
 	// The first message arriving late changes nothing and says so.
-	late := release.Decide(d.Next, mustNew(t, exampleDraft()), exampleIDs)
+	late := decide(t, d.Next, mustNew(t, exampleDraft()), exampleIDs)
 	if late.Outcome != release.Stale || len(late.Events) != 0 || !strings.Contains(late.Reason, "older") {
 		t.Fatalf("late message: %s %q", late.Outcome, late.Reason)
 	}
@@ -125,7 +145,7 @@ func TestDecideLifecycle(t *testing.T) {
 	td := upd
 	td.Message = msg("m3", 3)
 	td.Deals = append(td.Deals, release.DraftDeal{Territories: []string{"JP"}, TakeDown: true})
-	tdd := release.Decide(d.Next, mustNew(t, td), exampleIDs)
+	tdd := decide(t, d.Next, mustNew(t, td), exampleIDs)
 	if types(tdd) != release.TypeTakenDown {
 		t.Fatalf("takedown: %s", types(tdd))
 	}
@@ -150,7 +170,7 @@ func TestDecideLifecycle(t *testing.T) {
 	none := upd
 	none.Message = msg("m4", 4)
 	none.Deals = nil
-	nd := release.Decide(tdd.Next, mustNew(t, none), exampleIDs)
+	nd := decide(t, tdd.Next, mustNew(t, none), exampleIDs)
 	if types(nd) != release.TypeTakenDown || len(nd.Events[0].Payload.(release.TakenDown).Territories) != 0 {
 		t.Fatalf("no deals: %s", types(nd))
 	}
@@ -160,18 +180,18 @@ func TestDecideLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd := release.DecidePurge(nd.Next, p)
+	pd := decidePurge(t, nd.Next, p)
 	if types(pd) != release.TypePurged || !pd.Next.Purged {
 		t.Fatalf("purge: %s", types(pd))
 	}
 	p.Message = msg("m6", 6)
-	if again := release.DecidePurge(pd.Next, p); again.Outcome != release.Unchanged {
+	if again := decidePurge(t, pd.Next, p); again.Outcome != release.Unchanged {
 		t.Fatalf("second purge: %s", again.Outcome)
 	}
 	// Delivered again after a purge: a new first delivery.
 	back := exampleDraft()
 	back.Message = msg("m7", 7)
-	if d := release.Decide(pd.Next, mustNew(t, back), exampleIDs); types(d) != release.TypeDelivered {
+	if d := decide(t, pd.Next, mustNew(t, back), exampleIDs); types(d) != release.TypeDelivered {
 		t.Fatalf("after purge: %s", types(d))
 	}
 }

@@ -14,6 +14,25 @@ type Message struct {
 	Created time.Time
 	// Test marks a test message (DDEX MessageControlType TestMessage).
 	Test bool
+	// OnBehalfOf is the party the sender delivers for (DDEX
+	// SentOnBehalfOf: its DPID, or a name), if it names one.
+	OnBehalfOf string `json:",omitempty"`
+	// Recipients are the party ids the message is addressed to (DDEX
+	// MessageRecipient/PartyId); ingest checks them against catalog's own.
+	// They are not kept in the write-side state.
+	Recipients []string `json:"-"`
+}
+
+// Parties returns the parties a delivery speaks for, the ones ownership is
+// checked against: the sender and the party it sends on behalf of, without
+// duplicates. A message without a sender (the JSON form allows it) speaks
+// for the anonymous party "".
+func (m Message) Parties() []string {
+	out := []string{m.Sender}
+	if m.OnBehalfOf != "" && m.OnBehalfOf != m.Sender {
+		out = append(out, m.OnBehalfOf)
+	}
+	return out
 }
 
 // Name returns "sender/id", the way rejections name a message.

@@ -62,7 +62,7 @@ func Parse(data []byte) (Parsed, error) {
 	if bad != nil {
 		var msg release.Message
 		if root != nil && (root.name == newReleaseMessage || root.name == purgeReleaseMessage) {
-			msg, _ = readHeader(root)
+			msg, _, _ = readHeader(root)
 		}
 		return Parsed{}, &release.ValidationError{Message: msg, Problems: []release.Problem{*bad}}
 	}
@@ -79,7 +79,7 @@ func Parse(data []byte) (Parsed, error) {
 	default:
 		ps.add(root.path, "is in namespace %q, which is not a supported DDEX ERN version (supported: %s)", root.space, supportedNamespaces)
 	}
-	msg, headerProblems := readHeader(root)
+	msg, headerSource, headerProblems := readHeader(root)
 	if len(ps) > 0 {
 		return Parsed{}, &release.ValidationError{Message: msg, Problems: ps}
 	}
@@ -93,6 +93,15 @@ func Parse(data []byte) (Parsed, error) {
 	}
 	if len(ps) > 0 {
 		return Parsed{}, &release.ValidationError{Message: msg, Problems: ps}
+	}
+	var src map[string]string
+	if out.Release != nil {
+		src = out.Release.Source
+	} else {
+		src = out.Purge.Source
+	}
+	for k, v := range headerSource {
+		src[k] = v
 	}
 	return out, nil
 }

@@ -9,14 +9,21 @@ import (
 
 // readHeader reads MessageHeader (same shape in every ERN version) into a
 // release.Message, with a problem for every required part that is missing
-// or unreadable. The Message holds whatever could be read.
-func readHeader(root *element) (release.Message, problems) {
+// or unreadable. The Message holds whatever could be read. The map gives
+// the element paths of the header fields ingest checks ("sender",
+// "recipient", "messageCreated"), for its problems to name.
+func readHeader(root *element) (release.Message, map[string]string, problems) {
 	var msg release.Message
 	var ps problems
 	h := root.first("MessageHeader")
+	src := map[string]string{
+		"sender":         root.path + "/MessageHeader/MessageSender/PartyId",
+		"recipient":      root.path + "/MessageHeader/MessageRecipient/PartyId",
+		"messageCreated": root.path + "/MessageHeader/MessageCreatedDateTime",
+	}
 	if h == nil {
 		ps.add(root.pathTo("MessageHeader"), "is missing; every ERN message has a MessageHeader")
-		return msg, ps
+		return msg, src, ps
 	}
 
 	if id := h.first("MessageId"); id == nil {
@@ -44,12 +51,27 @@ func readHeader(root *element) (release.Message, problems) {
 		msg.Created = t
 	}
 
+	// The party a distributor delivers for (usually the label); it owns
+	// the releases it is named on as much as the sender does.
+	if b := h.first("SentOnBehalfOf"); b != nil {
+		msg.OnBehalfOf = senderName(b)
+	}
+	// MessageRecipient is 1..n, each with PartyIds (real feeds leave them
+	// empty: <PartyId IsDPID="true"/>); ingest checks the non-empty ones.
+	for _, r := range h.all("MessageRecipient") {
+		for _, id := range r.all("PartyId") {
+			if v := id.value(); v != "" {
+				msg.Recipients = append(msg.Recipients, v)
+			}
+		}
+	}
+
 	msg.Test = h.first("MessageControlType").value() == "TestMessage"
-	return msg, ps
+	return msg, src, ps
 }
 
-// senderName is the first non-empty MessageSender/PartyId, else the first
-// non-empty PartyName/FullName.
+// senderName is the first non-empty PartyId of a party (MessageSender,
+// SentOnBehalfOf), else its first non-empty PartyName/FullName.
 func senderName(s *element) string {
 	for _, id := range s.all("PartyId") {
 		if id.value() != "" {

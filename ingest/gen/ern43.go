@@ -30,7 +30,7 @@ func ERN43(w io.Writer, d Delivery) error {
 	p(`<ernm:%s xmlns:ernm="http://ddex.net/xml/ern/43" AvsVersionId="4" LanguageAndScriptCode="en">`+"\n", root)
 	p("  <MessageHeader>\n    <MessageThreadId>%s</MessageThreadId>\n    <MessageId>%s</MessageId>\n", x(j.MessageID), x(j.MessageID))
 	p("    <MessageSender><PartyId>%s</PartyId><PartyName><FullName>Catalog Generator</FullName></PartyName></MessageSender>\n", x(j.Sender))
-	p("    <MessageRecipient><PartyId>PADPIDA0000000000R</PartyId></MessageRecipient>\n")
+	p("    <MessageRecipient><PartyId>%s</PartyId></MessageRecipient>\n", x(ingest.DefaultDPID))
 	p("    <MessageCreatedDateTime>%s</MessageCreatedDateTime>\n    <MessageControlType>LiveMessage</MessageControlType>\n  </MessageHeader>\n", x(j.MessageCreated))
 	if d.Purge() {
 		p("  <PurgedRelease><ReleaseId><ICPN>%s</ICPN></ReleaseId></PurgedRelease>\n</ernm:%s>\n", x(j.Purge.UPC), root)
