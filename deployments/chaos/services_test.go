@@ -308,9 +308,15 @@ func newKafka(t testing.TB, root string) *kafkaBroker {
 	}
 	// A cluster id is 16 random bytes in unpadded URL-safe base64, what
 	// `StorageTool random-uuid` prints; making it here saves a JVM start.
-	id := make([]byte, 16)
-	_, _ = rand.Read(id)
-	format := exec.Command("java", append(k.java(), "kafka.tools.StorageTool", "format", "-t", base64.RawURLEncoding.EncodeToString(id),
+	// Like Kafka's Uuid.randomUuid, draw again when it starts with '-',
+	// which the tool's argument parser would read as an option.
+	var clusterID string
+	for clusterID == "" || clusterID[0] == '-' {
+		id := make([]byte, 16)
+		_, _ = rand.Read(id)
+		clusterID = base64.RawURLEncoding.EncodeToString(id)
+	}
+	format := exec.Command("java", append(k.java(), "kafka.tools.StorageTool", "format", "-t", clusterID,
 		"-c", k.props, "--ignore-formatted")...)
 	if out, err := format.CombinedOutput(); err != nil {
 		t.Fatalf("kafka storage format: %v\n%s", err, out)
