@@ -168,9 +168,29 @@ func dropGeneration(ctx context.Context, tx pgx.Tx, gen int) error {
 }
 
 // BuildIndexes creates the secondary indexes of a rebuilt generation
-// (after its bulk load, before the swap).
+// (after its bulk load, before the swap). Finishers of one generation take
+// turns (an advisory lock per generation): two building the same indexes
+// at once deadlock. One that finds the generation no longer being built
+// (the other swapped it in) returns ErrNoRebuild.
 func (s *TrackDetails) BuildIndexes(ctx context.Context, gen int) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return buildIndexes(ctx, tx, gen) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtext('catalog.projection.finish.' || $1), $2)`, name, gen); err != nil {
+			return fmt.Errorf("wait for other finishers: %w", err)
+		}
+		var state string
+		err := tx.QueryRow(ctx, `select state from projection_generations where projection = $1 and generation = $2`, name, gen).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && state != "building") {
+			return ErrNoRebuild
+		}
+		if err != nil {
+			return err
+		}
+		return buildIndexes(ctx, tx, gen)
+	})
+	if err != nil {
+		return fmt.Errorf("finish generation %d: %w", gen, err)
+	}
+	return nil
 }
 
 // Swap makes generation gen live in one transaction (the views move to it)
