@@ -15,6 +15,7 @@ import (
 var (
 	ErrRebuildRunning = projections.ErrRebuildRunning
 	ErrNoRebuild      = projections.ErrNoRebuild
+	ErrBehindLive     = projections.ErrBehindLive
 )
 
 // Target is where a rebuild must reach before it can be swapped in.
@@ -195,7 +196,11 @@ func (s *TrackDetails) BuildIndexes(ctx context.Context, gen int) error {
 
 // Swap makes generation gen live in one transaction (the views move to it)
 // and retires the previous live generation, whose tables are then dropped.
-// It returns the retired generation's number.
+// It returns the retired generation's number. Gen must have consumed every
+// partition at least as far as the live generation has, else nothing
+// changes and the error is ErrBehindLive: the check runs once both
+// generations' in-flight batches have committed (their share locks on the
+// generation rows), and no batch of either commits until the swap does.
 func (s *TrackDetails) Swap(ctx context.Context, gen int) (int, error) {
 	var old int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -212,6 +217,17 @@ func (s *TrackDetails) Swap(ctx context.Context, gen int) (int, error) {
 		}
 		if tag.RowsAffected() == 0 {
 			return ErrNoRebuild
+		}
+		var behind int
+		var lag int64
+		if err := tx.QueryRow(ctx, `select count(*), coalesce(sum(o.next_offset - coalesce(n.next_offset, 0)), 0)
+			from projection_checkpoints o
+			left join projection_checkpoints n on n.projection = o.projection and n.generation = $3 and n.topic = o.topic and n.partition = o.partition
+			where o.projection = $1 and o.generation = $2 and o.next_offset > coalesce(n.next_offset, 0)`, name, old, gen).Scan(&behind, &lag); err != nil {
+			return fmt.Errorf("compare with the live generation: %w", err)
+		}
+		if behind > 0 {
+			return fmt.Errorf("%w: %d events behind generation %d in %d partitions", ErrBehindLive, lag, old, behind)
 		}
 		return pointViews(ctx, tx, gen)
 	})
