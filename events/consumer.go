@@ -62,7 +62,9 @@ type ConsumerConfig struct {
 	// (default 200 ms); each further failure of the batch doubles it, up to
 	// MaxRetryBackoff (default 30 s). Every pause is jittered: a random
 	// duration between half of it and all of it.
-	RetryBackoff    time.Duration
+	RetryBackoff time.Duration
+	// MaxRetryBackoff caps the pause between retries of a failed batch
+	// (default 30 s).
 	MaxRetryBackoff time.Duration
 }
 
