@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -57,8 +58,14 @@ type ConsumerConfig struct {
 	// MaxWait is how long to wait for more records once a batch has one
 	// (default 20 ms).
 	MaxWait time.Duration
-	// RetryBackoff is the pause before a failed batch is retried (default 1 s).
+	// RetryBackoff is the first pause before a failed batch is retried
+	// (default 200 ms); each further failure of the batch doubles it, up to
+	// MaxRetryBackoff (default 30 s). Every pause is jittered: a random
+	// duration between half of it and all of it.
 	RetryBackoff time.Duration
+	// MaxRetryBackoff caps the pause between retries of a failed batch
+	// (default 30 s).
+	MaxRetryBackoff time.Duration
 }
 
 func (c *ConsumerConfig) setDefaults() {
@@ -69,8 +76,24 @@ func (c *ConsumerConfig) setDefaults() {
 		c.MaxWait = 20 * time.Millisecond
 	}
 	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = time.Second
+		c.RetryBackoff = 200 * time.Millisecond
 	}
+	if c.MaxRetryBackoff < c.RetryBackoff {
+		c.MaxRetryBackoff = max(30*time.Second, c.RetryBackoff)
+	}
+}
+
+// backoff is the jittered pause before retry number attempt (from 1) of a
+// failed batch: RetryBackoff doubled per earlier attempt, capped at
+// MaxRetryBackoff, then drawn between half of that and all of it, so
+// projectors that failed together do not retry in step.
+func (c ConsumerConfig) backoff(attempt int) time.Duration {
+	d := c.RetryBackoff
+	for i := 1; i < attempt && d < c.MaxRetryBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.MaxRetryBackoff)
+	return d/2 + rand.N(d/2+1)
 }
 
 // Validate reports missing settings.
@@ -192,7 +215,9 @@ func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 // ConsumeClaim gathers records into batches and applies them one batch at a
 // time, so records of one partition are applied in order. A failed batch is
-// retried (the handler rolled it back) until it succeeds or the session ends.
+// retried (the handler rolled it back), after a jittered exponential
+// backoff, until it succeeds or the session ends. The handler decides what
+// an error that repeats means (a projection parks the event behind it).
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	ctx := sess.Context()
 	msgs := claim.Messages()
@@ -223,7 +248,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		}
 		timer.Stop()
 
-		for {
+		for attempt := 1; ; attempt++ {
 			err := h.c.handler.HandleBatch(ctx, b)
 			if err == nil {
 				break
@@ -231,12 +256,14 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			if ctx.Err() != nil {
 				return nil
 			}
+			pause := h.c.cfg.backoff(attempt)
 			h.c.log.Error("applying batch failed; retrying", "group", h.c.cfg.Group,
-				"partition", partitionName(b.Topic, b.Partition), "from_offset", b.Records[0].Offset, "records", len(b.Records), "err", err)
+				"partition", partitionName(b.Topic, b.Partition), "from_offset", b.Records[0].Offset, "records", len(b.Records),
+				"attempt", attempt, "retry_in", pause, "err", err)
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(h.c.cfg.RetryBackoff):
+			case <-time.After(pause):
 			}
 		}
 		sess.MarkOffset(b.Topic, b.Partition, b.NextOffset(), "")

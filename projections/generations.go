@@ -13,6 +13,10 @@ var (
 	ErrRebuildRunning = errors.New("a rebuild of this read model is already under way")
 	// ErrNoRebuild reports that no rebuild is under way.
 	ErrNoRebuild = errors.New("no rebuild under way")
+	// ErrBehindLive reports a shadow generation that has not yet consumed
+	// every partition as far as the live generation has: swapping it in
+	// would take events back out of the read model.
+	ErrBehindLive = errors.New("the rebuilt generation is behind the live one")
 )
 
 // Generation is one generation of a read model: its tables, its consumer

@@ -42,7 +42,7 @@ type Progress struct {
 	Generation Generation          `json:"generation"`
 	Phase      string              `json:"phase"` // building, paused, indexing, swapping, done
 	Done       int64               `json:"done"`  // events consumed toward the target
-	Total      int64               `json:"total"` // events in the log when the rebuild started
+	Total      int64               `json:"total"` // events to consume: the log when the rebuild started, or as far as the live generation has got
 	Rate       float64             `json:"eventsPerSecond"`
 	ETASeconds float64             `json:"etaSeconds"`
 	Partitions []PartitionProgress `json:"partitions"`
@@ -51,7 +51,8 @@ type Progress struct {
 // Rebuilder runs rebuilds of a read model from offset zero. The projector
 // processes do the replay (they feed every active generation); the
 // rebuilder starts it, watches it, and swaps the new generation in once it
-// has caught up with the log as it was at the start.
+// has caught up with the log as it was at the start and with the live
+// generation as it is at the swap.
 type Rebuilder struct {
 	store RebuildStore
 	log   RebuildLog
@@ -128,6 +129,13 @@ func (r *Rebuilder) Progress(ctx context.Context) (Progress, error) {
 	if err != nil {
 		return Progress{}, err
 	}
+	if g.Mode != "in-place" {
+		// A shadow generation must catch up with the live one too, which
+		// has moved on since the start (a rebuild paused for long).
+		if target, err = r.withLive(ctx, target); err != nil {
+			return Progress{}, err
+		}
+	}
 	cps, err := r.store.Checkpoints(ctx, g.Number)
 	if err != nil {
 		return Progress{}, err
@@ -169,6 +177,33 @@ func (r *Rebuilder) Progress(ctx context.Context) (Progress, error) {
 	return p, nil
 }
 
+// withLive raises target to the live generation's position wherever that
+// is further.
+func (r *Rebuilder) withLive(ctx context.Context, target Target) (Target, error) {
+	live, err := r.store.EnsureLive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := r.store.Checkpoints(ctx, live.Number)
+	if err != nil {
+		return nil, err
+	}
+	out := Target{}
+	for topic, parts := range target {
+		out[topic] = map[int32]int64{}
+		for p, end := range parts {
+			out[topic][p] = end
+		}
+	}
+	for _, c := range cps {
+		if out[c.Topic] == nil {
+			out[c.Topic] = map[int32]int64{}
+		}
+		out[c.Topic][c.Partition] = max(out[c.Topic][c.Partition], c.Next)
+	}
+	return out, nil
+}
+
 // Pause stops feeding a shadow rebuild, keeping what it built; Resume
 // carries on from its stored offsets.
 func (r *Rebuilder) Pause(ctx context.Context) (Generation, error) {
@@ -181,7 +216,8 @@ func (r *Rebuilder) Resume(ctx context.Context) (Generation, error) {
 // Complete finishes a rebuild that has caught up with its target: a shadow
 // generation gets its indexes and is swapped in (the old generation's
 // tables, consumer group and cached entries are dropped); an in-place one
-// is marked done.
+// is marked done. A shadow generation still behind the live one is not
+// swapped in (ErrBehindLive).
 func (r *Rebuilder) Complete(ctx context.Context) (Generation, error) {
 	p, err := r.Progress(ctx)
 	if err != nil {
@@ -189,7 +225,7 @@ func (r *Rebuilder) Complete(ctx context.Context) (Generation, error) {
 	}
 	g := p.Generation
 	if p.Done < p.Total {
-		return g, fmt.Errorf("generation %d has consumed %d of %d events; not caught up yet", g.Number, p.Done, p.Total)
+		return g, fmt.Errorf("%w: generation %d has consumed %d of %d events; not caught up yet", ErrBehindLive, g.Number, p.Done, p.Total)
 	}
 	if g.Mode == "in-place" {
 		return g, r.store.FinishInPlace(ctx, g.Number)
@@ -254,6 +290,16 @@ func (r *Rebuilder) Run(ctx context.Context, every time.Duration, report func(Pr
 			g, err := r.Complete(ctx)
 			if errors.Is(err, ErrNoRebuild) {
 				return r.store.EnsureLive(ctx)
+			}
+			if errors.Is(err, ErrBehindLive) {
+				// The live generation moved on meanwhile: keep feeding.
+				r.lg.Info("rebuild not swapped in yet", "generation", g.Number, "err", err)
+				select {
+				case <-ctx.Done():
+					return g, ctx.Err()
+				case <-time.After(every):
+				}
+				continue
 			}
 			if err == nil {
 				p.Phase, p.Generation = "done", g

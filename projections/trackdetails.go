@@ -169,7 +169,9 @@ func deref(p any) any {
 // HandleBatch implements events.BatchHandler. Records that cannot be
 // decoded are parked (with every later event of their release) instead of
 // stopping the partition; event types the projection does not use are
-// passed over. Their offsets are recorded all the same.
+// passed over. Their offsets are recorded all the same. An event whose
+// apply fails the same way twice is parked too (see applySplitting); a
+// transient error is returned for the consumer to retry the batch.
 func (p *TrackDetails) HandleBatch(ctx context.Context, b events.Batch) error {
 	items := make([]Item, len(b.Records))
 	for i, r := range b.Records {
@@ -185,23 +187,5 @@ func (p *TrackDetails) HandleBatch(ctx context.Context, b events.Batch) error {
 		}
 		items[i] = it
 	}
-	res, err := p.store.Apply(ctx, Checkpoint{Topic: b.Topic, Partition: b.Partition, NextOffset: b.NextOffset()}, items)
-	if err != nil {
-		return err
-	}
-	if res.Parked > 0 {
-		p.log.Warn("events parked", "partition", b.Partition, "from_offset", b.Records[0].Offset, "parked", res.Parked)
-	}
-	if res.Stale > 0 {
-		p.log.Warn("stale events ignored", "partition", b.Partition, "from_offset", b.Records[0].Offset, "stale", res.Stale)
-	}
-	if p.cache != nil && res.Pending != nil {
-		if err := p.cache.Invalidate(ctx, *res.Pending); err != nil {
-			// The invalidation is stored with the rows; the retry loop sends
-			// it until Redis confirms it.
-			p.log.Warn("cache invalidation failed; it is retried", "tracks", len(res.Pending.Tracks), "err", err)
-		}
-	}
-	p.log.Debug("batch applied", "partition", b.Partition, "records", len(b.Records), "applied", res.Applied, "next_offset", b.NextOffset())
-	return nil
+	return p.applySplitting(ctx, b.Topic, b.Partition, items, nil)
 }

@@ -62,8 +62,9 @@ type releaseRow struct {
 // the release's version), writes every changed release with one upsert
 // per table, and stores the checkpoint and, for the live generation, the
 // cache invalidation the batch owes (see invalidations.go), in one
-// transaction.
+// transaction. An error a retry can cure wraps projections.ErrTransient.
 func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (res projections.ApplyResult, err error) {
+	defer func() { err = classify(err) }()
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)

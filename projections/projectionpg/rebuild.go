@@ -15,6 +15,7 @@ import (
 var (
 	ErrRebuildRunning = projections.ErrRebuildRunning
 	ErrNoRebuild      = projections.ErrNoRebuild
+	ErrBehindLive     = projections.ErrBehindLive
 )
 
 // Target is where a rebuild must reach before it can be swapped in.
@@ -168,14 +169,38 @@ func dropGeneration(ctx context.Context, tx pgx.Tx, gen int) error {
 }
 
 // BuildIndexes creates the secondary indexes of a rebuilt generation
-// (after its bulk load, before the swap).
+// (after its bulk load, before the swap). Finishers of one generation take
+// turns (an advisory lock per generation): two building the same indexes
+// at once deadlock. One that finds the generation no longer being built
+// (the other swapped it in) returns ErrNoRebuild.
 func (s *TrackDetails) BuildIndexes(ctx context.Context, gen int) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return buildIndexes(ctx, tx, gen) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtext('catalog.projection.finish.' || $1), $2)`, name, gen); err != nil {
+			return fmt.Errorf("wait for other finishers: %w", err)
+		}
+		var state string
+		err := tx.QueryRow(ctx, `select state from projection_generations where projection = $1 and generation = $2`, name, gen).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && state != "building") {
+			return ErrNoRebuild
+		}
+		if err != nil {
+			return err
+		}
+		return buildIndexes(ctx, tx, gen)
+	})
+	if err != nil {
+		return fmt.Errorf("finish generation %d: %w", gen, err)
+	}
+	return nil
 }
 
 // Swap makes generation gen live in one transaction (the views move to it)
 // and retires the previous live generation, whose tables are then dropped.
-// It returns the retired generation's number.
+// It returns the retired generation's number. Gen must have consumed every
+// partition at least as far as the live generation has, else nothing
+// changes and the error is ErrBehindLive: the check runs once both
+// generations' in-flight batches have committed (their share locks on the
+// generation rows), and no batch of either commits until the swap does.
 func (s *TrackDetails) Swap(ctx context.Context, gen int) (int, error) {
 	var old int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -192,6 +217,17 @@ func (s *TrackDetails) Swap(ctx context.Context, gen int) (int, error) {
 		}
 		if tag.RowsAffected() == 0 {
 			return ErrNoRebuild
+		}
+		var behind int
+		var lag int64
+		if err := tx.QueryRow(ctx, `select count(*), coalesce(sum(o.next_offset - coalesce(n.next_offset, 0)), 0)
+			from projection_checkpoints o
+			left join projection_checkpoints n on n.projection = o.projection and n.generation = $3 and n.topic = o.topic and n.partition = o.partition
+			where o.projection = $1 and o.generation = $2 and o.next_offset > coalesce(n.next_offset, 0)`, name, old, gen).Scan(&behind, &lag); err != nil {
+			return fmt.Errorf("compare with the live generation: %w", err)
+		}
+		if behind > 0 {
+			return fmt.Errorf("%w: %d events behind generation %d in %d partitions", ErrBehindLive, lag, old, behind)
 		}
 		return pointViews(ctx, tx, gen)
 	})
