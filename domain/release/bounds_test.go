@@ -76,3 +76,40 @@ func TestDraftWithOverlongDurationIsRejected(t *testing.T) {
 		t.Fatalf("New = %v, want one problem at tracks[0].duration naming the maximum", err)
 	}
 }
+
+// TestPriceCurrencyIsISO4217: a price is in a current ISO 4217 currency a
+// customer can pay in; ZZZ (not a code), XXX (no currency), XTS (testing),
+// XAU (gold), withdrawn and fund codes are refused at the deal's price.
+func TestPriceCurrencyIsISO4217(t *testing.T) {
+	t.Parallel()
+	draft := func(amount, currency string) release.Draft {
+		return release.Draft{Message: release.Message{Sender: "PADPIDA0000000001", ID: "m1"}, UPC: "00724349501058", Title: "T", Artist: "A",
+			Tracks: []release.DraftTrack{{ISRC: "USCA29600191", Title: "One", Duration: "PT3M", Disc: 1, Number: 1}},
+			Deals: []release.DraftDeal{{Territories: []string{"GB"}, UseTypes: []string{"PermanentDownload"}, Start: "2024-01-01",
+				PriceAmount: amount, PriceCurrency: currency}}}
+	}
+	for _, c := range []string{"GBP", "eur", "USD", "JPY", "XOF", "XCD", "VES", "SLE", "ZWG", "XCG"} {
+		r, err := release.New(draft("0.99", c))
+		if err != nil {
+			t.Errorf("currency %s: %v", c, err)
+			continue
+		}
+		if got := r.Deals()[0].Price.Currency; got != strings.ToUpper(c) {
+			t.Errorf("currency %s kept as %s", c, got)
+		}
+	}
+	for _, c := range []string{"ZZZ", "XXX", "XTS", "XAU", "XDR", "BOV", "HRK", "DEM", "AAA", "", "GB", strings.Repeat("Z", 5000)} {
+		_, err := release.New(draft("0.99", c))
+		v, ok := release.IsValidationError(err)
+		if !ok || len(v.Problems) != 1 || v.Problems[0].Field != "deals[0].price" || !strings.Contains(v.Problems[0].Reason, "ISO 4217") {
+			t.Errorf("currency %.20q: New = %v, want one problem at deals[0].price naming ISO 4217", c, err)
+			continue
+		}
+		if len(v.Problems[0].Reason) > 300 {
+			t.Errorf("currency %.20q: reason is %d bytes long", c, len(v.Problems[0].Reason))
+		}
+	}
+	if _, err := release.New(draft("", "ZZZ")); err == nil {
+		t.Error("a price code with currency ZZZ and no amount was accepted")
+	}
+}
