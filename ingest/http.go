@@ -111,7 +111,7 @@ func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
 type unsupportedMediaError struct{ got string }
 
 func (e *unsupportedMediaError) Error() string {
-	return fmt.Sprintf("Content-Type %q is not supported; send application/xml (DDEX ERN) or application/json", e.got)
+	return fmt.Sprintf("Content-Type %s is not supported; send application/xml (DDEX ERN) or application/json", release.Quote(e.got))
 }
 
 // errorHandler is the one place ingest errors become HTTP responses.
@@ -136,7 +136,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		switch {
 		case errors.As(err, &val):
 			code, b.Error, b.Problems = http.StatusBadRequest, "invalid delivery", val.Problems
-			b.Message = &MessageRef{Sender: val.Message.Sender, ID: val.Message.ID}
+			b.Message = &MessageRef{Sender: release.Clip(val.Message.Sender), ID: release.Clip(val.Message.ID)}
 		case errors.As(err, &mt):
 			code, b.Error = http.StatusUnsupportedMediaType, mt.Error()
 		case errors.As(err, &he):
