@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 )
@@ -100,6 +102,12 @@ type Config struct {
 	Topic string
 	// ConfirmTimeout bounds the wait for Kafka's confirmation (default 15 s).
 	ConfirmTimeout time.Duration
+	// BodyBudget bounds the bytes of delivery bodies read and parsed at once
+	// (ReadDelivery; default DefaultBodyBudget, at least MaxBodyBytes).
+	BodyBudget int64
+	// BodyWait is how long a delivery waits for room in the body budget
+	// before ErrBusy (default DefaultBodyWait).
+	BodyWait time.Duration
 }
 
 // Service accepts deliveries. Safe for concurrent use; deliveries of one
@@ -110,6 +118,7 @@ type Service struct {
 	confirm Confirmer
 	log     *slog.Logger
 	now     func() time.Time
+	budget  *bodyBudget
 }
 
 // NewService builds a Service.
@@ -120,7 +129,17 @@ func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*
 	if cfg.ConfirmTimeout <= 0 {
 		cfg.ConfirmTimeout = 15 * time.Second
 	}
-	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now}, nil
+	if cfg.BodyBudget == 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
+	if cfg.BodyBudget < MaxBodyBytes {
+		return nil, fmt.Errorf("ingest: a body budget of %d bytes cannot hold one delivery of %d bytes", cfg.BodyBudget, MaxBodyBytes)
+	}
+	if cfg.BodyWait <= 0 {
+		cfg.BodyWait = DefaultBodyWait
+	}
+	budget := &bodyBudget{sem: semaphore.NewWeighted(cfg.BodyBudget), wait: cfg.BodyWait}
+	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now, budget: budget}, nil
 }
 
 // Deliver validates a release delivery and appends the events it produces.
