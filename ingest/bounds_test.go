@@ -3,12 +3,20 @@ package ingest_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/ingest"
 )
 
 // TestRejectionsClipQuotedInput: a rejection repeats at most
@@ -98,5 +106,126 @@ func TestClip(t *testing.T) {
 	odd := "x" + long
 	if c := release.Clip(odd); c != "x"+strings.Repeat("é", release.MaxQuoted/2-1)+"…[+1874 bytes]" {
 		t.Errorf("Clip cut inside a character: %s", c)
+	}
+}
+
+// TestBodyBudgetRefusesBeyondTheBound: while deliveries hold the whole body
+// budget, another delivery waits at most BodyWait and is then refused with
+// 503 and Retry-After, changing nothing; once the budget frees up the same
+// delivery is accepted.
+func TestBodyBudgetRefusesBeyondTheBound(t *testing.T) {
+	t.Parallel()
+	f := newFixtureConfig(t, ingest.Config{BodyBudget: ingest.MaxBodyBytes, BodyWait: 100 * time.Millisecond})
+
+	// A 10 MiB delivery whose body arrives slowly holds the whole budget.
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { _ = pw.CloseWithError(errors.New("test over")) }) // before the server closes
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/v1/deliveries", pr)
+	req.Header.Set("Content-Type", "application/xml")
+	req.ContentLength = ingest.MaxBodyBytes
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	if _, err := pw.Write([]byte("<NewReleaseMessage>")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := f.svc.BodyBytesInFlight(); n != ingest.MaxBodyBytes {
+			return fmt.Errorf("%d body bytes in flight, want %d", n, ingest.MaxBodyBytes)
+		}
+		return nil
+	})
+
+	post := func() (*http.Response, []byte) {
+		resp, err := http.Post(f.srv.URL+"/v1/deliveries", "application/json", strings.NewReader(validRelease))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	for range 3 {
+		resp, b := post()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "retry") {
+			t.Fatalf("a delivery beyond the budget: %d Retry-After=%q %s, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+		}
+	}
+	if n := f.streams(t); n != 0 {
+		t.Fatalf("%d release streams after refused deliveries, want 0", n)
+	}
+
+	_ = pw.CloseWithError(errors.New("client gave up"))
+	<-slow
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := f.svc.BodyBytesInFlight(); n != 0 {
+			return fmt.Errorf("%d body bytes still in flight", n)
+		}
+		return nil
+	})
+	if resp, b := post(); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("after the budget freed up: %d %s, want 202", resp.StatusCode, b)
+	}
+}
+
+// TestBodyBudgetHoldsConcurrentBodies: 30 concurrent deliveries of 1 MiB
+// under a budget of 10 MiB never hold more than the budget; each is either
+// read (and rejected as malformed) or refused with 503, none is lost.
+func TestBodyBudgetHoldsConcurrentBodies(t *testing.T) {
+	t.Parallel()
+	f := newFixtureConfig(t, ingest.Config{BodyBudget: ingest.MaxBodyBytes, BodyWait: 30 * time.Second})
+	body := bytes.Repeat([]byte("<a>"), (1<<20)/3)
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := f.svc.BodyBytesInFlight(); n > peak.Load() {
+				peak.Store(n)
+			}
+			runtime.Gosched()
+		}
+	}()
+	codes := make(chan int, 30)
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(f.srv.URL+"/v1/deliveries", "application/xml", bytes.NewReader(body))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-watched
+	close(codes)
+	for c := range codes {
+		if c != http.StatusBadRequest {
+			t.Errorf("status %d, want 400 (malformed, read within the budget)", c)
+		}
+	}
+	if p := peak.Load(); p > ingest.MaxBodyBytes || p == 0 {
+		t.Errorf("peak body bytes in flight %d, want between 1 and %d", p, ingest.MaxBodyBytes)
 	}
 }

@@ -33,6 +33,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
+	return newFixtureConfig(t, ingest.Config{})
+}
+
+// newFixtureConfig is newFixture with cfg for the service (its Topic is set).
+func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pool := testenv.Postgres(t)
@@ -59,7 +65,8 @@ func newFixture(t testing.TB) fixture {
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-done; _ = prod.Close() })
-	svc, err := ingest.NewService(ingest.Config{Topic: topic}, store, relay, log)
+	cfg.Topic = topic
+	svc, err := ingest.NewService(cfg, store, relay, log)
 	if err != nil {
 		t.Fatal(err)
 	}
