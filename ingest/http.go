@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -89,14 +88,7 @@ func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
 		if !ok {
 			return &unsupportedMediaError{got: ct}
 		}
-		data, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "reading the body: "+err.Error())
-		}
-		if len(data) > MaxBodyBytes {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery may be at most %d bytes", MaxBodyBytes))
-		}
-		d, err := Parse(f, data)
+		d, err := svc.ReadDelivery(c.Request().Context(), f, c.Request().Body, c.Request().ContentLength)
 		if err != nil {
 			return err
 		}
@@ -118,7 +110,7 @@ func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
 type unsupportedMediaError struct{ got string }
 
 func (e *unsupportedMediaError) Error() string {
-	return fmt.Sprintf("Content-Type %q is not supported; send application/xml (DDEX ERN) or application/json", e.got)
+	return fmt.Sprintf("Content-Type %s is not supported; send application/xml (DDEX ERN) or application/json", release.Quote(e.got))
 }
 
 // errorHandler is the one place ingest errors become HTTP responses.
@@ -137,6 +129,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			val  *release.ValidationError
 			own  *release.OwnershipError
 			mt   *unsupportedMediaError
+			big  *TooLargeError
 			he   *echo.HTTPError
 			code int
 			b    = body{Status: "rejected"}
@@ -144,13 +137,22 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		switch {
 		case errors.As(err, &val):
 			code, b.Error, b.Problems = http.StatusBadRequest, "invalid delivery", val.Problems
-			b.Message = &MessageRef{Sender: val.Message.Sender, ID: val.Message.ID}
+			b.Message = &MessageRef{Sender: release.Clip(val.Message.Sender), ID: release.Clip(val.Message.ID)}
 		case errors.As(err, &own):
 			code, b.Error = http.StatusForbidden, "not an owner of the release"
 			b.Problems = []release.Problem{{Field: own.Field, Reason: own.Reason()}}
-			b.Message = &MessageRef{Sender: own.Message.Sender, ID: own.Message.ID}
+			b.Message = &MessageRef{Sender: release.Clip(own.Message.Sender), ID: release.Clip(own.Message.ID)}
 		case errors.As(err, &mt):
 			code, b.Error = http.StatusUnsupportedMediaType, mt.Error()
+		case errors.As(err, &big):
+			code, b.Error = http.StatusRequestEntityTooLarge, big.Error()
+		case errors.Is(err, ErrBusy):
+			c.Response().Header().Set("Retry-After", "1")
+			code, b.Status, b.Error = http.StatusServiceUnavailable, "error", "ingest is reading as many delivery bytes as it may at once; nothing was read or changed; retry after a second"
+		case errors.Is(err, context.Canceled):
+			code, b.Error = http.StatusBadRequest, "the request was cancelled"
+		case errors.Is(err, errReading):
+			code, b.Error = http.StatusBadRequest, release.Clip(err.Error())
 		case errors.As(err, &he):
 			code, b.Error = he.Code, http.StatusText(he.Code)
 			if m, ok := he.Message.(string); ok {

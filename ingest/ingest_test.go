@@ -53,6 +53,12 @@ func (s *syncBuffer) String() string {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
+	return newFixtureConfig(t, ingest.Config{})
+}
+
+// newFixtureConfig is newFixture with cfg for the service (its Topic is set).
+func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
+	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
@@ -80,7 +86,8 @@ func newFixture(t testing.TB) fixture {
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-done; _ = prod.Close() })
-	svc, err := ingest.NewService(ingest.Config{Topic: topic}, store, relay, log)
+	cfg.Topic = topic
+	svc, err := ingest.NewService(cfg, store, relay, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,9 +120,9 @@ func (j JSONRelease) message() (release.Message, []release.Problem) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, j.MessageCreated)
 	if err != nil {
-		reason := fmt.Sprintf("%q is not an RFC 3339 date-time such as 2024-10-02T10:10:32Z", j.MessageCreated)
+		reason := fmt.Sprintf("%s is not an RFC 3339 date-time such as 2024-10-02T10:10:32Z", release.Quote(j.MessageCreated))
 		if _, err2 := time.Parse("2006-01-02T15:04:05.999999999", j.MessageCreated); err2 == nil {
-			reason = fmt.Sprintf("%q has no time zone; add Z or an offset", j.MessageCreated)
+			reason = fmt.Sprintf("%s has no time zone; add Z or an offset", release.Quote(j.MessageCreated))
 		}
 		return m, []release.Problem{{Field: "messageCreated", Reason: reason}}
 	}
@@ -199,7 +199,7 @@ func ParseJSON(data []byte) (Delivery, error) {
 	var extra []release.Problem
 	for _, a := range j.Availability {
 		if a.Download == "" && a.Streaming == "" {
-			extra = append(extra, release.Problem{Field: "availability", Reason: fmt.Sprintf("territory %q needs a download or a streaming date", a.Territory)})
+			extra = append(extra, release.Problem{Field: "availability", Reason: fmt.Sprintf("territory %s needs a download or a streaming date", release.Quote(a.Territory))})
 		}
 	}
 	if ps = append(ps, extra...); len(ps) > 0 {
@@ -230,15 +230,15 @@ func jsonProblem(err error) release.Problem {
 		if field == "" {
 			field = "(body)"
 		}
-		return release.Problem{Field: field, Reason: fmt.Sprintf("must be a JSON %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
+		return release.Problem{Field: field, Reason: fmt.Sprintf("must be a JSON %s, got %s", jsonKind(typ.Type.Kind().String()), release.Clip(typ.Value))}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		if name == "" {
 			return release.Problem{Field: "(body)", Reason: `has a field with an empty name (""), which is not a field of the delivery format`}
 		}
-		return release.Problem{Field: name, Reason: "is not a field of the delivery format"}
+		return release.Problem{Field: release.Clip(name), Reason: "is not a field of the delivery format"}
 	default:
-		return release.Problem{Field: "(body)", Reason: err.Error()}
+		return release.Problem{Field: "(body)", Reason: release.Clip(err.Error())}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 )
@@ -116,6 +118,12 @@ type Config struct {
 	// Recipients are the party ids (DPIDs) catalog answers to: a message
 	// that names recipients must name one of them (default DefaultDPID).
 	Recipients []string
+	// BodyBudget bounds the bytes of delivery bodies read and parsed at once
+	// (ReadDelivery; default DefaultBodyBudget, at least MaxBodyBytes).
+	BodyBudget int64
+	// BodyWait is how long a delivery waits for room in the body budget
+	// before ErrBusy (default DefaultBodyWait).
+	BodyWait time.Duration
 }
 
 // Service accepts deliveries. Safe for concurrent use; deliveries of one
@@ -126,6 +134,7 @@ type Service struct {
 	confirm Confirmer
 	log     *slog.Logger
 	now     func() time.Time
+	budget  *bodyBudget
 }
 
 // NewService builds a Service.
@@ -144,7 +153,17 @@ func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*
 			return nil, errors.New("ingest: a recipient party id is empty")
 		}
 	}
-	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now}, nil
+	if cfg.BodyBudget == 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
+	if cfg.BodyBudget < MaxBodyBytes {
+		return nil, fmt.Errorf("ingest: a body budget of %d bytes cannot hold one delivery of %d bytes", cfg.BodyBudget, MaxBodyBytes)
+	}
+	if cfg.BodyWait <= 0 {
+		cfg.BodyWait = DefaultBodyWait
+	}
+	budget := &bodyBudget{sem: semaphore.NewWeighted(cfg.BodyBudget), wait: cfg.BodyWait}
+	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now, budget: budget}, nil
 }
 
 // Deliver validates a release delivery and appends the events it produces.

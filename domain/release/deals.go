@@ -45,8 +45,28 @@ var (
 	subdivision = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]{1,3}$`)
 	numeric     = regexp.MustCompile(`^\d+$`)
 	decimal     = regexp.MustCompile(`^\d+(\.\d+)?$`)
-	currency    = regexp.MustCompile(`^[A-Z]{3}$`)
 )
+
+// iso4217 lists the currency codes a price may use, space separated: the
+// codes of ISO 4217 List One (current currencies, as published by the
+// maintenance agency, SIX, in 2025) that a customer can pay in. Left out
+// are the codes that are not money a price is paid in: XXX (no currency),
+// XTS (reserved for testing), the precious metals (XAU, XAG, XPT, XPD),
+// the bond-market and accounting units (XBA, XBB, XBC, XBD, XDR, XSU,
+// XUA), and the fund codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW).
+// Withdrawn codes (HRK, SLL, ZWL, ANG, VEF …) are not current either.
+const iso4217 = " AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD" +
+	" CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD" +
+	" HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD" +
+	" MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR" +
+	" RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS" +
+	" UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG "
+
+// IsCurrency reports whether code (upper case) is an ISO 4217 currency a
+// price may use (see iso4217).
+func IsCurrency(code string) bool {
+	return len(code) == 3 && strings.Contains(iso4217, " "+code+" ")
+}
 
 // normaliseTerritory returns the code to keep ("" to drop an ISO 3166-2
 // subdivision code, which names no country we sell in) or an error.
@@ -56,7 +76,7 @@ func normaliseTerritory(s string) (string, error) {
 	case strings.EqualFold(c, Worldwide):
 		return Worldwide, nil
 	case numeric.MatchString(c):
-		return "", fmt.Errorf("numeric territory code %q is not supported; use ISO 3166-1 alpha-2 or Worldwide", s)
+		return "", fmt.Errorf("numeric territory code %s is not supported; use ISO 3166-1 alpha-2 or Worldwide", Quote(s))
 	case subdivision.MatchString(strings.ToUpper(c)):
 		return "", nil
 	}
@@ -132,10 +152,13 @@ func newDeal(ps *problems, f string, dd DraftDeal, isrcs map[string]int) (Deal, 
 	if dd.PriceAmount != "" || dd.PriceCurrency != "" || dd.PriceCode != "" {
 		p := &Price{Amount: strings.TrimSpace(dd.PriceAmount), Currency: strings.ToUpper(strings.TrimSpace(dd.PriceCurrency)), Code: strings.TrimSpace(dd.PriceCode)}
 		if p.Amount != "" && !decimal.MatchString(p.Amount) {
-			ps.add(f+".price", "amount %q is not a decimal number such as 0.99", p.Amount)
+			ps.add(f+".price", "amount %s is not a decimal number such as 0.99", Quote(p.Amount))
 		}
-		if p.Amount != "" && !currency.MatchString(p.Currency) {
-			ps.add(f+".price", "currency %q is not an ISO 4217 code such as GBP", dd.PriceCurrency)
+		switch {
+		case p.Amount != "" && p.Currency == "":
+			ps.add(f+".price", "amount %s has no currency; give an ISO 4217 code such as GBP", Quote(p.Amount))
+		case p.Currency != "" && !IsCurrency(p.Currency):
+			ps.add(f+".price", "currency %s is not an ISO 4217 currency a price can be paid in, such as GBP, EUR or USD", Quote(dd.PriceCurrency))
 		}
 		d.Price = p
 	}

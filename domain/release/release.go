@@ -24,13 +24,14 @@ type ValidationError struct {
 	Problems []Problem
 }
 
-// Error joins the problems into one line.
+// Error joins the problems into one line. The message's name is clipped
+// to MaxQuoted bytes, as every quoted input value is.
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.Field + ": " + p.Reason
 	}
-	name := e.Message.Name()
+	name := Clip(e.Message.Name())
 	if name == "" {
 		name = "(unnamed message)"
 	}
@@ -142,7 +143,7 @@ func New(d Draft) (Release, error) {
 	}
 	if d.GRid != "" {
 		if !gridPattern.MatchString(trim(d.GRid)) {
-			ps.add("grid", "%q is not a GRid (letters and digits only)", d.GRid)
+			ps.add("grid", "%s is not a GRid (letters and digits only)", Quote(d.GRid))
 		} else {
 			r.grid = strings.ToUpper(trim(d.GRid))
 		}
@@ -163,11 +164,11 @@ func New(d Draft) (Release, error) {
 		ps.add("artist", "is required")
 	}
 	if !parentalValues[m.ParentalWarning] {
-		ps.add("parentalWarning", "%q is not a DDEX ParentalWarningType", m.ParentalWarning)
+		ps.add("parentalWarning", "%s is not a DDEX ParentalWarningType", Quote(m.ParentalWarning))
 	}
 	for _, f := range []struct{ name, v string }{{"releaseDate", m.ReleaseDate}, {"originalReleaseDate", m.OriginalReleaseDate}} {
 		if f.v != "" && !partialDate.MatchString(f.v) {
-			ps.add(f.name, "%q is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD", f.v)
+			ps.add(f.name, "%s is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD", Quote(f.v))
 		}
 	}
 	r.metadata = m
@@ -221,7 +222,7 @@ func New(d Draft) (Release, error) {
 			seenPos[pos] = i
 		}
 		if !parentalValues[t.ParentalWarning] {
-			ps.add(f+".parentalWarning", "%q is not a DDEX ParentalWarningType", t.ParentalWarning)
+			ps.add(f+".parentalWarning", "%s is not a DDEX ParentalWarningType", Quote(t.ParentalWarning))
 		}
 		r.tracks = append(r.tracks, t)
 	}
@@ -268,7 +269,7 @@ func ParseTime(s string) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02T15:04:05.999999999", s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date (2006-01-02) or a date-time (2006-01-02T15:04:05Z)", s)
+	return time.Time{}, fmt.Errorf("%s is not a date (2006-01-02) or a date-time (2006-01-02T15:04:05Z)", Quote(s))
 }
 
 // Message returns the delivery's message.
@@ -340,7 +341,7 @@ func NewPurge(d PurgeDraft) (Purge, error) {
 	}
 	if g := strings.TrimSpace(d.GRid); g != "" {
 		if !gridPattern.MatchString(g) {
-			ps.add("grid", "%q is not a GRid (letters and digits only)", d.GRid)
+			ps.add("grid", "%s is not a GRid (letters and digits only)", Quote(d.GRid))
 		} else {
 			p.GRid = strings.ToUpper(g)
 		}

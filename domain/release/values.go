@@ -33,7 +33,7 @@ var isrcPattern = regexp.MustCompile(`^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$`)
 func ParseISRC(s string) (ISRC, error) {
 	c := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", ""))
 	if !isrcPattern.MatchString(c) {
-		return ISRC{}, fmt.Errorf("%w: %q is not 2 letters, 3 letters or digits, then 7 digits", ErrInvalidISRC, s)
+		return ISRC{}, fmt.Errorf("%w: %s is not 2 letters, 3 letters or digits, then 7 digits", ErrInvalidISRC, Quote(s))
 	}
 	return ISRC{c}, nil
 }
@@ -61,15 +61,15 @@ type UPC struct{ s string }
 func ParseUPC(s string) (UPC, error) {
 	c := strings.TrimSpace(s)
 	if len(c) < 12 || len(c) > 14 {
-		return UPC{}, fmt.Errorf("%w: %q must have 12, 13 or 14 digits", ErrInvalidUPC, s)
+		return UPC{}, fmt.Errorf("%w: %s must have 12, 13 or 14 digits", ErrInvalidUPC, Quote(s))
 	}
 	for _, r := range c {
 		if r < '0' || r > '9' {
-			return UPC{}, fmt.Errorf("%w: %q must contain digits only", ErrInvalidUPC, s)
+			return UPC{}, fmt.Errorf("%w: %s must contain digits only", ErrInvalidUPC, Quote(s))
 		}
 	}
 	if want := gtinCheckDigit(c[:len(c)-1]); c[len(c)-1] != want {
-		return UPC{}, fmt.Errorf("%w: %q has check digit %c, expected %c", ErrInvalidUPC, s, c[len(c)-1], want)
+		return UPC{}, fmt.Errorf("%w: %s has check digit %c, expected %c", ErrInvalidUPC, Quote(s), c[len(c)-1], want)
 	}
 	return UPC{c}, nil
 }
@@ -114,7 +114,7 @@ type Territory struct{ s string }
 func ParseTerritory(s string) (Territory, error) {
 	c := strings.ToUpper(strings.TrimSpace(s))
 	if len(c) != 2 || !strings.Contains(iso3166, " "+c+" ") {
-		return Territory{}, fmt.Errorf("%w: %q is not an ISO 3166-1 alpha-2 country code", ErrInvalidTerritory, s)
+		return Territory{}, fmt.Errorf("%w: %s is not an ISO 3166-1 alpha-2 country code", ErrInvalidTerritory, Quote(s))
 	}
 	return Territory{c}, nil
 }
@@ -141,41 +141,65 @@ const iso3166 = " AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF
 	" UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW "
 
 // Duration is a track's playing time, whole seconds, as DDEX writes it
-// (ISO 8601, e.g. PT3M25S).
+// (ISO 8601, e.g. PT3M25S). It is between one second and MaxDuration.
 type Duration struct{ d time.Duration }
+
+// MaxDuration is the longest duration a track may have: 48 hours. The
+// longest commercially released recordings run a few hours, and a handful
+// of art pieces run a full day (24 h); twice that leaves room for them and
+// still refuses the absurd values (PT2562047H, P99999D) whose arithmetic
+// used to overflow into a wrong but plausible duration.
+const MaxDuration = 48 * time.Hour
 
 var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$`)
 
 // ParseDuration accepts an ISO 8601 duration of days, hours, minutes and
 // seconds (PT4M12S, PT1H2M, PT252.5S). Fractions of a second are rounded
-// to the nearest second. The result must be positive.
+// to the nearest second. The result must be longer than zero and at most
+// MaxDuration; a component that alone exceeds MaxDuration (PT5124096H) is
+// refused before any arithmetic, so nothing overflows.
 func ParseDuration(s string) (Duration, error) {
 	m := isoDuration.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
 	if m == nil || s == "P" || strings.HasSuffix(strings.ToUpper(s), "T") {
-		return Duration{}, fmt.Errorf("%w: %q is not an ISO 8601 duration such as PT3M25S", ErrInvalidDuration, s)
+		return Duration{}, fmt.Errorf("%w: %s is not an ISO 8601 duration such as PT3M25S", ErrInvalidDuration, Quote(s))
 	}
+	limit := MaxDuration.Seconds()
 	var total float64
-	for i, unit := range []float64{86400, 3600, 60, 1} {
+	for i, unit := range []struct {
+		name    string
+		seconds float64
+	}{{"days", 86400}, {"hours", 3600}, {"minutes", 60}, {"seconds", 1}} {
 		if m[i+1] == "" {
 			continue
 		}
-		n, err := strconv.ParseFloat(m[i+1], 64)
-		if err != nil {
-			return Duration{}, fmt.Errorf("%w: %q: %v", ErrInvalidDuration, s, err)
+		// A component longer than the limit on its own is refused, by its
+		// digit count or its value, before it is added to the total.
+		if len(strings.SplitN(m[i+1], ".", 2)[0]) > 12 {
+			return Duration{}, fmt.Errorf("%w: %s: %s exceed the maximum track duration of %s", ErrInvalidDuration, Quote(s), unit.name, Duration{MaxDuration})
 		}
-		total += n * unit
+		n, err := strconv.ParseFloat(m[i+1], 64)
+		if err != nil || n*unit.seconds >= limit+0.5 { // digits only: err is a range error
+			return Duration{}, fmt.Errorf("%w: %s: %s exceed the maximum track duration of %s", ErrInvalidDuration, Quote(s), unit.name, Duration{MaxDuration})
+		}
+		total += n * unit.seconds
 	}
 	d := time.Duration(total+0.5) * time.Second
 	if d <= 0 {
-		return Duration{}, fmt.Errorf("%w: %q must be longer than zero", ErrInvalidDuration, s)
+		return Duration{}, fmt.Errorf("%w: %s must be longer than zero", ErrInvalidDuration, Quote(s))
+	}
+	if d > MaxDuration {
+		return Duration{}, fmt.Errorf("%w: %s is longer than the maximum track duration of %s", ErrInvalidDuration, Quote(s), Duration{MaxDuration})
 	}
 	return Duration{d}, nil
 }
 
-// DurationOfSeconds builds a Duration from whole seconds (n > 0).
+// DurationOfSeconds builds a Duration from whole seconds (0 < n <= MaxDuration).
 func DurationOfSeconds(n int) (Duration, error) {
 	if n <= 0 {
 		return Duration{}, fmt.Errorf("%w: %d seconds must be more than zero", ErrInvalidDuration, n)
+	}
+	if int64(n) > int64(MaxDuration/time.Second) {
+		return Duration{}, fmt.Errorf("%w: %d seconds exceed the maximum track duration of %s", ErrInvalidDuration, n, Duration{MaxDuration})
 	}
 	return Duration{time.Duration(n) * time.Second}, nil
 }

@@ -42,7 +42,7 @@ func (n *newRelease) releaseTargets(main *element) map[string]target {
 		switch {
 		case ref.value() == "":
 		case firstAt[ref.value()] != "":
-			n.ps.add(ref.path, "repeats ReleaseReference %q of %s; references must be unique within a message", ref.value(), firstAt[ref.value()])
+			n.ps.add(ref.path, "repeats ReleaseReference %s of %s; references must be unique within a message", release.Quote(ref.value()), firstAt[ref.value()])
 		default:
 			firstAt[ref.value()] = r.path
 			out[ref.value()] = t
@@ -114,7 +114,7 @@ func (n *newRelease) deals(targets map[string]target) {
 				n.ps.add(ref.path, "is empty; it must name a release of ReleaseList")
 				continue
 			case !known:
-				n.ps.add(ref.path, "refers to release %q, which is not in ReleaseList", ref.value())
+				n.ps.add(ref.path, "refers to release %s, which is not in ReleaseList", release.Quote(ref.value()))
 				continue
 			case !tg.mapped:
 				continue

@@ -77,7 +77,7 @@ func Parse(data []byte) (Parsed, error) {
 	case root.space == "":
 		ps.add(root.path, "has no namespace; an ERN root element is in a DDEX ERN namespace such as http://ddex.net/xml/ern/43")
 	default:
-		ps.add(root.path, "is in namespace %q, which is not a supported DDEX ERN version (supported: %s)", root.space, supportedNamespaces)
+		ps.add(root.path, "is in namespace %s, which is not a supported DDEX ERN version (supported: %s)", release.Quote(root.space), supportedNamespaces)
 	}
 	msg, headerSource, headerProblems := readHeader(root)
 	if len(ps) > 0 {

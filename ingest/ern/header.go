@@ -97,7 +97,7 @@ func parseCreated(s string) (time.Time, string) {
 		return t, ""
 	}
 	if _, err := time.Parse("2006-01-02T15:04:05.999999999", s); err == nil {
-		return time.Time{}, fmt.Sprintf("has no time zone: %q must end in Z or an offset such as +01:00", s)
+		return time.Time{}, fmt.Sprintf("has no time zone: %s must end in Z or an offset such as +01:00", release.Quote(s))
 	}
-	return time.Time{}, fmt.Sprintf("%q is not a date-time with a time zone, e.g. 2024-04-02T07:00:00Z", s)
+	return time.Time{}, fmt.Sprintf("%s is not a date-time with a time zone, e.g. 2024-04-02T07:00:00Z", release.Quote(s))
 }

@@ -61,7 +61,7 @@ func (n *newRelease) indexResources() {
 		case ref.value() == "":
 			n.ps.add(r.pathTo("ResourceReference"), "is missing or empty; every resource needs a reference that releases use to point at it")
 		case n.resources[ref.value()] != nil:
-			n.ps.add(ref.path, "repeats ResourceReference %q of %s; references must be unique within a message", ref.value(), n.resources[ref.value()].path)
+			n.ps.add(ref.path, "repeats ResourceReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.resources[ref.value()].path)
 		default:
 			n.resources[ref.value()] = r
 		}
@@ -78,7 +78,7 @@ func (n *newRelease) indexParties() {
 		switch {
 		case ref.value() == "":
 		case n.parties[ref.value()] != nil:
-			n.ps.add(ref.path, "repeats PartyReference %q of %s; references must be unique within a message", ref.value(), n.parties[ref.value()].path)
+			n.ps.add(ref.path, "repeats PartyReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.parties[ref.value()].path)
 		default:
 			n.parties[ref.value()] = p
 		}
@@ -251,7 +251,7 @@ func (n *newRelease) artistName(da *element) *element {
 func (n *newRelease) party(ref *element) *element {
 	p := n.parties[ref.value()]
 	if p == nil {
-		n.reportOnce(ref.path, "refers to party %q, which is not in PartyList", ref.value())
+		n.reportOnce(ref.path, "refers to party %s, which is not in PartyList", release.Quote(ref.value()))
 	}
 	return p
 }
@@ -275,7 +275,7 @@ func (n *newRelease) resource(ref *element, missingPath string) *element {
 	}
 	r := n.resources[ref.value()]
 	if r == nil {
-		n.reportOnce(ref.path, "refers to resource %q, which is not in ResourceList", ref.value())
+		n.reportOnce(ref.path, "refers to resource %s, which is not in ResourceList", release.Quote(ref.value()))
 	}
 	return r
 }

@@ -150,7 +150,7 @@ func (n *newRelease) listedSlots(rel *element) []slot {
 func (n *newRelease) sequence(sn *element) (int, bool) {
 	v, err := strconv.Atoi(sn.value())
 	if err != nil {
-		n.ps.add(sn.path, "%q is not a whole number", sn.value())
+		n.ps.add(sn.path, "%s is not a whole number", release.Quote(sn.value()))
 		return 0, false
 	}
 	return v, true

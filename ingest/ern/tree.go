@@ -126,7 +126,9 @@ func (e *element) pathTo(names ...string) string {
 	return e.path
 }
 
-// assignPaths sets the path of e and its descendants. A child gets an
+// assignPaths sets the path of e and its descendants. An element name
+// longer than release.MaxQuoted (none in ERN is) is clipped, so a problem
+// never repeats a huge name. A child gets an
 // XPath position ([n], 1-based) only when it has siblings of the same name,
 // as libxml's xmlGetNodePath does. Recursion depth is bounded by maxDepth.
 func assignPaths(e *element, path string) {
@@ -138,7 +140,7 @@ func assignPaths(e *element, path string) {
 	seen := map[string]int{}
 	for _, c := range e.children {
 		seen[c.name]++
-		p := path + "/" + c.name
+		p := path + "/" + release.Clip(c.name)
 		if count[c.name] > 1 {
 			p += "[" + strconv.Itoa(seen[c.name]) + "]"
 		}
@@ -173,7 +175,7 @@ func decodeTree(data []byte) (*element, *release.Problem) {
 	fail := func(reason string) (*element, *release.Problem) {
 		field := "/"
 		if root != nil {
-			assignPaths(root, "/"+root.name)
+			assignPaths(root, "/"+release.Clip(root.name))
 			if len(stack) > 0 {
 				field = stack[len(stack)-1].path
 			}
@@ -193,7 +195,7 @@ func decodeTree(data []byte) (*element, *release.Problem) {
 			case errors.As(err, &syn):
 				return fail(fmt.Sprintf("is not well-formed XML: line %d: %s", syn.Line, syn.Msg))
 			case errors.As(err, &cs):
-				return fail(fmt.Sprintf("the document declares encoding %q; only UTF-8 is accepted", cs.label))
+				return fail(fmt.Sprintf("the document declares encoding %s; only UTF-8 is accepted", release.Quote(cs.label)))
 			default:
 				line, _ := d.InputPos()
 				return fail(fmt.Sprintf("is not well-formed XML: line %d: %v", line, err))
@@ -203,7 +205,7 @@ func decodeTree(data []byte) (*element, *release.Problem) {
 		case xml.StartElement:
 			if root != nil && len(stack) == 0 {
 				line, _ := d.InputPos()
-				return fail(fmt.Sprintf("has a second root element <%s> on line %d; a message has exactly one root element", t.Name.Local, line))
+				return fail(fmt.Sprintf("has a second root element <%s> on line %d; a message has exactly one root element", release.Clip(t.Name.Local), line))
 			}
 			if len(stack) >= maxDepth {
 				line, _ := d.InputPos()
@@ -235,6 +237,6 @@ func decodeTree(data []byte) (*element, *release.Problem) {
 	if root == nil {
 		return nil, &release.Problem{Field: "/", Reason: "the document is empty: it has no root element"}
 	}
-	assignPaths(root, "/"+root.name)
+	assignPaths(root, "/"+release.Clip(root.name))
 	return root, nil
 }
