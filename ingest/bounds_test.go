@@ -229,3 +229,38 @@ func TestBodyBudgetHoldsConcurrentBodies(t *testing.T) {
 		t.Errorf("peak body bytes in flight %d, want between 1 and %d", p, ingest.MaxBodyBytes)
 	}
 }
+
+// A message id, sender or SentOnBehalfOf over MaxHeaderValueBytes is
+// rejected even when the rest of the delivery is valid (each travels with
+// every event and is kept in the write-side state), and nothing is stored.
+func TestOverlongHeaderValuesAreRejected(t *testing.T) {
+	f := newFixture(t)
+	long := strings.Repeat("M", ingest.MaxHeaderValueBytes+1)
+	cases := []struct{ name, old, repl, field string }{
+		{"message id", `"msg-1"`, `"` + long + `"`, "messageId"},
+		{"sender", `"messageId": "msg-1",`, `"messageId": "msg-1", "sender": "` + long + `",`, "sender"},
+		{"on behalf of", `"messageId": "msg-1",`, `"messageId": "msg-1", "sentOnBehalfOf": "` + long + `",`, "sentOnBehalfOf"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(validRelease, c.old) {
+				t.Fatalf("validRelease has no %q; update the test", c.old)
+			}
+			status, out := f.post(t, "application/json", strings.Replace(validRelease, c.old, c.repl, 1))
+			if status != http.StatusBadRequest {
+				t.Fatalf("status %d, body %.300v; want 400", status, out)
+			}
+			probs, _ := out["problems"].([]any)
+			if len(probs) != 1 {
+				t.Fatalf("problems %.300v; want one", out["problems"])
+			}
+			p, _ := probs[0].(map[string]any)
+			if p["field"] != c.field || !strings.Contains(fmt.Sprint(p["reason"]), fmt.Sprintf("at most %d", ingest.MaxHeaderValueBytes)) {
+				t.Fatalf("problem %v; want field %s and the bound", p, c.field)
+			}
+		})
+	}
+	if n := f.streams(t); n != 0 {
+		t.Fatalf("%d release streams after the rejections, want 0", n)
+	}
+}

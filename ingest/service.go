@@ -109,6 +109,12 @@ const DefaultDPID = "PADPIDA0000000000R"
 // make every real update of the release stale until then.
 const MaxClockSkew = 5 * time.Minute
 
+// MaxHeaderValueBytes bounds a message's id, sender and SentOnBehalfOf
+// party: each travels with every event of the delivery (the causation
+// header) and is kept in the release's write-side state. DDEX ids and
+// DPIDs are a few dozen characters.
+const MaxHeaderValueBytes = 256
+
 // Config configures a Service.
 type Config struct {
 	// Topic receives the release events.
@@ -240,6 +246,12 @@ func (s *Service) checkHeader(m release.Message, src map[string]string) []releas
 		return f
 	}
 	var ps []release.Problem
+	for _, h := range []struct{ field, v string }{{"messageId", m.ID}, {"sender", m.Sender}, {"sentOnBehalfOf", m.OnBehalfOf}} {
+		if len(h.v) > MaxHeaderValueBytes {
+			ps = append(ps, release.Problem{Field: field(h.field), Reason: fmt.Sprintf(
+				"%s is %d bytes; at most %d", release.Quote(h.v), len(h.v), MaxHeaderValueBytes)})
+		}
+	}
 	if len(m.Recipients) > 0 && !slices.ContainsFunc(m.Recipients, func(r string) bool { return slices.Contains(s.cfg.Recipients, r) }) {
 		ps = append(ps, release.Problem{Field: field("recipient"), Reason: fmt.Sprintf(
 			"the message is addressed to %s, not to catalog (%s); it was meant for another recipient",

@@ -11,7 +11,8 @@ import (
 // release.Message, with a problem for every required part that is missing
 // or unreadable. The Message holds whatever could be read. The map gives
 // the element paths of the header fields ingest checks ("sender",
-// "recipient", "messageCreated"), for its problems to name.
+// "recipient", "messageCreated", "messageId", "sentOnBehalfOf"), for its
+// problems to name.
 func readHeader(root *element) (release.Message, map[string]string, problems) {
 	var msg release.Message
 	var ps problems
@@ -20,6 +21,8 @@ func readHeader(root *element) (release.Message, map[string]string, problems) {
 		"sender":         root.path + "/MessageHeader/MessageSender/PartyId",
 		"recipient":      root.path + "/MessageHeader/MessageRecipient/PartyId",
 		"messageCreated": root.path + "/MessageHeader/MessageCreatedDateTime",
+		"messageId":      root.path + "/MessageHeader/MessageId",
+		"sentOnBehalfOf": root.path + "/MessageHeader/SentOnBehalfOf/PartyId",
 	}
 	if h == nil {
 		ps.add(root.pathTo("MessageHeader"), "is missing; every ERN message has a MessageHeader")
