@@ -116,6 +116,11 @@ type Config struct {
 	// Recipients are the party ids (DPIDs) catalog answers to: a message
 	// that names recipients must name one of them (default DefaultDPID).
 	Recipients []string
+	// RequireParties makes the HTTP API refuse (403) a delivery that came
+	// without PartiesHeader, i.e. not through the gateway. Without it, a
+	// request that carries the header is checked against it and one that
+	// does not is trusted to name its sender truthfully.
+	RequireParties bool
 }
 
 // Service accepts deliveries. Safe for concurrent use; deliveries of one

@@ -11,13 +11,14 @@ import (
 // release.Message, with a problem for every required part that is missing
 // or unreadable. The Message holds whatever could be read. The map gives
 // the element paths of the header fields ingest checks ("sender",
-// "recipient", "messageCreated"), for its problems to name.
+// "sentOnBehalfOf", "recipient", "messageCreated"), for its problems to name.
 func readHeader(root *element) (release.Message, map[string]string, problems) {
 	var msg release.Message
 	var ps problems
 	h := root.first("MessageHeader")
 	src := map[string]string{
 		"sender":         root.path + "/MessageHeader/MessageSender/PartyId",
+		"sentOnBehalfOf": root.path + "/MessageHeader/SentOnBehalfOf/PartyId",
 		"recipient":      root.path + "/MessageHeader/MessageRecipient/PartyId",
 		"messageCreated": root.path + "/MessageHeader/MessageCreatedDateTime",
 	}
