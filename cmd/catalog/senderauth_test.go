@@ -19,7 +19,9 @@ import (
 // MessageSender PADPIDA-LABEL-B (403 naming the message and the field,
 // nothing stored), even when it sends its own parties header; it delivers
 // as its own party; a wildcard key delivers as any party; a key granted
-// ingest but bound to no party is refused.
+// ingest but bound to no party is refused; with
+// CATALOG_INGEST_REQUIRE_PARTIES, ingest refuses a delivery that bypasses
+// the gateway.
 func TestGatewayBindsSendersToTheirParties(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -32,7 +34,8 @@ func TestGatewayBindsSendersToTheirParties(t *testing.T) {
 	if out := s.run(t, "clients", "list"); !strings.Contains(out, "PARTIES") || !strings.Contains(out, "PADPIDA-LABEL-A") {
 		t.Fatalf("clients list does not show the parties:\n%s", out)
 	}
-	s.start(t, "ingest")
+	// Ingest takes deliveries only through the gateway here.
+	s.startWith(t, []string{"CATALOG_INGEST_REQUIRE_PARTIES=true"}, "ingest")
 	s.start(t, "gateway")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.gateway+"/healthz")
@@ -102,6 +105,17 @@ func TestGatewayBindsSendersToTheirParties(t *testing.T) {
 	if status, body := post(noneKey, ownedDelivery("PADPIDA-LABEL-C", "c-1", "2024-03-01T00:00:00Z", "C"), nil); status != http.StatusForbidden ||
 		!strings.Contains(body, "bound to no DDEX party") {
 		t.Fatalf("unbound key: %d %s", status, body)
+	}
+	// Straight to ingest's internal address, past the gateway: refused.
+	resp, err := http.Post("http://"+s.ingest+"/v1/deliveries", "application/json",
+		strings.NewReader(ownedDelivery("PADPIDA-LABEL-D", "d-1", "2024-03-01T00:00:00Z", "D")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "only through the gateway") {
+		t.Fatalf("direct delivery with CATALOG_INGEST_REQUIRE_PARTIES=true: %d %s", resp.StatusCode, b)
 	}
 	if n := streams(); n != 2 {
 		t.Fatalf("%d release streams, want 2", n)
