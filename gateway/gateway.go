@@ -23,6 +23,55 @@ import (
 // Any value a caller sends is removed first.
 const ClientHeader = "X-Catalog-Client"
 
+// PartiesHeader carries, to the ingest upstream only, the DDEX party ids
+// the identified client may deliver as: comma-separated, or AnyParty. Any
+// value a caller sends is removed first, on every route. Ingest reads it
+// under the same name (ingest.PartiesHeader).
+const PartiesHeader = "X-Catalog-Parties"
+
+// AnyParty, as a client's only party, lets it deliver as any party: an
+// operator's or an aggregator's key.
+const AnyParty = "*"
+
+// MaxParties bounds the parties one client may deliver as.
+const MaxParties = 100
+
+// MaxPartyLength bounds one party id.
+const MaxPartyLength = 64
+
+// ErrBadParties reports a list of parties a client cannot be bound to.
+var ErrBadParties = errors.New("invalid parties")
+
+// ValidParties checks the parties a client is to be bound to: AnyParty
+// alone, or 1 to MaxParties DDEX party ids (DPIDs such as
+// PADPIDA2014120301W) of 1 to MaxPartyLength letters, digits, '_', '.'
+// or '-'.
+func ValidParties(parties []string) error {
+	if len(parties) == 0 {
+		return fmt.Errorf("%w: name at least one party id, or %q for any party", ErrBadParties, AnyParty)
+	}
+	if len(parties) > MaxParties {
+		return fmt.Errorf("%w: %d party ids, at most %d", ErrBadParties, len(parties), MaxParties)
+	}
+	for _, p := range parties {
+		if p == AnyParty {
+			if len(parties) > 1 {
+				return fmt.Errorf("%w: %q means any party and stands alone", ErrBadParties, AnyParty)
+			}
+			continue
+		}
+		if p == "" || len(p) > MaxPartyLength {
+			return fmt.Errorf("%w: party id %q: 1 to %d characters", ErrBadParties, p, MaxPartyLength)
+		}
+		for _, r := range p {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+				return fmt.Errorf("%w: party id %q: letters, digits, '_', '.' and '-' only", ErrBadParties, p)
+			}
+		}
+	}
+	return nil
+}
+
 // authFailure is 7digital's plain-text answer to an unknown key.
 const authFailure = "OAuth authentication error: Access to resource denied"
 
@@ -70,6 +119,10 @@ type Client struct {
 	Enabled    bool
 	DailyLimit int
 	Services   []string
+	// Parties are the DDEX party ids the client may deliver as through
+	// the ingest service (a message's MessageSender and SentOnBehalfOf),
+	// or AnyParty alone. Without any, the client may not deliver.
+	Parties []string
 }
 
 // Allowed reports whether the client was granted service.
@@ -353,6 +406,10 @@ func identify(r *http.Request) (key, conflict string) {
 	return key, ""
 }
 
+// noParties answers a client granted ingest but bound to no party.
+const noParties = "This key is bound to no DDEX party, so it may not deliver through the gateway: " +
+	"an operator names the parties it sends as with `catalog clients parties KEY DPID...`"
+
 func plain(c echo.Context, code int, body string) error {
 	return c.String(code, body)
 }
@@ -382,6 +439,9 @@ func (g *gw) guard(service string, proxy http.Handler) echo.HandlerFunc {
 		if !cl.Allowed(service) {
 			return plain(c, http.StatusForbidden, "Access to the "+service+" service is not granted to this key")
 		}
+		if service == ServiceIngest && len(cl.Parties) == 0 {
+			return plain(c, http.StatusForbidden, noParties)
+		}
 		now := g.cfg.Now().UTC()
 		usage, err := g.take(c.Request().Context(), cl, now)
 		if err != nil {
@@ -402,6 +462,10 @@ func (g *gw) guard(service string, proxy http.Handler) echo.HandlerFunc {
 		req := c.Request()
 		req.Header.Del(ClientHeader)
 		req.Header.Set(ClientHeader, cl.Key)
+		req.Header.Del(PartiesHeader)
+		if service == ServiceIngest {
+			req.Header.Set(PartiesHeader, strings.Join(cl.Parties, ","))
+		}
 		proxy.ServeHTTP(c.Response(), req)
 		return nil
 	}
@@ -464,7 +528,7 @@ func (g *gw) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 // deprecated Director) runs after hop-by-hop and client X-Forwarded-*
 // headers are removed; it drops X-Real-IP, sets fresh forwarding headers
 // (X-Forwarded-For: the one address clientIP found, never what a client
-// wrote), and keeps the identity header the guard set, whatever a
+// wrote), and keeps the identity and parties headers the guard set, whatever a
 // Connection header names. A HEAD goes upstream as a GET (the API serves
 // GET only); the server drops the body it answers. stripPrefix is cut
 // from the path.
@@ -479,7 +543,7 @@ func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clie
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			client := pr.In.Header.Get(ClientHeader)
+			client, parties := pr.In.Header.Get(ClientHeader), pr.In.Header.Get(PartiesHeader)
 			pr.SetURL(upstream)
 			if stripPrefix != "" {
 				pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, stripPrefix)
@@ -493,6 +557,10 @@ func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clie
 			pr.Out.Header.Del(ClientHeader)
 			if client != "" {
 				pr.Out.Header.Set(ClientHeader, client)
+			}
+			pr.Out.Header.Del(PartiesHeader)
+			if parties != "" {
+				pr.Out.Header.Set(PartiesHeader, parties)
 			}
 			if pr.In.Method == http.MethodHead {
 				pr.Out.Method = http.MethodGet

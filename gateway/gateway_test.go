@@ -171,8 +171,11 @@ func TestStatusPaths(t *testing.T) {
 			t.Errorf("%s: no X-RateLimit headers", name)
 		}
 	}
-	// Ingest gets its prefix cut.
+	// Ingest gets its prefix cut (for a key bound to a party).
 	if err := f.clients.Grant(context.Background(), "ops-key", gateway.ServiceIngest); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.clients.SetParties(context.Background(), "ops-key", []string{gateway.AnyParty}); err != nil {
 		t.Fatal(err)
 	}
 	_ = f.clients.Reload(context.Background())

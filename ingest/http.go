@@ -73,7 +73,8 @@ func (s *Service) Submit(ctx context.Context, d Delivery) (Result, error) {
 //
 //	POST /v1/deliveries   an ERN message (application/xml, text/xml) or a JSON delivery (application/json)
 //	                      -> 202 accepted, 200 unchanged or stale, 4xx problems (403: the sender does
-//	                      not own the release), 503 dependency down
+//	                      not own the release, or the API client named in the gateway's
+//	                      PartiesHeader may not deliver as it), 503 dependency down
 //	POST /v1/releases     the same (the first name of the endpoint)
 //	GET  /healthz
 func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
@@ -90,6 +91,9 @@ func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
 		}
 		d, err := svc.ReadDelivery(c.Request().Context(), f, c.Request().Body, c.Request().ContentLength)
 		if err != nil {
+			return err
+		}
+		if err := svc.checkClient(c.Request().Header, d); err != nil {
 			return err
 		}
 		res, err := svc.Submit(c.Request().Context(), d)
@@ -128,6 +132,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		var (
 			val  *release.ValidationError
 			own  *release.OwnershipError
+			pty  *PartyError
 			mt   *unsupportedMediaError
 			big  *TooLargeError
 			he   *echo.HTTPError
@@ -142,6 +147,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			code, b.Error = http.StatusForbidden, "not an owner of the release"
 			b.Problems = []release.Problem{{Field: own.Field, Reason: own.Reason()}}
 			b.Message = &MessageRef{Sender: release.Clip(own.Message.Sender), ID: release.Clip(own.Message.ID)}
+		case errors.As(err, &pty):
+			code, b.Error = http.StatusForbidden, "not a party this API client may deliver as"
+			b.Problems = []release.Problem{{Field: pty.Field, Reason: pty.Reason()}}
+			b.Message = &MessageRef{Sender: release.Clip(pty.Message.Sender), ID: release.Clip(pty.Message.ID)}
 		case errors.As(err, &mt):
 			code, b.Error = http.StatusUnsupportedMediaType, mt.Error()
 		case errors.As(err, &big):

@@ -130,6 +130,11 @@ type Config struct {
 	// BodyWait is how long a delivery waits for room in the body budget
 	// before ErrBusy (default DefaultBodyWait).
 	BodyWait time.Duration
+	// RequireParties makes the HTTP API refuse (403) a delivery that came
+	// without PartiesHeader, i.e. not through the gateway. Without it, a
+	// request that carries the header is checked against it and one that
+	// does not is trusted to name its sender truthfully.
+	RequireParties bool
 }
 
 // Service accepts deliveries. Safe for concurrent use; deliveries of one

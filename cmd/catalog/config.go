@@ -26,6 +26,7 @@ type config struct {
 	GroupPrefix        string
 	IngestAddr         string
 	DPIDs              []string
+	RequireParties     bool
 	APIAddr            string
 	APIURL             *url.URL
 	GatewayAddr        string
@@ -116,6 +117,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.TrustedProxies, err = parseTrustedProxies(get("CATALOG_GATEWAY_TRUSTED_PROXIES", ""))
 	if err != nil {
 		errs = append(errs, err)
+	}
+	switch v := get("CATALOG_INGEST_REQUIRE_PARTIES", "false"); v {
+	case "true", "false":
+		c.RequireParties = v == "true"
+	default:
+		errs = append(errs, fmt.Errorf("CATALOG_INGEST_REQUIRE_PARTIES=%q: want true or false", v))
 	}
 	if c.DPIDs, err = parseDPIDs(get("CATALOG_DPID", ingest.DefaultDPID)); err != nil {
 		errs = append(errs, err)

@@ -26,3 +26,17 @@ func TestTrustedProxiesSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestRequirePartiesSetting: CATALOG_INGEST_REQUIRE_PARTIES is false by
+// default, true or false when set; anything else is refused by name.
+func TestRequirePartiesSetting(t *testing.T) {
+	if c, err := loadConfig(envOf(nil)); err != nil || c.RequireParties {
+		t.Fatalf("default: %v %v, want false", c.RequireParties, err)
+	}
+	if c, err := loadConfig(envOf(map[string]string{"CATALOG_INGEST_REQUIRE_PARTIES": "true"})); err != nil || !c.RequireParties {
+		t.Fatalf("true: %v %v", c.RequireParties, err)
+	}
+	if _, err := loadConfig(envOf(map[string]string{"CATALOG_INGEST_REQUIRE_PARTIES": "yes"})); err == nil || !strings.Contains(err.Error(), "CATALOG_INGEST_REQUIRE_PARTIES") {
+		t.Fatalf("yes: %v, want an error naming the setting", err)
+	}
+}

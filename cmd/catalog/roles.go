@@ -137,7 +137,7 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 		_ = prod.Close()
 		return ingestParts{}, err
 	}
-	svc, err := ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs}, store, relay, log)
+	svc, err := ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties}, store, relay, log)
 	if err != nil {
 		_ = prod.Close()
 		return ingestParts{}, err

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,12 +59,18 @@ func NewKey() string {
 }
 
 // Add registers a client with the catalogue service and the default daily
-// limit; it returns ErrClientExists for a taken key.
-func (s *Store) Add(ctx context.Context, key, name string) error {
+// limit, bound to parties (none when empty; see SetParties); it returns
+// ErrClientExists for a taken key.
+func (s *Store) Add(ctx context.Context, key, name string, parties ...string) error {
 	if err := gateway.ValidKey(key); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `insert into api_clients (key, name) values ($1, $2) on conflict (key) do nothing`, key, name)
+	if parties == nil {
+		parties = []string{}
+	} else if err := gateway.ValidParties(parties); err != nil {
+		return fmt.Errorf("add client %s: %w", name, err)
+	}
+	tag, err := s.pool.Exec(ctx, `insert into api_clients (key, name, parties) values ($1, $2, $3) on conflict (key) do nothing`, key, name, dedup(parties))
 	if err != nil {
 		return fmt.Errorf("add client %s: %w", name, err)
 	}
@@ -108,6 +115,26 @@ func (s *Store) Revoke(ctx context.Context, key, service string) error {
 	return s.update(ctx, key, `update api_clients set services = array_remove(services, $2), updated_at = now() where key = $1`, service)
 }
 
+// SetParties replaces the DDEX parties a client may deliver as: party ids,
+// or gateway.AnyParty alone (gateway.ValidParties).
+func (s *Store) SetParties(ctx context.Context, key string, parties []string) error {
+	if err := gateway.ValidParties(parties); err != nil {
+		return fmt.Errorf("client %s: %w", key, err)
+	}
+	return s.update(ctx, key, `update api_clients set parties = $2, updated_at = now() where key = $1`, dedup(parties))
+}
+
+// dedup returns parties without repeats, in their first order.
+func dedup(parties []string) []string {
+	out := make([]string, 0, len(parties))
+	for _, p := range parties {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // SetEnabled enables or disables a client.
 func (s *Store) SetEnabled(ctx context.Context, key string, enabled bool) error {
 	return s.update(ctx, key, `update api_clients set enabled = $2, updated_at = now() where key = $1`, enabled)
@@ -116,8 +143,8 @@ func (s *Store) SetEnabled(ctx context.Context, key string, enabled bool) error 
 // ByName returns the oldest enabled client with that name, if any.
 func (s *Store) ByName(ctx context.Context, name string) (gateway.Client, bool, error) {
 	var c gateway.Client
-	err := s.pool.QueryRow(ctx, `select key, name, enabled, daily_limit, services from api_clients where name = $1 and enabled order by created_at limit 1`, name).
-		Scan(&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services)
+	err := s.pool.QueryRow(ctx, `select key, name, enabled, daily_limit, services, parties from api_clients where name = $1 and enabled order by created_at limit 1`, name).
+		Scan(&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services, &c.Parties)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gateway.Client{}, false, nil
 	}
@@ -129,15 +156,15 @@ func (s *Store) ByName(ctx context.Context, name string) (gateway.Client, bool, 
 
 // List returns every client, oldest first.
 func (s *Store) List(ctx context.Context) ([]gateway.Client, error) {
-	rows, err := s.pool.Query(ctx, `select key, name, enabled, daily_limit, services from api_clients order by created_at, key`)
+	rows, err := s.pool.Query(ctx, `select key, name, enabled, daily_limit, services, parties from api_clients order by created_at, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	var out []gateway.Client
 	var c gateway.Client
-	if _, err := pgx.ForEachRow(rows, []any{&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services, &c.Parties}, func() error {
 		out = append(out, c)
-		c.Services = nil
+		c.Services, c.Parties = nil, nil
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
