@@ -8,6 +8,9 @@ DATA    := $(CURDIR)/.data
 SAMPLE  ?= 50
 
 FUZZTIME ?= 15s
+# The engine minimises each new interesting input for up to 60 s by default,
+# which would spend a short run minimising instead of fuzzing.
+FUZZMINIMIZE ?= 2s
 
 .PHONY: help build up down run test test-short vet fuzz chaos bench bench-quick bench-parts bench-tools clean-data
 
@@ -35,9 +38,9 @@ test: up vet ## the whole suite against the real services (starts them when need
 	$(MAKE) --no-print-directory fuzz
 
 fuzz: ## run each parser's fuzz target for FUZZTIME (corpus in testdata/fuzz)
-	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./ingest/
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ingest/ern/
-	$(GO) test -run='^$$' -fuzz='^FuzzKeyAndPath$$' -fuzztime=$(FUZZTIME) ./gateway/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./ingest/ern/
+	$(GO) test -run='^$$' -fuzz='^FuzzKeyAndPath$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./gateway/
 
 CHAOS_DELIVERIES ?= 5000
 CHAOS_ROUNDS     ?= 3
