@@ -10,6 +10,7 @@ import (
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 // Writer applies events to one generation of the read model. It
@@ -41,21 +42,9 @@ func (w *Writer) StoredOffsets(ctx context.Context, topic string) (map[int32]int
 	return out, nil
 }
 
-// releaseRow is a release's read-model rows in memory while a batch folds
-// its events.
-type releaseRow struct {
-	exists     bool
-	dirty      bool
-	version    int64
-	purged     bool
-	meta       release.Metadata
-	artistID   int64
-	terms      []projections.Term
-	trackTerms map[string][]projections.Term
-	tracks     []release.TrackInfo
-	tracksSet  bool    // tracks were replaced in this batch
-	before     []int64 // track ids the release had before the batch
-}
+// releaseRow is a release's rows in memory while a batch folds its events
+// (the pure fold's state).
+type releaseRow = trackdetails.Release
 
 // Apply implements projections.TrackDetailsStore: it loads the rows of the
 // batch's releases, folds the events into them in order (each guarded by
@@ -115,7 +104,7 @@ func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Ite
 	for _, it := range items {
 		keys[it.Key] = true
 		if it.Change != nil {
-			ids[releaseID(it.Change.Event)] = true
+			ids[trackdetails.ReleaseOf(it.Change.Event)] = true
 		}
 	}
 	parkedKeys, err := w.parkedKeys(ctx, tx, keys)
@@ -133,7 +122,7 @@ func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Ite
 			reason = "waiting behind an earlier parked event of this release"
 		}
 		if reason == "" && it.Change != nil {
-			reason = validate(it.Change.Event)
+			reason = trackdetails.Validate(it.Change.Event)
 		}
 		if reason != "" {
 			id, err := w.park(ctx, tx, it, reason, parkedIDs[it.Key])
@@ -147,96 +136,13 @@ func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Ite
 		if it.Skip || it.Change == nil {
 			continue
 		}
-		if fold(rows, *it.Change) {
+		if trackdetails.Fold(rows, *it.Change) {
 			res.Applied++
 		} else {
 			res.Stale++
 		}
 	}
 	return res, w.write(ctx, tx, rows, res.Changed)
-}
-
-func releaseID(ev any) int64 {
-	switch v := ev.(type) {
-	case release.Delivered:
-		return v.ReleaseID
-	case release.MetadataChanged:
-		return v.ReleaseID
-	case release.TracksChanged:
-		return v.ReleaseID
-	case release.DealsReplaced:
-		return v.ReleaseID
-	case release.TakenDown:
-		return v.ReleaseID
-	case release.Purged:
-		return v.ReleaseID
-	}
-	return 0
-}
-
-// validate returns why an event cannot be applied, or "".
-func validate(ev any) string {
-	if releaseID(ev) <= 0 {
-		return "event has no releaseId"
-	}
-	var tracks []release.TrackInfo
-	switch v := ev.(type) {
-	case release.Delivered:
-		tracks = v.Tracks
-	case release.TracksChanged:
-		tracks = v.Tracks
-	}
-	seen := make(map[int64]string, len(tracks))
-	for _, t := range tracks {
-		if t.TrackID <= 0 || t.ISRC == "" {
-			return fmt.Sprintf("track %q has no trackId or ISRC", t.ISRC)
-		}
-		if other, dup := seen[t.TrackID]; dup {
-			return fmt.Sprintf("trackId %d is both %s and %s: a track appears once on a release", t.TrackID, other, t.ISRC)
-		}
-		seen[t.TrackID] = t.ISRC
-	}
-	return ""
-}
-
-// fold applies one event to the in-memory rows unless the release already
-// reflects its sequence number. Only a first delivery creates a release.
-func fold(rows map[int64]*releaseRow, c projections.Change) bool {
-	id := releaseID(c.Event)
-	r := rows[id]
-	if r == nil {
-		r = &releaseRow{}
-		rows[id] = r
-	}
-	if r.exists && r.version >= c.Sequence {
-		return false
-	}
-	if _, first := c.Event.(release.Delivered); !r.exists && !first {
-		return false
-	}
-	setDeals := func(deals []release.Deal) {
-		r.terms, r.trackTerms = projections.Terms(deals)
-	}
-	switch ev := c.Event.(type) {
-	case release.Delivered:
-		r.exists, r.purged = true, false
-		r.meta, r.artistID = ev.Metadata, ev.ArtistID
-		r.tracks, r.tracksSet = ev.Tracks, true
-		setDeals(ev.Deals)
-	case release.MetadataChanged:
-		r.meta, r.artistID = ev.Metadata, ev.ArtistID
-	case release.TracksChanged:
-		r.tracks, r.tracksSet = ev.Tracks, true
-	case release.DealsReplaced:
-		setDeals(ev.Deals)
-	case release.TakenDown:
-		setDeals(ev.Deals)
-	case release.Purged:
-		r.purged, r.tracks, r.tracksSet = true, nil, true
-		r.terms, r.trackTerms = nil, nil
-	}
-	r.version, r.dirty = c.Sequence, true
-	return true
 }
 
 func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[int64]*releaseRow, error) {
@@ -254,12 +160,12 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 		pline, cline, genre, parental_warning, release_date, terms, track_terms, purged, version
 		from %s.releases where release_id = any($1) for update`, sc), list).Query(func(q pgx.Rows) error {
 		for q.Next() {
-			r := &releaseRow{exists: true}
+			r := &releaseRow{Exists: true}
 			var id int64
 			var upc, grid *string
-			m := &r.meta
-			if err := q.Scan(&id, &upc, &grid, &m.CatalogNumber, &m.Title, &m.Version, &m.Type, &r.artistID, &m.Artist, &m.Label,
-				&m.PLine, &m.CLine, &m.Genre, &m.ParentalWarning, &m.ReleaseDate, &r.terms, &r.trackTerms, &r.purged, &r.version); err != nil {
+			m := &r.Meta
+			if err := q.Scan(&id, &upc, &grid, &m.CatalogNumber, &m.Title, &m.Version, &m.Type, &r.ArtistID, &m.Artist, &m.Label,
+				&m.PLine, &m.CLine, &m.Genre, &m.ParentalWarning, &m.ReleaseDate, &r.Terms, &r.TrackTerms, &r.Purged, &r.Version); err != nil {
 				return err
 			}
 			m.UPC, m.GRid = deref(upc), deref(grid)
@@ -277,8 +183,8 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 				return err
 			}
 			if r := rows[id]; r != nil {
-				r.tracks = append(r.tracks, t)
-				r.before = append(r.before, t.TrackID)
+				r.Tracks = append(r.Tracks, t)
+				r.Before = append(r.Before, t.TrackID)
 			}
 		}
 		return q.Err()
@@ -306,47 +212,47 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 		tTerms                                                         [][]byte
 	)
 	for id, r := range rows {
-		if !r.dirty {
+		if !r.Dirty {
 			continue
 		}
-		tj, err := json.Marshal(nonNil(r.terms))
+		tj, err := json.Marshal(nonNil(r.Terms))
 		if err != nil {
 			return err
 		}
-		if r.trackTerms == nil {
-			r.trackTerms = map[string][]projections.Term{}
+		if r.TrackTerms == nil {
+			r.TrackTerms = map[string][]projections.Term{}
 		}
-		ttj, err := json.Marshal(r.trackTerms)
+		ttj, err := json.Marshal(r.TrackTerms)
 		if err != nil {
 			return err
 		}
-		m := r.meta
-		relIDs, artistIDs, versions = append(relIDs, id), append(artistIDs, r.artistID), append(versions, r.version)
+		m := r.Meta
+		relIDs, artistIDs, versions = append(relIDs, id), append(artistIDs, r.ArtistID), append(versions, r.Version)
 		upcs, grids = append(upcs, nullable(m.UPC)), append(grids, nullable(m.GRid))
 		catalogs, titles, vers, types = append(catalogs, m.CatalogNumber), append(titles, m.Title), append(vers, m.Version), append(types, m.Type)
 		artists, labels, plines, clines = append(artists, m.Artist), append(labels, m.Label), append(plines, m.PLine), append(clines, m.CLine)
 		genres, warnings, dates = append(genres, m.Genre), append(warnings, m.ParentalWarning), append(dates, m.ReleaseDate)
-		terms, trackTerms, purged = append(terms, tj), append(trackTerms, ttj), append(purged, r.purged)
+		terms, trackTerms, purged = append(terms, tj), append(trackTerms, ttj), append(purged, r.Purged)
 
 		// Every track row carries the release version it reflects; terms
 		// changes reach tracks too, so all of the release's tracks are written.
 		// Tracks it had before (removed, or purged) are invalidated as well.
 		tracksOf = append(tracksOf, id)
-		for _, t := range r.before {
-			changed[t] = projections.ReleaseVersion{Release: id, Version: r.version}
+		for _, t := range r.Before {
+			changed[t] = projections.ReleaseVersion{Release: id, Version: r.Version}
 		}
-		for _, t := range r.tracks {
+		for _, t := range r.Tracks {
 			var own []byte
-			if tt, ok := r.trackTerms[t.ISRC]; ok {
+			if tt, ok := r.TrackTerms[t.ISRC]; ok {
 				if own, err = json.Marshal(nonNil(tt)); err != nil {
 					return err
 				}
 			}
-			tID, tRel, tArtist, tVersion = append(tID, t.TrackID), append(tRel, id), append(tArtist, t.ArtistID), append(tVersion, r.version)
+			tID, tRel, tArtist, tVersion = append(tID, t.TrackID), append(tRel, id), append(tArtist, t.ArtistID), append(tVersion, r.Version)
 			tISRC, tTitle, tVer, tArtistName = append(tISRC, t.ISRC), append(tTitle, t.Title), append(tVer, t.Version), append(tArtistName, t.Artist)
 			tPLine, tWarning, tTerms = append(tPLine, t.PLine), append(tWarning, t.ParentalWarning), append(tTerms, own)
 			tDuration, tDisc, tNumber = append(tDuration, int32(t.DurationSeconds)), append(tDisc, int32(t.Disc)), append(tNumber, int32(t.Number))
-			changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.version}
+			changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.Version}
 		}
 	}
 	if len(relIDs) == 0 {
