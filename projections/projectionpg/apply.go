@@ -13,15 +13,19 @@ import (
 	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
-// Writer applies events to one generation of the read model. It
+// Writer applies events to one generation of a read model. It
 // implements projections.TrackDetailsStore and events.OffsetStore.
 type Writer struct {
-	pool *pgxpool.Pool
-	gen  int
+	pool  *pgxpool.Pool
+	name  string
+	model Model
+	gen   int
 }
 
 // Writer returns the writer of generation gen.
-func (s *TrackDetails) Writer(gen int) *Writer { return &Writer{pool: s.pool, gen: gen} }
+func (s *Store) Writer(gen int) *Writer {
+	return &Writer{pool: s.pool, name: s.name, model: s.model, gen: gen}
+}
 
 // Generation returns the generation the writer writes.
 func (w *Writer) Generation() int { return w.gen }
@@ -29,7 +33,7 @@ func (w *Writer) Generation() int { return w.gen }
 // StoredOffsets implements events.OffsetStore.
 func (w *Writer) StoredOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
 	rows, err := w.pool.Query(ctx, `select partition, next_offset from projection_checkpoints
-		where projection = $1 and generation = $2 and topic = $3`, name, w.gen, topic)
+		where projection = $1 and generation = $2 and topic = $3`, w.name, w.gen, topic)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
@@ -86,7 +90,7 @@ func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []p
 		on conflict (projection, generation, topic, partition) do update
 		set next_offset = excluded.next_offset, stale = projection_checkpoints.stale + excluded.stale,
 		    applied = projection_checkpoints.applied + excluded.applied, updated_at = now()`,
-		name, w.gen, cp.Topic, cp.Partition, cp.NextOffset, res.Stale, res.Applied)
+		w.name, w.gen, cp.Topic, cp.Partition, cp.NextOffset, res.Stale, res.Applied)
 	if err != nil {
 		return res, fmt.Errorf("store checkpoint: %w", err)
 	}
@@ -96,33 +100,28 @@ func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []p
 	return res, nil
 }
 
-// applyIn parks, folds and writes items inside tx.
+// applyIn parks the items that cannot be applied (poison, invalid for the
+// model, or behind a parked event of their stream) and has the model apply
+// the others, in order, inside tx.
 func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Item) (res projections.ApplyResult, err error) {
-	res.Changed = map[int64]projections.ReleaseVersion{}
 	keys := map[string]bool{}
-	ids := map[int64]bool{}
 	for _, it := range items {
 		keys[it.Key] = true
-		if it.Change != nil {
-			ids[trackdetails.ReleaseOf(it.Change.Event)] = true
-		}
 	}
 	parkedKeys, err := w.parkedKeys(ctx, tx, keys)
 	if err != nil {
 		return res, err
 	}
-	rows, err := w.load(ctx, tx, ids)
-	if err != nil {
-		return res, err
-	}
 	var parkedIDs = map[string]int64{}
+	var changes []projections.Change
+	parked := 0
 	for _, it := range items {
 		reason := it.Poison
 		if reason == "" && parkedKeys[it.Key] {
 			reason = "waiting behind an earlier parked event of this release"
 		}
 		if reason == "" && it.Change != nil {
-			reason = trackdetails.Validate(it.Change.Event)
+			reason = w.model.Validate(*it.Change)
 		}
 		if reason != "" {
 			id, err := w.park(ctx, tx, it, reason, parkedIDs[it.Key])
@@ -130,22 +129,43 @@ func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Ite
 				return res, err
 			}
 			parkedKeys[it.Key], parkedIDs[it.Key] = true, id
-			res.Parked++
+			parked++
 			continue
 		}
 		if it.Skip || it.Change == nil {
 			continue
 		}
-		if trackdetails.Fold(rows, *it.Change) {
+		changes = append(changes, *it.Change)
+	}
+	res, err = w.model.Apply(ctx, tx, w.gen, changes)
+	res.Parked += parked
+	return res, err
+}
+
+// Apply implements Model: it loads the rows of the changes' releases,
+// folds the changes into them (trackdetails.Fold) and writes every changed
+// release with one upsert per table.
+func (trackDetailsModel) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projections.Change) (res projections.ApplyResult, err error) {
+	res.Changed = map[int64]projections.ReleaseVersion{}
+	ids := map[int64]bool{}
+	for _, c := range changes {
+		ids[trackdetails.ReleaseOf(c.Event)] = true
+	}
+	rows, err := load(ctx, tx, gen, ids)
+	if err != nil {
+		return res, err
+	}
+	for _, c := range changes {
+		if trackdetails.Fold(rows, c) {
 			res.Applied++
 		} else {
 			res.Stale++
 		}
 	}
-	return res, w.write(ctx, tx, rows, res.Changed)
+	return res, write(ctx, tx, gen, rows, res.Changed)
 }
 
-func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[int64]*releaseRow, error) {
+func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int64]*releaseRow, error) {
 	rows := map[int64]*releaseRow{}
 	if len(ids) == 0 {
 		return rows, nil
@@ -154,7 +174,7 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 	for id := range ids {
 		list = append(list, id)
 	}
-	sc := schema(w.gen)
+	sc := schema(gen)
 	b := &pgx.Batch{}
 	b.Queue(fmt.Sprintf(`select release_id, upc, grid, catalog_number, title, version_title, release_type, artist_id, artist_name, label,
 		pline, cline, genre, parental_warning, release_date, terms, track_terms, purged, version
@@ -197,7 +217,7 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 
 // write stores every changed release: one upsert of releases, one delete
 // and one upsert of tracks, however many releases the batch touched.
-func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRow, changed map[int64]projections.ReleaseVersion) error {
+func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, changed map[int64]projections.ReleaseVersion) error {
 	var (
 		relIDs, artistIDs, versions                                    []int64
 		upcs, grids                                                    []*string
@@ -258,7 +278,7 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 	if len(relIDs) == 0 {
 		return nil
 	}
-	sc := schema(w.gen)
+	sc := schema(gen)
 	b := &pgx.Batch{}
 	b.Queue(fmt.Sprintf(`
 		insert into %s.releases (release_id, upc, grid, catalog_number, title, version_title, release_type, artist_id, artist_name,
