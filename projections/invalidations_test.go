@@ -256,7 +256,7 @@ func TestOnlyTheLiveGenerationOwesInvalidations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apply := func(gen int, offset int64, ev any) projections.ApplyResult {
+	apply := func(gen int, offset int64, ev events.Payload) projections.ApplyResult {
 		t.Helper()
 		c := projections.Change{Sequence: offset + 1, Event: ev}
 		res, err := f.store.Writer(gen).Apply(f.ctx, projections.Checkpoint{Topic: "releases", Partition: 0, NextOffset: offset + 1},

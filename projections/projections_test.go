@@ -157,7 +157,7 @@ func TestPurgeAloneInABatchRemovesTracks(t *testing.T) {
 	w := f.store.Writer(f.live.Number)
 	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	const upc = "5012345678900"
-	apply := func(offset int64, ev any) {
+	apply := func(offset int64, ev events.Payload) {
 		t.Helper()
 		c := projections.Change{Sequence: offset + 1, Event: ev}
 		item := projections.Item{Record: events.Record{Topic: f.topic, Partition: 0, Offset: offset, Key: []byte(upc)}, Key: upc, Change: &c}

@@ -28,7 +28,7 @@ func legacyShared() (album, comp release.Delivered) {
 	return album, comp
 }
 
-func item(topic string, partition int32, offset, seq int64, key string, ev any) projections.Item {
+func item(topic string, partition int32, offset, seq int64, key string, ev events.Payload) projections.Item {
 	c := projections.Change{Sequence: seq, Event: ev}
 	return projections.Item{Record: events.Record{Topic: topic, Partition: partition, Offset: offset, Key: []byte(key), Value: []byte(`{}`),
 		Headers: map[string]string{}}, Key: key, Change: &c}

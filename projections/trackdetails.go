@@ -3,15 +3,8 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
-	// encoding/json's semantics on the json/v2 engine: decoding an album's
-	// deals is most of a rebuild's CPU, and v2 decodes them in one pass
-	// where encoding/json scans every payload twice.
-	json "github.com/go-json-experiment/json/v1"
-
-	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 )
 
@@ -28,13 +21,11 @@ type Checkpoint struct {
 	NextOffset int64
 }
 
-// Change is one decoded release event: its per-release sequence number and
-// its payload, one of release.Delivered, release.MetadataChanged,
-// release.TracksChanged, release.DealsReplaced, release.TakenDown or
-// release.Purged (at its current schema version).
+// Change is one decoded event: its per-stream sequence number and its
+// payload at its current schema version (events.Payload).
 type Change struct {
 	Sequence int64
-	Event    any
+	Event    events.Payload
 }
 
 // Item is one record of a batch as the store sees it: its coordinates and
@@ -115,55 +106,14 @@ func NewTrackDetails(store TrackDetailsStore, cache Invalidator, log *slog.Logge
 }
 
 // Decode reads a record into a Change: the envelope, upcast to the current
-// schema version, and the typed payload. ok is false for event types the
-// projection does not use.
+// schema version, and the typed payload, through the event registry. ok is
+// false for event types the registry does not know.
 func Decode(r events.Record) (c Change, ok bool, err error) {
-	env, err := events.Decode(r.Headers, r.Value)
-	if err != nil {
+	env, p, ok, err := events.DecodeRecord(r)
+	if err != nil || !ok {
 		return Change{}, false, err
 	}
-	if env, err = events.Upcast(env); err != nil {
-		return Change{}, false, err
-	}
-	var payload any
-	switch env.Type {
-	case release.TypeDelivered:
-		payload = &release.Delivered{}
-	case release.TypeMetadataChanged:
-		payload = &release.MetadataChanged{}
-	case release.TypeTracksChanged:
-		payload = &release.TracksChanged{}
-	case release.TypeDealsReplaced:
-		payload = &release.DealsReplaced{}
-	case release.TypeTakenDown:
-		payload = &release.TakenDown{}
-	case release.TypePurged:
-		payload = &release.Purged{}
-	default:
-		return Change{}, false, nil
-	}
-	if err := json.Unmarshal(env.Data, payload); err != nil {
-		return Change{}, false, fmt.Errorf("%w: decode %s: %w", events.ErrMalformed, env.Type, err)
-	}
-	return Change{Sequence: env.Sequence, Event: deref(payload)}, true, nil
-}
-
-func deref(p any) any {
-	switch v := p.(type) {
-	case *release.Delivered:
-		return *v
-	case *release.MetadataChanged:
-		return *v
-	case *release.TracksChanged:
-		return *v
-	case *release.DealsReplaced:
-		return *v
-	case *release.TakenDown:
-		return *v
-	case *release.Purged:
-		return *v
-	}
-	return p
+	return Change{Sequence: env.Sequence, Event: p}, true, nil
 }
 
 // HandleBatch implements events.BatchHandler. Records that cannot be

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -104,9 +103,6 @@ func (o *Oracle) note(format string, args ...any) {
 func (o *Oracle) Record(r events.Record) {
 	key := string(r.Key)
 	env, err := events.Decode(r.Headers, r.Value)
-	if err == nil {
-		env, err = events.Upcast(env)
-	}
 	if err != nil {
 		o.stats.Events++
 		o.hold(key, 0, fmt.Sprintf("%s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err))
@@ -115,7 +111,7 @@ func (o *Oracle) Record(r events.Record) {
 	if key == "" {
 		key = env.Subject
 	}
-	ev, known, err := decodePayload(env)
+	env, ev, known, err := events.DecodePayload(env)
 	if err != nil {
 		o.stats.Events++
 		o.hold(key, 0, fmt.Sprintf("%s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err))
@@ -127,45 +123,6 @@ func (o *Oracle) Record(r events.Record) {
 		return
 	}
 	o.Apply(key, env.Sequence, ev)
-}
-
-// decodePayload reads an envelope's data into its domain event type.
-// known is false for types the fold does not use.
-func decodePayload(env events.Envelope) (ev any, known bool, err error) {
-	var p any
-	switch env.Type {
-	case release.TypeDelivered:
-		p = &release.Delivered{}
-	case release.TypeMetadataChanged:
-		p = &release.MetadataChanged{}
-	case release.TypeTracksChanged:
-		p = &release.TracksChanged{}
-	case release.TypeDealsReplaced:
-		p = &release.DealsReplaced{}
-	case release.TypeTakenDown:
-		p = &release.TakenDown{}
-	case release.TypePurged:
-		p = &release.Purged{}
-	default:
-		return nil, false, nil
-	}
-	if err := json.Unmarshal(env.Data, p); err != nil {
-		return nil, true, fmt.Errorf("decode %s: %w", env.Type, err)
-	}
-	switch v := p.(type) {
-	case *release.Delivered:
-		return *v, true, nil
-	case *release.MetadataChanged:
-		return *v, true, nil
-	case *release.TracksChanged:
-		return *v, true, nil
-	case *release.DealsReplaced:
-		return *v, true, nil
-	case *release.TakenDown:
-		return *v, true, nil
-	default:
-		return *p.(*release.Purged), true, nil
-	}
 }
 
 // hold stops folding key's events (and its release's, when known); the

@@ -1,5 +1,7 @@
 package release
 
+import "encoding/json"
+
 // Event types of the release aggregate. They are part of the public stream
 // contract (docs/events.md, docs/events/*.schema.json): never rename one.
 const (
@@ -11,22 +13,107 @@ const (
 	TypePurged          = "catalog.release.purged"
 )
 
-// SchemaVersions gives the current payload schema version of each type.
-// Consumers read older versions through upcasters (events.Upcasters).
-var SchemaVersions = map[string]int{
-	TypeDelivered:       2,
-	TypeMetadataChanged: 1,
-	TypeTracksChanged:   1,
-	TypeDealsReplaced:   1,
-	TypeTakenDown:       1,
-	TypePurged:          1,
+// EventType describes one event type of the release stream, for the
+// event registry (events.Registry): its name, the current schema version
+// of its payload, a constructor of a zero payload to decode into, and the
+// upcasters that bring older versions' payloads to the next one. A new
+// event type is one entry of EventTypes (and its JSON Schema in
+// docs/events); nothing else lists the types.
+type EventType struct {
+	// Name is the ce_type, e.g. catalog.release.delivered.
+	Name string
+	// Version is the current schema version of the payload.
+	Version int
+	// New returns a pointer to a zero payload of the type.
+	New func() any
+	// Upcasters maps schema version N to the function that turns a
+	// version N payload into a version N+1 one; one for every version
+	// below Version.
+	Upcasters map[int]func(json.RawMessage) (json.RawMessage, error)
 }
 
-// Event is a decided event: its type and payload (one of the structs below).
+// EventTypes returns every event type of the release aggregate.
+func EventTypes() []EventType {
+	return []EventType{
+		{Name: TypeDelivered, Version: 2, New: func() any { return &Delivered{} },
+			Upcasters: map[int]func(json.RawMessage) (json.RawMessage, error){1: deliveredV1toV2}},
+		{Name: TypeMetadataChanged, Version: 1, New: func() any { return &MetadataChanged{} }},
+		{Name: TypeTracksChanged, Version: 1, New: func() any { return &TracksChanged{} }},
+		{Name: TypeDealsReplaced, Version: 1, New: func() any { return &DealsReplaced{} }},
+		{Name: TypeTakenDown, Version: 1, New: func() any { return &TakenDown{} }},
+		{Name: TypePurged, Version: 1, New: func() any { return &Purged{} }},
+	}
+}
+
+// SchemaVersions gives the current payload schema version of each type
+// (from EventTypes).
+var SchemaVersions = func() map[string]int {
+	m := map[string]int{}
+	for _, t := range EventTypes() {
+		m[t.Name] = t.Version
+	}
+	return m
+}()
+
+// Payload is the payload of a release event. The set is sealed: only this
+// package's event types (Delivered, MetadataChanged, TracksChanged,
+// DealsReplaced, TakenDown, Purged) implement it.
+type Payload interface {
+	// EventType returns the payload's ce_type.
+	EventType() string
+	// Release returns the catalogue id of the release the event is about.
+	Release() int64
+	sealed()
+}
+
+// Event is a decided event: its type and payload.
 type Event struct {
 	Type    string
-	Payload any
+	Payload Payload
 }
+
+// EventType implements Payload.
+func (Delivered) EventType() string { return TypeDelivered }
+
+// EventType implements Payload.
+func (MetadataChanged) EventType() string { return TypeMetadataChanged }
+
+// EventType implements Payload.
+func (TracksChanged) EventType() string { return TypeTracksChanged }
+
+// EventType implements Payload.
+func (DealsReplaced) EventType() string { return TypeDealsReplaced }
+
+// EventType implements Payload.
+func (TakenDown) EventType() string { return TypeTakenDown }
+
+// EventType implements Payload.
+func (Purged) EventType() string { return TypePurged }
+
+// Release implements Payload.
+func (e Delivered) Release() int64 { return e.ReleaseID }
+
+// Release implements Payload.
+func (e MetadataChanged) Release() int64 { return e.ReleaseID }
+
+// Release implements Payload.
+func (e TracksChanged) Release() int64 { return e.ReleaseID }
+
+// Release implements Payload.
+func (e DealsReplaced) Release() int64 { return e.ReleaseID }
+
+// Release implements Payload.
+func (e TakenDown) Release() int64 { return e.ReleaseID }
+
+// Release implements Payload.
+func (e Purged) Release() int64 { return e.ReleaseID }
+
+func (Delivered) sealed()       {}
+func (MetadataChanged) sealed() {}
+func (TracksChanged) sealed()   {}
+func (DealsReplaced) sealed()   {}
+func (TakenDown) sealed()       {}
+func (Purged) sealed()          {}
 
 // Delivered (schema v2) records a release's first delivery, or its first
 // delivery after a purge: the full metadata, tracklist and deal set, with

@@ -10,17 +10,22 @@ import (
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
-// Writer applies events to one generation of the read model. It
+// Writer applies events to one generation of a read model. It
 // implements projections.TrackDetailsStore and events.OffsetStore.
 type Writer struct {
-	pool *pgxpool.Pool
-	gen  int
+	pool  *pgxpool.Pool
+	name  string
+	model Model
+	gen   int
 }
 
 // Writer returns the writer of generation gen.
-func (s *TrackDetails) Writer(gen int) *Writer { return &Writer{pool: s.pool, gen: gen} }
+func (s *Store) Writer(gen int) *Writer {
+	return &Writer{pool: s.pool, name: s.name, model: s.model, gen: gen}
+}
 
 // Generation returns the generation the writer writes.
 func (w *Writer) Generation() int { return w.gen }
@@ -28,7 +33,7 @@ func (w *Writer) Generation() int { return w.gen }
 // StoredOffsets implements events.OffsetStore.
 func (w *Writer) StoredOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
 	rows, err := w.pool.Query(ctx, `select partition, next_offset from projection_checkpoints
-		where projection = $1 and generation = $2 and topic = $3`, name, w.gen, topic)
+		where projection = $1 and generation = $2 and topic = $3`, w.name, w.gen, topic)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
@@ -41,21 +46,9 @@ func (w *Writer) StoredOffsets(ctx context.Context, topic string) (map[int32]int
 	return out, nil
 }
 
-// releaseRow is a release's read-model rows in memory while a batch folds
-// its events.
-type releaseRow struct {
-	exists     bool
-	dirty      bool
-	version    int64
-	purged     bool
-	meta       release.Metadata
-	artistID   int64
-	terms      []projections.Term
-	trackTerms map[string][]projections.Term
-	tracks     []release.TrackInfo
-	tracksSet  bool    // tracks were replaced in this batch
-	before     []int64 // track ids the release had before the batch
-}
+// releaseRow is a release's rows in memory while a batch folds its events
+// (the pure fold's state).
+type releaseRow = trackdetails.Release
 
 // Apply implements projections.TrackDetailsStore: it loads the rows of the
 // batch's releases, folds the events into them in order (each guarded by
@@ -97,7 +90,7 @@ func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []p
 		on conflict (projection, generation, topic, partition) do update
 		set next_offset = excluded.next_offset, stale = projection_checkpoints.stale + excluded.stale,
 		    applied = projection_checkpoints.applied + excluded.applied, updated_at = now()`,
-		name, w.gen, cp.Topic, cp.Partition, cp.NextOffset, res.Stale, res.Applied)
+		w.name, w.gen, cp.Topic, cp.Partition, cp.NextOffset, res.Stale, res.Applied)
 	if err != nil {
 		return res, fmt.Errorf("store checkpoint: %w", err)
 	}
@@ -107,33 +100,28 @@ func (w *Writer) Apply(ctx context.Context, cp projections.Checkpoint, items []p
 	return res, nil
 }
 
-// applyIn parks, folds and writes items inside tx.
+// applyIn parks the items that cannot be applied (poison, invalid for the
+// model, or behind a parked event of their stream) and has the model apply
+// the others, in order, inside tx.
 func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Item) (res projections.ApplyResult, err error) {
-	res.Changed = map[int64]projections.ReleaseVersion{}
 	keys := map[string]bool{}
-	ids := map[int64]bool{}
 	for _, it := range items {
 		keys[it.Key] = true
-		if it.Change != nil {
-			ids[releaseID(it.Change.Event)] = true
-		}
 	}
 	parkedKeys, err := w.parkedKeys(ctx, tx, keys)
 	if err != nil {
 		return res, err
 	}
-	rows, err := w.load(ctx, tx, ids)
-	if err != nil {
-		return res, err
-	}
 	var parkedIDs = map[string]int64{}
+	var changes []projections.Change
+	parked := 0
 	for _, it := range items {
 		reason := it.Poison
 		if reason == "" && parkedKeys[it.Key] {
 			reason = "waiting behind an earlier parked event of this release"
 		}
 		if reason == "" && it.Change != nil {
-			reason = validate(it.Change.Event)
+			reason = w.model.Validate(*it.Change)
 		}
 		if reason != "" {
 			id, err := w.park(ctx, tx, it, reason, parkedIDs[it.Key])
@@ -141,105 +129,43 @@ func (w *Writer) applyIn(ctx context.Context, tx pgx.Tx, items []projections.Ite
 				return res, err
 			}
 			parkedKeys[it.Key], parkedIDs[it.Key] = true, id
-			res.Parked++
+			parked++
 			continue
 		}
 		if it.Skip || it.Change == nil {
 			continue
 		}
-		if fold(rows, *it.Change) {
+		changes = append(changes, *it.Change)
+	}
+	res, err = w.model.Apply(ctx, tx, w.gen, changes)
+	res.Parked += parked
+	return res, err
+}
+
+// Apply implements Model: it loads the rows of the changes' releases,
+// folds the changes into them (trackdetails.Fold) and writes every changed
+// release with one upsert per table.
+func (trackDetailsModel) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projections.Change) (res projections.ApplyResult, err error) {
+	res.Changed = map[int64]projections.ReleaseVersion{}
+	ids := map[int64]bool{}
+	for _, c := range changes {
+		ids[trackdetails.ReleaseOf(c.Event)] = true
+	}
+	rows, err := load(ctx, tx, gen, ids)
+	if err != nil {
+		return res, err
+	}
+	for _, c := range changes {
+		if trackdetails.Fold(rows, c) {
 			res.Applied++
 		} else {
 			res.Stale++
 		}
 	}
-	return res, w.write(ctx, tx, rows, res.Changed)
+	return res, write(ctx, tx, gen, rows, res.Changed)
 }
 
-func releaseID(ev any) int64 {
-	switch v := ev.(type) {
-	case release.Delivered:
-		return v.ReleaseID
-	case release.MetadataChanged:
-		return v.ReleaseID
-	case release.TracksChanged:
-		return v.ReleaseID
-	case release.DealsReplaced:
-		return v.ReleaseID
-	case release.TakenDown:
-		return v.ReleaseID
-	case release.Purged:
-		return v.ReleaseID
-	}
-	return 0
-}
-
-// validate returns why an event cannot be applied, or "".
-func validate(ev any) string {
-	if releaseID(ev) <= 0 {
-		return "event has no releaseId"
-	}
-	var tracks []release.TrackInfo
-	switch v := ev.(type) {
-	case release.Delivered:
-		tracks = v.Tracks
-	case release.TracksChanged:
-		tracks = v.Tracks
-	}
-	seen := make(map[int64]string, len(tracks))
-	for _, t := range tracks {
-		if t.TrackID <= 0 || t.ISRC == "" {
-			return fmt.Sprintf("track %q has no trackId or ISRC", t.ISRC)
-		}
-		if other, dup := seen[t.TrackID]; dup {
-			return fmt.Sprintf("trackId %d is both %s and %s: a track appears once on a release", t.TrackID, other, t.ISRC)
-		}
-		seen[t.TrackID] = t.ISRC
-	}
-	return ""
-}
-
-// fold applies one event to the in-memory rows unless the release already
-// reflects its sequence number. Only a first delivery creates a release.
-func fold(rows map[int64]*releaseRow, c projections.Change) bool {
-	id := releaseID(c.Event)
-	r := rows[id]
-	if r == nil {
-		r = &releaseRow{}
-		rows[id] = r
-	}
-	if r.exists && r.version >= c.Sequence {
-		return false
-	}
-	if _, first := c.Event.(release.Delivered); !r.exists && !first {
-		return false
-	}
-	setDeals := func(deals []release.Deal) {
-		r.terms, r.trackTerms = projections.Terms(deals)
-	}
-	switch ev := c.Event.(type) {
-	case release.Delivered:
-		r.exists, r.purged = true, false
-		r.meta, r.artistID = ev.Metadata, ev.ArtistID
-		r.tracks, r.tracksSet = ev.Tracks, true
-		setDeals(ev.Deals)
-	case release.MetadataChanged:
-		r.meta, r.artistID = ev.Metadata, ev.ArtistID
-	case release.TracksChanged:
-		r.tracks, r.tracksSet = ev.Tracks, true
-	case release.DealsReplaced:
-		setDeals(ev.Deals)
-	case release.TakenDown:
-		setDeals(ev.Deals)
-	case release.Purged:
-		r.purged, r.tracks, r.tracksSet = true, nil, true
-		r.terms, r.trackTerms = nil, nil
-	}
-	r.version, r.dirty = c.Sequence, true
-	return true
-}
-
-func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[int64]*releaseRow, error) {
+func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int64]*releaseRow, error) {
 	rows := map[int64]*releaseRow{}
 	if len(ids) == 0 {
 		return rows, nil
@@ -248,18 +174,18 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 	for id := range ids {
 		list = append(list, id)
 	}
-	sc := schema(w.gen)
+	sc := schema(gen)
 	b := &pgx.Batch{}
 	b.Queue(fmt.Sprintf(`select release_id, upc, grid, catalog_number, title, version_title, release_type, artist_id, artist_name, label,
 		pline, cline, genre, parental_warning, release_date, terms, track_terms, purged, version
 		from %s.releases where release_id = any($1) for update`, sc), list).Query(func(q pgx.Rows) error {
 		for q.Next() {
-			r := &releaseRow{exists: true}
+			r := &releaseRow{Exists: true}
 			var id int64
 			var upc, grid *string
-			m := &r.meta
-			if err := q.Scan(&id, &upc, &grid, &m.CatalogNumber, &m.Title, &m.Version, &m.Type, &r.artistID, &m.Artist, &m.Label,
-				&m.PLine, &m.CLine, &m.Genre, &m.ParentalWarning, &m.ReleaseDate, &r.terms, &r.trackTerms, &r.purged, &r.version); err != nil {
+			m := &r.Meta
+			if err := q.Scan(&id, &upc, &grid, &m.CatalogNumber, &m.Title, &m.Version, &m.Type, &r.ArtistID, &m.Artist, &m.Label,
+				&m.PLine, &m.CLine, &m.Genre, &m.ParentalWarning, &m.ReleaseDate, &r.Terms, &r.TrackTerms, &r.Purged, &r.Version); err != nil {
 				return err
 			}
 			m.UPC, m.GRid = deref(upc), deref(grid)
@@ -277,8 +203,8 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 				return err
 			}
 			if r := rows[id]; r != nil {
-				r.tracks = append(r.tracks, t)
-				r.before = append(r.before, t.TrackID)
+				r.Tracks = append(r.Tracks, t)
+				r.Before = append(r.Before, t.TrackID)
 			}
 		}
 		return q.Err()
@@ -291,7 +217,7 @@ func (w *Writer) load(ctx context.Context, tx pgx.Tx, ids map[int64]bool) (map[i
 
 // write stores every changed release: one upsert of releases, one delete
 // and one upsert of tracks, however many releases the batch touched.
-func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRow, changed map[int64]projections.ReleaseVersion) error {
+func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, changed map[int64]projections.ReleaseVersion) error {
 	var (
 		relIDs, artistIDs, versions                                    []int64
 		upcs, grids                                                    []*string
@@ -306,53 +232,53 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, rows map[int64]*releaseRo
 		tTerms                                                         [][]byte
 	)
 	for id, r := range rows {
-		if !r.dirty {
+		if !r.Dirty {
 			continue
 		}
-		tj, err := json.Marshal(nonNil(r.terms))
+		tj, err := json.Marshal(nonNil(r.Terms))
 		if err != nil {
 			return err
 		}
-		if r.trackTerms == nil {
-			r.trackTerms = map[string][]projections.Term{}
+		if r.TrackTerms == nil {
+			r.TrackTerms = map[string][]projections.Term{}
 		}
-		ttj, err := json.Marshal(r.trackTerms)
+		ttj, err := json.Marshal(r.TrackTerms)
 		if err != nil {
 			return err
 		}
-		m := r.meta
-		relIDs, artistIDs, versions = append(relIDs, id), append(artistIDs, r.artistID), append(versions, r.version)
+		m := r.Meta
+		relIDs, artistIDs, versions = append(relIDs, id), append(artistIDs, r.ArtistID), append(versions, r.Version)
 		upcs, grids = append(upcs, nullable(m.UPC)), append(grids, nullable(m.GRid))
 		catalogs, titles, vers, types = append(catalogs, m.CatalogNumber), append(titles, m.Title), append(vers, m.Version), append(types, m.Type)
 		artists, labels, plines, clines = append(artists, m.Artist), append(labels, m.Label), append(plines, m.PLine), append(clines, m.CLine)
 		genres, warnings, dates = append(genres, m.Genre), append(warnings, m.ParentalWarning), append(dates, m.ReleaseDate)
-		terms, trackTerms, purged = append(terms, tj), append(trackTerms, ttj), append(purged, r.purged)
+		terms, trackTerms, purged = append(terms, tj), append(trackTerms, ttj), append(purged, r.Purged)
 
 		// Every track row carries the release version it reflects; terms
 		// changes reach tracks too, so all of the release's tracks are written.
 		// Tracks it had before (removed, or purged) are invalidated as well.
 		tracksOf = append(tracksOf, id)
-		for _, t := range r.before {
-			changed[t] = projections.ReleaseVersion{Release: id, Version: r.version}
+		for _, t := range r.Before {
+			changed[t] = projections.ReleaseVersion{Release: id, Version: r.Version}
 		}
-		for _, t := range r.tracks {
+		for _, t := range r.Tracks {
 			var own []byte
-			if tt, ok := r.trackTerms[t.ISRC]; ok {
+			if tt, ok := r.TrackTerms[t.ISRC]; ok {
 				if own, err = json.Marshal(nonNil(tt)); err != nil {
 					return err
 				}
 			}
-			tID, tRel, tArtist, tVersion = append(tID, t.TrackID), append(tRel, id), append(tArtist, t.ArtistID), append(tVersion, r.version)
+			tID, tRel, tArtist, tVersion = append(tID, t.TrackID), append(tRel, id), append(tArtist, t.ArtistID), append(tVersion, r.Version)
 			tISRC, tTitle, tVer, tArtistName = append(tISRC, t.ISRC), append(tTitle, t.Title), append(tVer, t.Version), append(tArtistName, t.Artist)
 			tPLine, tWarning, tTerms = append(tPLine, t.PLine), append(tWarning, t.ParentalWarning), append(tTerms, own)
 			tDuration, tDisc, tNumber = append(tDuration, int32(t.DurationSeconds)), append(tDisc, int32(t.Disc)), append(tNumber, int32(t.Number))
-			changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.version}
+			changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.Version}
 		}
 	}
 	if len(relIDs) == 0 {
 		return nil
 	}
-	sc := schema(w.gen)
+	sc := schema(gen)
 	b := &pgx.Batch{}
 	b.Queue(fmt.Sprintf(`
 		insert into %s.releases (release_id, upc, grid, catalog_number, title, version_title, release_type, artist_id, artist_name,

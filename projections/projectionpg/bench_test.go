@@ -118,7 +118,7 @@ type benchLog struct {
 func newBenchLog(n int) *benchLog {
 	l := &benchLog{}
 	upcs := make([]string, n)
-	add := func(i int, seq int64, ev any) {
+	add := func(i int, seq int64, ev events.Payload) {
 		p := i % benchPartitions
 		off := int64(len(l.parts[p]))
 		l.parts[p] = append(l.parts[p], projections.Item{

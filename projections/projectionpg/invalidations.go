@@ -22,7 +22,7 @@ type Invalidation = projections.Invalidation
 // (a rebuild's million tombstones), and is swapped in only between batches.
 func (w *Writer) isLive(ctx context.Context, tx pgx.Tx) (bool, error) {
 	var state string
-	err := tx.QueryRow(ctx, `select state from projection_generations where projection = $1 and generation = $2 for share`, name, w.gen).Scan(&state)
+	err := tx.QueryRow(ctx, `select state from projection_generations where projection = $1 and generation = $2 for share`, w.name, w.gen).Scan(&state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -42,7 +42,7 @@ func (w *Writer) storeInvalidation(ctx context.Context, tx pgx.Tx, changed map[i
 	}
 	inv := &Invalidation{Generation: int64(w.gen), Tracks: changed}
 	err := tx.QueryRow(ctx, `insert into projection_invalidations (projection, generation, tracks, releases, versions)
-		values ($1, $2, $3, $4, $5) returning id, created_at`, name, w.gen, tracks, releases, versions).Scan(&inv.ID, &inv.Stored)
+		values ($1, $2, $3, $4, $5) returning id, created_at`, w.name, w.gen, tracks, releases, versions).Scan(&inv.ID, &inv.Stored)
 	if err != nil {
 		return nil, fmt.Errorf("store cache invalidation: %w", err)
 	}
@@ -50,9 +50,9 @@ func (w *Writer) storeInvalidation(ctx context.Context, tx pgx.Tx, changed map[i
 }
 
 // PendingInvalidations implements projections.InvalidationStore.
-func (s *TrackDetails) PendingInvalidations(ctx context.Context, limit int) ([]Invalidation, error) {
+func (s *Store) PendingInvalidations(ctx context.Context, limit int) ([]Invalidation, error) {
 	rows, err := s.pool.Query(ctx, `select id, generation, tracks, releases, versions, created_at from projection_invalidations
-		where projection = $1 order by id limit $2`, name, limit)
+		where projection = $1 order by id limit $2`, s.name, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending invalidations: %w", err)
 	}
@@ -76,7 +76,7 @@ func (s *TrackDetails) PendingInvalidations(ctx context.Context, limit int) ([]I
 }
 
 // DeleteInvalidation implements projections.InvalidationStore.
-func (s *TrackDetails) DeleteInvalidation(ctx context.Context, id int64) error {
+func (s *Store) DeleteInvalidation(ctx context.Context, id int64) error {
 	if _, err := s.pool.Exec(ctx, `delete from projection_invalidations where id = $1`, id); err != nil {
 		return fmt.Errorf("delete invalidation %d: %w", id, err)
 	}
@@ -86,10 +86,10 @@ func (s *TrackDetails) DeleteInvalidation(ctx context.Context, id int64) error {
 // InvalidationBacklog returns how many stored invalidations (batches) are
 // waiting for the cache, how many track entries they name, and when the
 // oldest was stored (zero when none waits).
-func (s *TrackDetails) InvalidationBacklog(ctx context.Context) (batches, tracks int64, oldest time.Time, err error) {
+func (s *Store) InvalidationBacklog(ctx context.Context) (batches, tracks int64, oldest time.Time, err error) {
 	var at *time.Time
 	err = s.pool.QueryRow(ctx, `select count(*), coalesce(sum(cardinality(tracks)), 0), min(created_at) from projection_invalidations
-		where projection = $1`, name).Scan(&batches, &tracks, &at)
+		where projection = $1`, s.name).Scan(&batches, &tracks, &at)
 	if err != nil {
 		return 0, 0, time.Time{}, fmt.Errorf("invalidation backlog: %w", err)
 	}

@@ -23,7 +23,7 @@ func (w *Writer) parkedKeys(ctx context.Context, tx pgx.Tx, keys map[string]bool
 		list = append(list, k)
 	}
 	rows, err := tx.Query(ctx, `select distinct key from projection_parked where projection = $1 and generation = $2 and key = any($3)`,
-		name, w.gen, list)
+		w.name, w.gen, list)
 	if err != nil {
 		return nil, fmt.Errorf("parked keys: %w", err)
 	}
@@ -49,7 +49,7 @@ func (w *Writer) park(ctx context.Context, tx pgx.Tx, it projections.Item, reaso
 	} else {
 		// Behind the last parked event of the release, if any.
 		err := tx.QueryRow(ctx, `select max(id) from projection_parked where projection = $1 and generation = $2 and key = $3`,
-			name, w.gen, it.Key).Scan(&b)
+			w.name, w.gen, it.Key).Scan(&b)
 		if err != nil {
 			return 0, fmt.Errorf("park: %w", err)
 		}
@@ -58,7 +58,7 @@ func (w *Writer) park(ctx context.Context, tx pgx.Tx, it projections.Item, reaso
 	err = tx.QueryRow(ctx, `insert into projection_parked (projection, generation, topic, partition, "offset", key, headers, payload, reason, behind)
 		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		on conflict (projection, generation, topic, partition, "offset") do update set reason = excluded.reason
-		returning id`, name, w.gen, it.Record.Topic, it.Record.Partition, it.Record.Offset, it.Key, h, it.Record.Value, reason, b).Scan(&id)
+		returning id`, w.name, w.gen, it.Record.Topic, it.Record.Partition, it.Record.Offset, it.Key, h, it.Record.Value, reason, b).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("park %s/%d@%d: %w", it.Record.Topic, it.Record.Partition, it.Record.Offset, err)
 	}
@@ -80,9 +80,9 @@ type Parked struct {
 }
 
 // ListParked returns the parked events of every generation, oldest first.
-func (s *TrackDetails) ListParked(ctx context.Context) ([]Parked, error) {
+func (s *Store) ListParked(ctx context.Context) ([]Parked, error) {
 	rows, err := s.pool.Query(ctx, `select id, generation, topic, partition, "offset", key, reason, behind, parked_at, coalesce(headers->>'ce_type', '')
-		from projection_parked where projection = $1 order by id`, name)
+		from projection_parked where projection = $1 order by id`, s.name)
 	if err != nil {
 		return nil, fmt.Errorf("parked: %w", err)
 	}
@@ -94,8 +94,8 @@ func (s *TrackDetails) ListParked(ctx context.Context) ([]Parked, error) {
 }
 
 // CountParked returns how many events are parked, per generation.
-func (s *TrackDetails) CountParked(ctx context.Context) (map[int]int, error) {
-	rows, err := s.pool.Query(ctx, `select generation, count(*) from projection_parked where projection = $1 group by generation`, name)
+func (s *Store) CountParked(ctx context.Context) (map[int]int, error) {
+	rows, err := s.pool.Query(ctx, `select generation, count(*) from projection_parked where projection = $1 group by generation`, s.name)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +108,8 @@ func (s *TrackDetails) CountParked(ctx context.Context) (map[int]int, error) {
 // ReplacePayload swaps a parked event's payload for a repaired one (ops'
 // fix for an event that can never be read as it was written); retry then
 // applies it. The event in Kafka is never rewritten.
-func (s *TrackDetails) ReplacePayload(ctx context.Context, id int64, payload []byte) error {
-	tag, err := s.pool.Exec(ctx, `update projection_parked set payload = $3 where projection = $1 and id = $2`, name, id, payload)
+func (s *Store) ReplacePayload(ctx context.Context, id int64, payload []byte) error {
+	tag, err := s.pool.Exec(ctx, `update projection_parked set payload = $3 where projection = $1 and id = $2`, s.name, id, payload)
 	if err != nil {
 		return fmt.Errorf("replace payload of %d: %w", id, err)
 	}
@@ -124,23 +124,23 @@ func (s *TrackDetails) ReplacePayload(ctx context.Context, id int64, payload []b
 // transaction. Whatever still cannot be applied stays parked (with its
 // new reason) and so does everything behind it. It returns how many were
 // applied.
-func (s *TrackDetails) Retry(ctx context.Context, id int64) (int, error) {
+func (s *Store) Retry(ctx context.Context, id int64) (int, error) {
 	return s.resolve(ctx, id, false)
 }
 
 // Skip drops the parked event id (the first of its release's queue) for
 // good, then applies the events parked behind it as Retry does.
-func (s *TrackDetails) Skip(ctx context.Context, id int64) (int, error) {
+func (s *Store) Skip(ctx context.Context, id int64) (int, error) {
 	return s.resolve(ctx, id, true)
 }
 
-func (s *TrackDetails) resolve(ctx context.Context, id int64, skipFirst bool) (int, error) {
+func (s *Store) resolve(ctx context.Context, id int64, skipFirst bool) (int, error) {
 	applied := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var gen int
 		var key string
 		err := tx.QueryRow(ctx, `select generation, key from projection_parked where projection = $1 and id = $2 and behind is null for update`,
-			name, id).Scan(&gen, &key)
+			s.name, id).Scan(&gen, &key)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("parked event %d: %w", id, ErrNotParked)
 		}
@@ -148,7 +148,7 @@ func (s *TrackDetails) resolve(ctx context.Context, id int64, skipFirst bool) (i
 			return err
 		}
 		rows, err := tx.Query(ctx, `select id, topic, partition, "offset", headers, payload from projection_parked
-			where projection = $1 and generation = $2 and key = $3 order by id for update`, name, gen, key)
+			where projection = $1 and generation = $2 and key = $3 order by id for update`, s.name, gen, key)
 		if err != nil {
 			return err
 		}
@@ -166,10 +166,10 @@ func (s *TrackDetails) resolve(ctx context.Context, id int64, skipFirst bool) (i
 		}); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `delete from projection_parked where projection = $1 and generation = $2 and key = $3`, name, gen, key); err != nil {
+		if _, err := tx.Exec(ctx, `delete from projection_parked where projection = $1 and generation = $2 and key = $3`, s.name, gen, key); err != nil {
 			return err
 		}
-		w := &Writer{pool: s.pool, gen: gen}
+		w := s.Writer(gen)
 		var items []projections.Item
 		for i, q := range queue {
 			if i == 0 && skipFirst {

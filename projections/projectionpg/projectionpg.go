@@ -16,6 +16,7 @@ import (
 
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 //go:embed migrations/*.sql
@@ -31,24 +32,84 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // rebuilt.
 const Layout = 1
 
-const name = projections.TrackDetailsName
-
-// Generation is one generation of the read model.
+// Generation is one generation of a read model.
 type Generation = projections.Generation
 
-// TrackDetails is the PostgreSQL store of the track-details read model:
-// its generations, its readers and, through Writer, its writers.
-type TrackDetails struct {
-	pool *pgxpool.Pool
+// Model is a projection's part of its Postgres store: its tables in one
+// generation's schema and how a batch's usable events are written to
+// them. The generation machinery (Store) calls it inside its own
+// transactions; a Model never commits.
+type Model interface {
+	// Schema names generation gen's schema (e.g. td_g3).
+	Schema(gen int) string
+	// Create creates generation gen's schema and tables; the secondary
+	// indexes too when withIndexes is set, else BuildIndexes adds them
+	// after the bulk load of a rebuild.
+	Create(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool) error
+	// BuildIndexes creates generation gen's secondary indexes.
+	BuildIndexes(ctx context.Context, tx pgx.Tx, gen int) error
+	// Expose makes the projection's stable names (views) show generation
+	// gen; it runs in the swap's transaction.
+	Expose(ctx context.Context, tx pgx.Tx, gen int) error
+	// Validate returns why an event cannot be applied (it is parked), or "".
+	Validate(c projections.Change) string
+	// Apply folds changes, in order, into generation gen's tables and
+	// counts them (Applied, Stale, Changed).
+	Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projections.Change) (projections.ApplyResult, error)
 }
 
-// NewTrackDetails returns the store on pool. Run Migrate first.
-func NewTrackDetails(pool *pgxpool.Pool) (*TrackDetails, error) {
-	if pool == nil {
-		return nil, errors.New("projectionpg: pool is required")
-	}
-	return &TrackDetails{pool: pool}, nil
+// Store is the generation machinery of one projection in PostgreSQL,
+// keyed by the projection's name: its generations (a schema each), its
+// checkpoints (written with the rows), its parked events, its stored
+// cache invalidations and its rebuilds. The projection's Model supplies
+// its tables and its writes.
+type Store struct {
+	pool  *pgxpool.Pool
+	name  string
+	model Model
 }
+
+// NewStore returns the store of the projection name on pool. Run Migrate first.
+func NewStore(pool *pgxpool.Pool, name string, model Model) (*Store, error) {
+	if pool == nil || name == "" || model == nil {
+		return nil, errors.New("projectionpg: pool, name and model are required")
+	}
+	return &Store{pool: pool, name: name, model: model}, nil
+}
+
+// Name returns the projection's name.
+func (s *Store) Name() string { return s.name }
+
+// TrackDetails is the PostgreSQL store of the track-details read model:
+// the shared generation machinery (Store) on its tables, and its readers.
+type TrackDetails struct {
+	*Store
+}
+
+// NewTrackDetails returns the track-details store on pool. Run Migrate first.
+func NewTrackDetails(pool *pgxpool.Pool) (*TrackDetails, error) {
+	s, err := NewStore(pool, trackdetails.Name, trackDetailsModel{})
+	if err != nil {
+		return nil, err
+	}
+	return &TrackDetails{Store: s}, nil
+}
+
+// trackDetailsModel is track-details' Model: schemas td_g<N>, the stable
+// views td.releases and td.tracks, and the pure fold's rows.
+type trackDetailsModel struct{}
+
+func (trackDetailsModel) Schema(gen int) string { return schema(gen) }
+func (trackDetailsModel) Create(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool) error {
+	return createGeneration(ctx, tx, gen, withIndexes)
+}
+func (trackDetailsModel) BuildIndexes(ctx context.Context, tx pgx.Tx, gen int) error {
+	return buildIndexes(ctx, tx, gen)
+}
+func (trackDetailsModel) Expose(ctx context.Context, tx pgx.Tx, gen int) error {
+	return pointViews(ctx, tx, gen)
+}
+func (trackDetailsModel) Validate(c projections.Change) string { return trackdetails.Validate(c.Event) }
 
 func schema(gen int) string { return fmt.Sprintf("td_g%d", gen) }
 
@@ -139,37 +200,37 @@ func pointViews(ctx context.Context, tx pgx.Tx, gen int) error {
 }
 
 // lockGenerations serialises changes to the generations of the projection.
-func lockGenerations(ctx context.Context, tx pgx.Tx) error {
+func lockGenerations(ctx context.Context, tx pgx.Tx, name string) error {
 	_, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtext('catalog.projection.' || $1))`, name)
 	return err
 }
 
 // EnsureLive returns the live generation, creating generation 1 (empty,
 // with its indexes, views pointed at it) when there is none.
-func (s *TrackDetails) EnsureLive(ctx context.Context) (Generation, error) {
+func (s *Store) EnsureLive(ctx context.Context) (Generation, error) {
 	var g Generation
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockGenerations(ctx, tx); err != nil {
+		if err := lockGenerations(ctx, tx, s.name); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `select generation, layout, state, mode from projection_generations where projection = $1 and state = 'live'`, name).
+		err := tx.QueryRow(ctx, `select generation, layout, state, mode from projection_generations where projection = $1 and state = 'live'`, s.name).
 			Scan(&g.Number, &g.Layout, &g.State, &g.Mode)
 		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		var next int
-		if err := tx.QueryRow(ctx, `select coalesce(max(generation), 0) + 1 from projection_generations where projection = $1`, name).Scan(&next); err != nil {
+		if err := tx.QueryRow(ctx, `select coalesce(max(generation), 0) + 1 from projection_generations where projection = $1`, s.name).Scan(&next); err != nil {
 			return err
 		}
 		g = Generation{Number: next, Layout: Layout, State: "live", Mode: "shadow"}
-		if err := createGeneration(ctx, tx, next, true); err != nil {
+		if err := s.model.Create(ctx, tx, next, true); err != nil {
 			return err
 		}
-		if err := pointViews(ctx, tx, next); err != nil {
+		if err := s.model.Expose(ctx, tx, next); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `insert into projection_generations (projection, generation, layout, state, swapped_at) values ($1, $2, $3, 'live', now())`,
-			name, next, Layout)
+			s.name, next, Layout)
 		return err
 	})
 	if err != nil {
@@ -180,9 +241,9 @@ func (s *TrackDetails) EnsureLive(ctx context.Context) (Generation, error) {
 
 // Active returns the generations projectors must feed: the live one and a
 // rebuild being built.
-func (s *TrackDetails) Active(ctx context.Context) ([]Generation, error) {
+func (s *Store) Active(ctx context.Context) ([]Generation, error) {
 	rows, err := s.pool.Query(ctx, `select generation, layout, state, mode from projection_generations
-		where projection = $1 and state in ('live', 'building') order by generation`, name)
+		where projection = $1 and state in ('live', 'building') order by generation`, s.name)
 	if err != nil {
 		return nil, fmt.Errorf("generations: %w", err)
 	}
@@ -196,8 +257,8 @@ func (s *TrackDetails) Active(ctx context.Context) ([]Generation, error) {
 }
 
 // Generations returns every generation, newest first.
-func (s *TrackDetails) Generations(ctx context.Context) ([]Generation, error) {
-	rows, err := s.pool.Query(ctx, `select generation, layout, state, mode from projection_generations where projection = $1 order by generation desc`, name)
+func (s *Store) Generations(ctx context.Context) ([]Generation, error) {
+	rows, err := s.pool.Query(ctx, `select generation, layout, state, mode from projection_generations where projection = $1 order by generation desc`, s.name)
 	if err != nil {
 		return nil, fmt.Errorf("generations: %w", err)
 	}

@@ -1,0 +1,125 @@
+// Package trackdetails is the track-details projection's pure part: the
+// fold of release events into a release's read-model rows (its metadata,
+// tracklist and availability terms), with no I/O. Its Postgres writer and
+// readers are projections/projectionpg; its hot entries
+// projections/projectionredis.
+package trackdetails
+
+import (
+	"fmt"
+
+	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/projections"
+)
+
+// Name names the track-details projection: its consumer groups
+// (projector.track-details.g<N>), its checkpoint, generation and parked
+// rows. It is a stable API; renaming it rebuilds the read model from
+// offset zero under a new group.
+const Name = projections.TrackDetailsName
+
+// Release is a release's read-model rows in memory while a batch folds
+// its events.
+type Release struct {
+	// Exists is false for a release the read model has no row of.
+	Exists bool
+	// Dirty marks rows the fold changed, to be written.
+	Dirty bool
+	// Version is the sequence number of the last event the rows reflect.
+	Version int64
+	// Purged marks a purged release (its row stays, with no tracks).
+	Purged     bool
+	Meta       release.Metadata
+	ArtistID   int64
+	Terms      []projections.Term
+	TrackTerms map[string][]projections.Term
+	Tracks     []release.TrackInfo
+	// TracksSet marks a tracklist replaced by the fold.
+	TracksSet bool
+	// Before lists the track ids the release had before the batch (their
+	// cached entries are invalidated too).
+	Before []int64
+}
+
+// Validate returns why an event cannot be applied (it is then parked), or
+// "" when it can: a release id, and tracks each with an id and an ISRC,
+// no id twice on a release.
+func Validate(ev events.Payload) string {
+	rp, ok := ev.(release.Payload)
+	if !ok {
+		return fmt.Sprintf("event type %s is not a release event", ev.EventType())
+	}
+	if rp.Release() <= 0 {
+		return "event has no releaseId"
+	}
+	var tracks []release.TrackInfo
+	switch v := ev.(type) {
+	case release.Delivered:
+		tracks = v.Tracks
+	case release.TracksChanged:
+		tracks = v.Tracks
+	}
+	seen := make(map[int64]string, len(tracks))
+	for _, t := range tracks {
+		if t.TrackID <= 0 || t.ISRC == "" {
+			return fmt.Sprintf("track %q has no trackId or ISRC", t.ISRC)
+		}
+		if other, dup := seen[t.TrackID]; dup {
+			return fmt.Sprintf("trackId %d is both %s and %s: a track appears once on a release", t.TrackID, other, t.ISRC)
+		}
+		seen[t.TrackID] = t.ISRC
+	}
+	return ""
+}
+
+// ReleaseOf returns the release an event is about (0 for an event that
+// is not a release event).
+func ReleaseOf(ev events.Payload) int64 {
+	if rp, ok := ev.(release.Payload); ok {
+		return rp.Release()
+	}
+	return 0
+}
+
+// Fold applies one event to the in-memory rows unless the release already
+// reflects its sequence number (a redelivery: it returns false, stale).
+// Only a first delivery creates a release. Events are facts: Fold never
+// rejects one (Validate runs first).
+func Fold(rows map[int64]*Release, c projections.Change) bool {
+	id := ReleaseOf(c.Event)
+	r := rows[id]
+	if r == nil {
+		r = &Release{}
+		rows[id] = r
+	}
+	if r.Exists && r.Version >= c.Sequence {
+		return false
+	}
+	if _, first := c.Event.(release.Delivered); !r.Exists && !first {
+		return false
+	}
+	setDeals := func(deals []release.Deal) {
+		r.Terms, r.TrackTerms = projections.Terms(deals)
+	}
+	switch ev := c.Event.(type) {
+	case release.Delivered:
+		r.Exists, r.Purged = true, false
+		r.Meta, r.ArtistID = ev.Metadata, ev.ArtistID
+		r.Tracks, r.TracksSet = ev.Tracks, true
+		setDeals(ev.Deals)
+	case release.MetadataChanged:
+		r.Meta, r.ArtistID = ev.Metadata, ev.ArtistID
+	case release.TracksChanged:
+		r.Tracks, r.TracksSet = ev.Tracks, true
+	case release.DealsReplaced:
+		setDeals(ev.Deals)
+	case release.TakenDown:
+		setDeals(ev.Deals)
+	case release.Purged:
+		r.Purged, r.Tracks, r.TracksSet = true, nil, true
+		r.Terms, r.TrackTerms = nil, nil
+	}
+	r.Version, r.Dirty = c.Sequence, true
+	return true
+}

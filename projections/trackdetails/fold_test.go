@@ -1,0 +1,81 @@
+package trackdetails_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
+)
+
+func delivered(id int64, title string, tracks ...release.TrackInfo) release.Delivered {
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	return release.Delivered{ReleaseID: id, Metadata: release.Metadata{UPC: "5012345678900", Title: title, Artist: "A"}, ArtistID: 1,
+		Tracks: tracks, Deals: []release.Deal{{Territories: []string{"GB"}, UseTypes: []string{"PermanentDownload"},
+			CommercialModels: []string{"PayAsYouGoModel"}, Start: &start}}}
+}
+
+func track(id int64, isrc string) release.TrackInfo {
+	return release.TrackInfo{TrackID: id, ISRC: isrc, Title: isrc, Artist: "A", ArtistID: 1, DurationSeconds: 100, Disc: 1, Number: int(id)}
+}
+
+func change(seq int64, ev events.Payload) projections.Change {
+	return projections.Change{Sequence: seq, Event: ev}
+}
+
+// TestFold folds a release's life in memory, without Postgres: a first
+// delivery creates it, later events change it, a redelivery is stale, an
+// event before the first delivery does nothing, a purge empties it.
+func TestFold(t *testing.T) {
+	t.Parallel()
+	rows := map[int64]*trackdetails.Release{}
+	if trackdetails.Fold(rows, change(1, release.MetadataChanged{ReleaseID: 5, Metadata: release.Metadata{Title: "early"}})) {
+		t.Error("an event before the first delivery was applied")
+	}
+	if !trackdetails.Fold(rows, change(2, delivered(5, "First", track(51, "GBAAA2000001"), track(52, "GBAAA2000002")))) {
+		t.Fatal("delivery not applied")
+	}
+	r := rows[5]
+	if !r.Exists || !r.Dirty || r.Version != 2 || r.Meta.Title != "First" || len(r.Tracks) != 2 || len(r.Terms) != 1 {
+		t.Fatalf("after delivery: %+v", r)
+	}
+	if trackdetails.Fold(rows, change(2, release.MetadataChanged{ReleaseID: 5, Metadata: release.Metadata{Title: "again"}})) || r.Meta.Title != "First" {
+		t.Errorf("a redelivered sequence number was applied: %q", r.Meta.Title)
+	}
+	trackdetails.Fold(rows, change(3, release.MetadataChanged{ReleaseID: 5, Metadata: release.Metadata{Title: "Second"}, ArtistID: 2}))
+	trackdetails.Fold(rows, change(4, release.TracksChanged{ReleaseID: 5, Tracks: []release.TrackInfo{track(51, "GBAAA2000001")}}))
+	trackdetails.Fold(rows, change(5, release.TakenDown{ReleaseID: 5, Deals: nil}))
+	if r.Meta.Title != "Second" || r.ArtistID != 2 || len(r.Tracks) != 1 || len(r.Terms) != 0 || r.Version != 5 {
+		t.Errorf("after changes: %+v", r)
+	}
+	trackdetails.Fold(rows, change(6, release.Purged{ReleaseID: 5}))
+	if !r.Purged || r.Tracks != nil || !r.TracksSet || r.Terms != nil {
+		t.Errorf("after purge: %+v", r)
+	}
+	trackdetails.Fold(rows, change(7, delivered(5, "Back", track(53, "GBAAA2000003"))))
+	if r.Purged || r.Meta.Title != "Back" || len(r.Tracks) != 1 {
+		t.Errorf("redelivered after purge: %+v", r)
+	}
+}
+
+// TestValidate names what makes an event unusable.
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		ev   events.Payload
+		want string
+	}{
+		"fine":          {delivered(1, "T", track(1, "GBAAA2000001")), ""},
+		"no release id": {release.Purged{}, "no releaseId"},
+		"track without": {delivered(1, "T", track(0, "GBAAA2000001")), "no trackId or ISRC"},
+		"same id twice": {release.TracksChanged{ReleaseID: 1, Tracks: []release.TrackInfo{track(1, "GBAAA2000001"), track(1, "GBAAA2000002")}}, "appears once"},
+	} {
+		got := trackdetails.Validate(tc.ev)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: Validate = %q, want %q", name, got, tc.want)
+		}
+	}
+}
