@@ -76,7 +76,7 @@ type benchRun struct {
 	ctx    context.Context
 	pg     *pgxpool.Pool
 	rdb    *redis.Client
-	kc     events.KafkaConfig
+	admin  *events.Admin
 	topic  string
 	libs   string
 	work   string
@@ -122,11 +122,14 @@ func BenchmarkCatalogue(b *testing.B) {
 	defer pool.Close()
 	r := &benchRun{b: b, cfg: cfg, s: s, ctx: context.Background(), pg: pool,
 		rdb:   redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(b)}),
-		kc:    events.KafkaConfig{Brokers: s.brokers, ClientID: "catalog-bench"},
 		topic: s.prefix + "releases", libs: filepath.Join(root, ".data", "kafka", "libs"),
 		work: filepath.Join(root, ".data", "bench"), roles: map[string]*proc{}, gwOps: gwOps,
 		rep: &benchReport{Started: time.Now(), Scale: map[string]int64{}, Settings: map[string]string{}}}
 	defer r.rdb.Close()
+	if r.admin, err = events.NewAdmin(r.ctx, events.KafkaConfig{Brokers: s.brokers, ClientID: "catalog-bench"}); err != nil {
+		b.Fatal(err)
+	}
+	defer r.admin.Close()
 	conn, err := pool.Acquire(r.ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -266,7 +269,7 @@ func (r *benchRun) generate() {
 }
 
 func (r *benchRun) endOffsets() int64 {
-	hw, err := events.HighWatermarks(r.kc, r.topic)
+	hw, err := r.admin.HighWatermarks(r.ctx, r.topic)
 	if err != nil {
 		r.b.Fatal(err)
 	}
@@ -339,7 +342,7 @@ func (r *benchRun) producerPerf() {
 		r.b.Fatal(err)
 	}
 	perf := r.s.prefix + "perf.producer"
-	if err := events.EnsureTopics(r.ctx, r.kc, []events.TopicSpec{{Name: perf, Partitions: 6, ReplicationFactor: 1}}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := r.admin.EnsureTopics(r.ctx, []events.TopicSpec{{Name: perf, Partitions: 6, ReplicationFactor: 1}}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		r.b.Fatal(err)
 	}
 	re := regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th`)
@@ -378,7 +381,7 @@ func (r *benchRun) samplePayloads(n int) ([][]byte, int64, int64) {
 		r.b.Fatal(err)
 	}
 	defer c.Close()
-	hw, err := events.HighWatermarks(r.kc, r.topic)
+	hw, err := r.admin.HighWatermarks(r.ctx, r.topic)
 	if err != nil {
 		r.b.Fatal(err)
 	}
