@@ -52,7 +52,8 @@ chaos: up ## thousands of deliveries while faults hit its own Kafka, Postgres, R
 test-short: ## unit tests only: no services needed
 	$(GO) test -short -count=1 ./...
 
-BENCH := $(GO) test -run='^$$' -bench='^BenchmarkCatalogue$$' -benchtime=1x -timeout=0 ./cmd/catalog/
+# The harness (bench/) is behind the bench build tag: `go test ./...` skips it.
+BENCH := $(GO) test -tags bench -run='^$$' -bench='^BenchmarkCatalogue$$' -benchtime=1x -timeout=0 ./bench/
 
 bench: up bench-tools ## the whole set at 1M tracks, beside the raw limits: writes BENCHMARKS.md and docs/benchmarks.json (about an hour)
 	CATALOG_BENCH_TRACKS=1000000 $(BENCH)
@@ -63,7 +64,7 @@ bench-quick: up bench-tools ## the same set at 50k tracks, in a few minutes
 bench-parts: up bench-tools ## each part's own Go benchmarks (ingest, projection, API during a rebuild, proxies)
 	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
 	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/projectionpg/
-	$(GO) test -run='^$$' -bench='^(BenchmarkAPIDuringRebuild|BenchmarkProxies)$$' -benchtime=1x -timeout=30m ./cmd/catalog/
+	$(GO) test -tags bench -run='^$$' -bench='^(BenchmarkAPIDuringRebuild|BenchmarkProxies)$$' -benchtime=1x -timeout=30m ./bench/
 
 bench-tools: ## install wrk and nginx (Debian packages) when missing
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
