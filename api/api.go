@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/catalog-org/catalog/api/apiroutes"
 	"github.com/catalog-org/catalog/domain/catalogue"
 	"github.com/catalog-org/catalog/domain/release"
 )
@@ -71,15 +72,9 @@ func WithIdentifiers(ids IdentifierReader) Option {
 	return func(o *options) { o.identifiers = ids }
 }
 
-// Route paths. Each is served for GET only, and each 7digital path also
-// without its 1.2 version prefix, as 7digital's own stub serves it.
-const (
-	pathTrackDetails = "/track/details"
-	pathTrackByISRC  = "/track/details/isrc"
-	pathReleaseByUPC = "/release/details/upc"
-	versionPrefix    = "/1.2"
-	pathHealth       = "/healthz"
-)
+// pathHealth is the health check's path; it is not a public route. The
+// public routes are apiroutes.Public(), each served for GET only.
+const pathHealth = "/healthz"
 
 // defaultImageSize is the sleeve width without imageSize (7digital's).
 const defaultImageSize = 50
@@ -128,12 +123,22 @@ func newEcho(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.Recover())
 	e.GET(pathHealth, func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	for _, prefix := range []string{versionPrefix, ""} {
-		e.GET(prefix+pathTrackDetails, h.trackDetails)
-		if h.ids != nil {
-			e.GET(prefix+pathTrackByISRC, h.trackByISRC)
-			e.GET(prefix+pathReleaseByUPC, h.releaseByUPC)
+	// The route table is shared with the gateway: a route without a
+	// handler here is a start-up error, not a 404 the gateway would proxy.
+	endpoints := map[string]echo.HandlerFunc{
+		"/track/details":       h.trackDetails,
+		"/track/details/isrc":  h.trackByISRC,
+		"/release/details/upc": h.releaseByUPC,
+	}
+	for _, r := range apiroutes.Public() {
+		if r.Service == apiroutes.ServiceIdentifiers && h.ids == nil {
+			continue
 		}
+		fn, ok := endpoints[r.Endpoint]
+		if !ok {
+			return nil, fmt.Errorf("api: route %s (%s) has no handler", r.Path, r.Service)
+		}
+		e.GET(r.Path, fn)
 	}
 	return e, nil
 }

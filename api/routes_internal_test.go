@@ -11,6 +11,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/catalog-org/catalog/api/apiroutes"
 	"github.com/catalog-org/catalog/domain/catalogue"
 )
 
@@ -78,6 +79,19 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			t.Errorf("non-GET route %s", r)
 		}
 	}
+	// The handler serves exactly the shared route table the gateway proxies.
+	var table, catalogueOnly []string
+	for _, r := range apiroutes.Public() {
+		table = append(table, "GET "+r.Path)
+		if r.Service == apiroutes.ServiceCatalogue {
+			catalogueOnly = append(catalogueOnly, "GET "+r.Path)
+		}
+	}
+	slices.Sort(table)
+	slices.Sort(catalogueOnly)
+	if !slices.Equal(served, table) {
+		t.Errorf("the handler and the route table disagree:\n table  %q\n served %q", table, served)
+	}
 	if len(served) != 6 {
 		t.Errorf("served %d routes, want 6: %q", len(served), served)
 	}
@@ -86,8 +100,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := routes(plain); !slices.Equal(got, []string{"GET /1.2/track/details", "GET /track/details"}) {
-		t.Errorf("without identifiers: %q", got)
+	if got := routes(plain); !slices.Equal(got, []string{"GET /1.2/track/details", "GET /track/details"}) || !slices.Equal(got, catalogueOnly) {
+		t.Errorf("without identifiers: %q, want the table's catalogue routes %q", got, catalogueOnly)
 	}
 }
 

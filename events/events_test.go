@@ -64,13 +64,14 @@ func TestTopicsKeptForever(t *testing.T) {
 	specs := []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}
 	ctx := context.Background()
 
-	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
+	ka := openAdmin(t, kc)
+	if err := ka.EnsureTopics(ctx, specs, log); err != nil {
 		t.Fatal(err)
 	}
 	// A config change reaches the broker through the KRaft metadata log, so a
 	// describe right after it may still show the previous value.
 	forever := func() error {
-		parts, cfg, err := events.TopicSettings(kc, topic)
+		parts, cfg, err := ka.TopicSettings(ctx, topic)
 		if err != nil {
 			return err
 		}
@@ -96,13 +97,24 @@ func TestTopicsKeptForever(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
-		if _, cfg, _ := events.TopicSettings(kc, topic); cfg["retention.ms"] != week {
+		if _, cfg, _ := ka.TopicSettings(ctx, topic); cfg["retention.ms"] != week {
 			return fmt.Errorf("retention.ms = %s after altering it", cfg["retention.ms"])
 		}
 		return nil
 	})
-	if err := events.EnsureTopics(ctx, kc, specs, log); err != nil {
+	if err := ka.EnsureTopics(ctx, specs, log); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, forever)
+}
+
+// openAdmin connects an Admin that is closed when the test ends.
+func openAdmin(t testing.TB, kc events.KafkaConfig) *events.Admin {
+	t.Helper()
+	a, err := events.NewAdmin(context.Background(), kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a
 }

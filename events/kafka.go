@@ -96,34 +96,112 @@ func newTopicConfig() map[string]*string {
 	return c
 }
 
+// Admin is one connection to the Kafka cluster for administrative calls:
+// topics, end offsets and consumer groups. It holds one sarama client and one
+// ClusterAdmin over it, shared by every call; its owner closes it. Every
+// method takes a context first and returns once it ends, including between
+// the retries of a call the broker asked to repeat (a leader moving, a new
+// topic's partitions still electing leaders). Safe for concurrent use.
+type Admin struct {
+	client sarama.Client
+	admin  sarama.ClusterAdmin
+}
+
+// NewAdmin connects an Admin to the cluster kc names.
+func NewAdmin(ctx context.Context, kc KafkaConfig) (*Admin, error) {
+	if err := kc.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("connect kafka admin: %w", err)
+	}
+	client, err := sarama.NewClient(kc.Brokers, kc.saramaConfig())
+	if err != nil {
+		return nil, fmt.Errorf("connect kafka admin: %w", err)
+	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("connect kafka admin: %w", err)
+	}
+	return &Admin{client: client, admin: admin}, nil
+}
+
+// Close closes the Admin's connections (the ClusterAdmin closes the client
+// it was made from).
+func (a *Admin) Close() error {
+	if err := a.admin.Close(); err != nil {
+		return fmt.Errorf("close kafka admin: %w", err)
+	}
+	return nil
+}
+
+// The backoff of an Admin call the broker asked to repeat: the first pause
+// is adminBackoffMin, each next one twice as long up to adminBackoffMax.
+const (
+	adminBackoffMin = 50 * time.Millisecond
+	adminBackoffMax = time.Second
+	// leaderWait bounds how long EnsureTopics waits for a new topic's
+	// partitions to have leaders.
+	leaderWait = 30 * time.Second
+	// offsetRetryWait bounds how long HighWatermarks asks again while a
+	// partition's leader is moving.
+	offsetRetryWait = 10 * time.Second
+)
+
+// retry calls try until it reports done, pausing with a doubling backoff in
+// between, and gives up when ctx ends (returning its error joined with the
+// last attempt's) or after limit (returning the last attempt's error).
+func retry(ctx context.Context, limit time.Duration, try func() (done bool, err error)) error {
+	deadline := time.Now().Add(limit)
+	pause := adminBackoffMin
+	for {
+		done, err := try()
+		if done {
+			return err
+		}
+		if time.Now().Add(pause).After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("still not ready after %s", limit)
+			}
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(ctx.Err(), err)
+		case <-t.C:
+		}
+		pause = min(2*pause, adminBackoffMax)
+	}
+}
+
 // EnsureTopics creates the topics that do not exist, with infinite retention,
 // and brings the retention settings of existing ones back to infinite. It
 // never adds partitions to an existing topic: that would move keys to other
 // partitions and break per-release ordering; a mismatch is logged instead.
-func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *slog.Logger) error {
-	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
-	if err != nil {
-		return fmt.Errorf("connect kafka admin: %w", err)
+func (a *Admin) EnsureTopics(ctx context.Context, specs []TopicSpec, log *slog.Logger) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
 	}
-	defer admin.Close()
-
-	existing, err := admin.ListTopics()
+	existing, err := a.admin.ListTopics()
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
 	for _, s := range specs {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fmt.Errorf("ensure topic %s: %w", s.Name, err)
 		}
 		d, ok := existing[s.Name]
 		if !ok {
-			err := admin.CreateTopic(s.Name, &sarama.TopicDetail{
+			err := a.admin.CreateTopic(s.Name, &sarama.TopicDetail{
 				NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, ConfigEntries: newTopicConfig(),
 			}, false)
 			if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 				return fmt.Errorf("create topic %s: %w", s.Name, err)
 			}
-			if err := waitForLeaders(ctx, admin, s.Name); err != nil {
+			if err := a.waitForLeaders(ctx, s.Name); err != nil {
 				return err
 			}
 			log.Info("kafka topic created", "topic", s.Name, "partitions", s.Partitions, "replication", s.ReplicationFactor)
@@ -133,10 +211,10 @@ func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *s
 			log.Warn("kafka topic has a different partition count than configured; keeping it",
 				"topic", s.Name, "partitions", d.NumPartitions, "configured", s.Partitions)
 		}
-		if err := ensureRetention(admin, s.Name, log); err != nil {
+		if err := a.ensureRetention(ctx, s.Name, log); err != nil {
 			return err
 		}
-		if err := ensureMaxMessageBytes(admin, s.Name, log); err != nil {
+		if err := a.ensureMaxMessageBytes(ctx, s.Name, log); err != nil {
 			return err
 		}
 	}
@@ -144,35 +222,35 @@ func EnsureTopics(ctx context.Context, kc KafkaConfig, specs []TopicSpec, log *s
 }
 
 // waitForLeaders returns once every partition of a new topic has a leader,
-// so the first produce or offset request does not fail.
-func waitForLeaders(ctx context.Context, admin sarama.ClusterAdmin, topic string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		md, err := admin.DescribeTopics([]string{topic})
-		if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError && len(md[0].Partitions) > 0 {
-			ready := true
-			for _, p := range md[0].Partitions {
-				if p.Err != sarama.ErrNoError || p.Leader < 0 {
-					ready = false
-				}
-			}
-			if ready {
-				return nil
+// so the first produce or offset request does not fail; it gives up after
+// leaderWait or when ctx ends.
+func (a *Admin) waitForLeaders(ctx context.Context, topic string) error {
+	err := retry(ctx, leaderWait, func() (bool, error) {
+		md, err := a.admin.DescribeTopics([]string{topic})
+		if err != nil || len(md) != 1 || md[0].Err != sarama.ErrNoError || len(md[0].Partitions) == 0 {
+			return false, nil
+		}
+		for _, p := range md[0].Partitions {
+			if p.Err != sarama.ErrNoError || p.Leader < 0 {
+				return false, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("topic %s has no leader for every partition after 30 s", topic)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("topic %s has no leader for every partition: %w", topic, err)
 	}
+	// The client's cached metadata predates the topic: refresh it so the
+	// next call through this Admin sees the new partitions' leaders.
+	_ = a.client.RefreshMetadata(topic)
+	return nil
 }
 
-func ensureRetention(admin sarama.ClusterAdmin, topic string, log *slog.Logger) error {
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+func (a *Admin) ensureRetention(ctx context.Context, topic string, log *slog.Logger) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
 	if err != nil {
 		return fmt.Errorf("describe topic %s: %w", topic, err)
 	}
@@ -190,7 +268,7 @@ func ensureRetention(admin sarama.ClusterAdmin, topic string, log *slog.Logger) 
 		return nil
 	}
 	log.Warn("kafka topic did not keep events forever; fixing its settings", "topic", topic, "settings", current)
-	if err := admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
+	if err := a.admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
 		return fmt.Errorf("alter topic %s: %w", topic, err)
 	}
 	return nil
@@ -200,8 +278,11 @@ func ensureRetention(admin sarama.ClusterAdmin, topic string, log *slog.Logger) 
 // TopicMaxMessageBytes when it is smaller (a topic created before the bound,
 // or by hand, inherits the broker's 1 MiB default). A larger value is kept:
 // an operator may have raised it on purpose.
-func ensureMaxMessageBytes(admin sarama.ClusterAdmin, topic string, log *slog.Logger) error {
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
+func (a *Admin) ensureMaxMessageBytes(ctx context.Context, topic string, log *slog.Logger) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
 	if err != nil {
 		return fmt.Errorf("describe topic %s: %w", topic, err)
 	}
@@ -219,7 +300,7 @@ func ensureMaxMessageBytes(admin sarama.ClusterAdmin, topic string, log *slog.Lo
 	fix := map[string]sarama.IncrementalAlterConfigsEntry{
 		"max.message.bytes": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
 	}
-	if err := admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
+	if err := a.admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
 		return fmt.Errorf("alter topic %s max.message.bytes: %w", topic, err)
 	}
 	return nil
@@ -227,20 +308,18 @@ func ensureMaxMessageBytes(admin sarama.ClusterAdmin, topic string, log *slog.Lo
 
 // TopicSettings reads a topic's partition count and configuration back from
 // the broker (used by ops tooling and tests).
-func TopicSettings(kc KafkaConfig, topic string) (partitions int, config map[string]string, err error) {
-	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
-	if err != nil {
-		return 0, nil, fmt.Errorf("connect kafka admin: %w", err)
+func (a *Admin) TopicSettings(ctx context.Context, topic string) (partitions int, config map[string]string, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, nil, fmt.Errorf("describe topic %s: %w", topic, err)
 	}
-	defer admin.Close()
-	md, err := admin.DescribeTopics([]string{topic})
+	md, err := a.admin.DescribeTopics([]string{topic})
 	if err != nil {
 		return 0, nil, fmt.Errorf("describe topic %s: %w", topic, err)
 	}
 	if len(md) != 1 || md[0].Err != sarama.ErrNoError {
-		return 0, nil, fmt.Errorf("describe topic %s: %v", topic, md[0].Err)
+		return 0, nil, fmt.Errorf("describe topic %s: %w", topic, md[0].Err)
 	}
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
 	if err != nil {
 		return 0, nil, fmt.Errorf("describe topic %s config: %w", topic, err)
 	}
@@ -252,30 +331,34 @@ func TopicSettings(kc KafkaConfig, topic string) (partitions int, config map[str
 }
 
 // HighWatermarks returns the next offset to be written in each partition of
-// topic (the end of the log), for lag and progress.
-func HighWatermarks(kc KafkaConfig, topic string) (map[int32]int64, error) {
-	client, err := sarama.NewClient(kc.Brokers, kc.saramaConfig())
-	if err != nil {
-		return nil, fmt.Errorf("connect kafka: %w", err)
+// topic (the end of the log), for lag and progress. While a partition's
+// leader is moving it refreshes the metadata and asks again, with backoff,
+// for up to offsetRetryWait or until ctx ends.
+func (a *Admin) HighWatermarks(ctx context.Context, topic string) (map[int32]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
+	parts, err := a.client.Partitions(topic)
 	if err != nil {
 		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 	}
 	out := make(map[int32]int64, len(parts))
 	for _, p := range parts {
-		off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		var off int64
 		// Just after a topic is created or a leader moves, the client's
 		// metadata can name a broker that no longer leads the partition:
 		// refresh it and ask again.
-		for try := 0; try < 20 && (errors.Is(err, sarama.ErrNotLeaderForPartition) || errors.Is(err, sarama.ErrLeaderNotAvailable)); try++ {
-			time.Sleep(100 * time.Millisecond)
-			_ = client.RefreshMetadata(topic)
-			off, err = client.GetOffset(topic, p, sarama.OffsetNewest)
-		}
+		err := retry(ctx, offsetRetryWait, func() (bool, error) {
+			var err error
+			off, err = a.client.GetOffset(topic, p, sarama.OffsetNewest)
+			if errors.Is(err, sarama.ErrNotLeaderForPartition) || errors.Is(err, sarama.ErrLeaderNotAvailable) {
+				_ = a.client.RefreshMetadata(topic)
+				return false, err
+			}
+			return true, err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
+			return nil, fmt.Errorf("end offset of %s: %w", partitionName(topic, p), err)
 		}
 		out[p] = off
 	}
@@ -285,13 +368,11 @@ func HighWatermarks(kc KafkaConfig, topic string) (map[int32]int64, error) {
 func partitionName(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }
 
 // GroupMembers returns how many members consumer group has now.
-func GroupMembers(kc KafkaConfig, group string) (int, error) {
-	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
-	if err != nil {
-		return 0, fmt.Errorf("connect kafka admin: %w", err)
+func (a *Admin) GroupMembers(ctx context.Context, group string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("describe group %s: %w", group, err)
 	}
-	defer admin.Close()
-	gs, err := admin.DescribeConsumerGroups([]string{group})
+	gs, err := a.admin.DescribeConsumerGroups([]string{group})
 	if err != nil {
 		return 0, fmt.Errorf("describe group %s: %w", group, err)
 	}
@@ -303,13 +384,11 @@ func GroupMembers(kc KafkaConfig, group string) (int, error) {
 
 // DeleteGroup deletes a consumer group and its committed offsets (it must
 // have no members); a group that does not exist is not an error.
-func DeleteGroup(kc KafkaConfig, group string) error {
-	admin, err := sarama.NewClusterAdmin(kc.Brokers, kc.saramaConfig())
-	if err != nil {
-		return fmt.Errorf("connect kafka admin: %w", err)
+func (a *Admin) DeleteGroup(ctx context.Context, group string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete group %s: %w", group, err)
 	}
-	defer admin.Close()
-	err = admin.DeleteConsumerGroup(group)
+	err := a.admin.DeleteConsumerGroup(group)
 	if err != nil && !errors.Is(err, sarama.ErrGroupIDNotFound) {
 		return fmt.Errorf("delete group %s: %w", group, err)
 	}

@@ -30,7 +30,7 @@ func TestKcatReadsTheStream(t *testing.T) {
 	testenv.CleanupKafka(t, kc.Brokers, prefix)
 	topic := prefix + "releases"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := events.EnsureTopics(context.Background(), kc, []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}, log); err != nil {
+	if err := openAdmin(t, kc).EnsureTopics(context.Background(), []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}, log); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := events.NewProducer(kc)

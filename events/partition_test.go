@@ -45,7 +45,7 @@ func TestPartitionsLikeJavaClients(t *testing.T) {
 	ours, java := prefix+"releases", prefix+"java"
 	const partitions = 6
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := events.EnsureTopics(context.Background(), kc, []events.TopicSpec{
+	if err := openAdmin(t, kc).EnsureTopics(context.Background(), []events.TopicSpec{
 		{Name: ours, Partitions: partitions, ReplicationFactor: 1},
 		{Name: java, Partitions: partitions, ReplicationFactor: 1},
 	}, log); err != nil {

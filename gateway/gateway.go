@@ -17,6 +17,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/catalog-org/catalog/api/apiroutes"
 )
 
 // ClientHeader carries the identified client's key to upstream services.
@@ -75,10 +77,12 @@ func ValidParties(parties []string) error {
 // authFailure is 7digital's plain-text answer to an unknown key.
 const authFailure = "OAuth authentication error: Access to resource denied"
 
-// The services a client can be granted.
+// The services a client can be granted. The API's own (catalogue and
+// identifiers) are named by its route table, apiroutes, which says which
+// path belongs to which.
 const (
-	ServiceCatalogue   = "catalogue"
-	ServiceIdentifiers = "identifiers"
+	ServiceCatalogue   = apiroutes.ServiceCatalogue
+	ServiceIdentifiers = apiroutes.ServiceIdentifiers
 	ServiceIngest      = "ingest"
 	ServiceAdmin       = "admin"
 )
@@ -192,22 +196,6 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 }
 
-// route is a public route and the service it belongs to.
-type route struct {
-	path    string
-	service string
-}
-
-// catalogueRoutes are the API's public routes.
-var catalogueRoutes = []route{
-	{"/1.2/track/details", ServiceCatalogue},
-	{"/track/details", ServiceCatalogue},
-	{"/1.2/track/details/isrc", ServiceIdentifiers},
-	{"/track/details/isrc", ServiceIdentifiers},
-	{"/1.2/release/details/upc", ServiceIdentifiers},
-	{"/release/details/upc", ServiceIdentifiers},
-}
-
 // NewHandler returns the gateway's HTTP handler.
 func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (http.Handler, error) {
 	if cfg.Upstreams.API == nil || clients == nil || quota == nil || log == nil {
@@ -252,8 +240,10 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 		e.Match(getOrHead, "/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", cfg.OpenAPI) })
 	}
 	api := newProxy(cfg.Upstreams.API, "", cfg.UpstreamTimeout, e.IPExtractor, log, true)
-	for _, r := range catalogueRoutes {
-		e.Match(getOrHead, r.path, g.guard(r.service, api))
+	// Exactly the API's public routes, each under its service: the table
+	// is the API's own (apiroutes), not a copy.
+	for _, r := range apiroutes.Public() {
+		e.Match(getOrHead, r.Path, g.guard(r.Service, api))
 	}
 	if u := cfg.Upstreams.Ingest; u != nil {
 		p := newProxy(u, "/ingest", cfg.UpstreamTimeout, e.IPExtractor, log, false)

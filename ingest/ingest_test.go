@@ -28,6 +28,7 @@ type fixture struct {
 	srv   *httptest.Server
 	pool  *pgxpool.Pool
 	kafka events.KafkaConfig
+	admin *events.Admin
 	topic string
 	relay *eventpg.Relay
 	logs  *syncBuffer
@@ -70,7 +71,12 @@ func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	if err := ingestpg.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if err := events.EnsureTopics(ctx, kc, []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}, log); err != nil {
+	admin, err := events.NewAdmin(ctx, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	if err := admin.EnsureTopics(ctx, []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}, log); err != nil {
 		t.Fatal(err)
 	}
 	store, _ := ingestpg.New(pool)
@@ -78,7 +84,7 @@ func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc}, pool, prod, log)
+	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc}, pool, prod, admin, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +99,7 @@ func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	}
 	srv := httptest.NewServer(ingest.NewHTTPHandler(svc, log))
 	t.Cleanup(srv.Close)
-	return fixture{svc: svc, srv: srv, pool: pool, kafka: kc, topic: topic, relay: relay, logs: logs}
+	return fixture{svc: svc, srv: srv, pool: pool, kafka: kc, admin: admin, topic: topic, relay: relay, logs: logs}
 }
 
 func (f fixture) post(t *testing.T, contentType, body string) (int, map[string]any) {
@@ -113,7 +119,7 @@ func (f fixture) post(t *testing.T, contentType, body string) (int, map[string]a
 // logSize is the number of records in the topic, all partitions together.
 func (f fixture) logSize(t *testing.T) int64 {
 	t.Helper()
-	hw, err := events.HighWatermarks(f.kafka, f.topic)
+	hw, err := f.admin.HighWatermarks(context.Background(), f.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +324,12 @@ func readAll(t *testing.T, kc events.KafkaConfig, topic string, want int) []even
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, _ := events.HighWatermarks(kc, topic)
+	admin, err := events.NewAdmin(context.Background(), kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	hw, _ := admin.HighWatermarks(context.Background(), topic)
 	var out []events.Record
 	for _, p := range parts {
 		if hw[p] == 0 {

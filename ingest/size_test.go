@@ -157,7 +157,7 @@ func TestBoxSetIsAcceptedAndReachesKafka(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; _ = events.DeleteGroup(f.kafka, f.topic+"-boxset") })
+	t.Cleanup(func() { cancel(); <-done; _ = f.admin.DeleteGroup(context.Background(), f.topic+"-boxset") })
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if n := h.get(upc); n != len(recs[0].Value) {
 			return fmt.Errorf("consumer applied %d bytes of %s, want %d", n, upc, len(recs[0].Value))

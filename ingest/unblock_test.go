@@ -34,7 +34,7 @@ func (f fixture) setMaxMessageBytes(t *testing.T, v int) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, func() error {
-		if _, c, err := events.TopicSettings(f.kafka, f.topic); err != nil || c["max.message.bytes"] != s {
+		if _, c, err := f.admin.TopicSettings(context.Background(), f.topic); err != nil || c["max.message.bytes"] != s {
 			return fmt.Errorf("max.message.bytes = %q (%v), want %s", c["max.message.bytes"], err, s)
 		}
 		return nil

@@ -15,8 +15,8 @@ import (
 // offsets; consumer groups are not used (the tests apply batches directly).
 type fixtureLog struct{ f projectionFixture }
 
-func (l fixtureLog) EndOffsets(context.Context) (projections.Target, error) {
-	hw, err := events.HighWatermarks(l.f.kafka, l.f.topic)
+func (l fixtureLog) EndOffsets(ctx context.Context) (projections.Target, error) {
+	hw, err := l.f.admin.HighWatermarks(ctx, l.f.topic)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 func onePartition(t *testing.T, f projectionFixture) projectionFixture {
 	t.Helper()
 	f.topic += "-p1"
-	if err := events.EnsureTopics(f.ctx, f.kafka, []events.TopicSpec{{Name: f.topic, Partitions: 1, ReplicationFactor: 1}}, f.log); err != nil {
+	if err := f.admin.EnsureTopics(f.ctx, []events.TopicSpec{{Name: f.topic, Partitions: 1, ReplicationFactor: 1}}, f.log); err != nil {
 		t.Fatal(err)
 	}
 	return f

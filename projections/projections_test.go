@@ -92,6 +92,7 @@ type projectionFixture struct {
 	ctx   context.Context
 	log   *slog.Logger
 	kafka events.KafkaConfig
+	admin *events.Admin
 	topic string
 	group string
 	store *projectionpg.TrackDetails
@@ -106,7 +107,13 @@ func newProjectionFixture(t *testing.T) projectionFixture {
 	prefix := testenv.TopicPrefix(t)
 	testenv.CleanupKafka(t, f.kafka.Brokers, prefix)
 	f.topic, f.group = prefix+"releases", prefix+"projector"
-	if err := events.EnsureTopics(f.ctx, f.kafka, []events.TopicSpec{{Name: f.topic, Partitions: 2, ReplicationFactor: 1}}, f.log); err != nil {
+	admin, err := events.NewAdmin(f.ctx, f.kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	f.admin = admin
+	if err := admin.EnsureTopics(f.ctx, []events.TopicSpec{{Name: f.topic, Partitions: 2, ReplicationFactor: 1}}, f.log); err != nil {
 		t.Fatal(err)
 	}
 	pool := testenv.Postgres(t)
@@ -115,7 +122,6 @@ func newProjectionFixture(t *testing.T) projectionFixture {
 		t.Fatal(err)
 	}
 	f.store, _ = projectionpg.NewTrackDetails(pool)
-	var err error
 	if f.live, err = f.store.EnsureLive(f.ctx); err != nil {
 		t.Fatal(err)
 	}

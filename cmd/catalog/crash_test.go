@@ -97,7 +97,12 @@ func TestIngestCrashPublishesExactlyOnce(t *testing.T) {
 // is the sum of the end offsets.
 func countRecords(t testing.TB, brokers []string, topic string) int {
 	t.Helper()
-	hw, err := events.HighWatermarks(events.KafkaConfig{Brokers: brokers}, topic)
+	admin, err := events.NewAdmin(ctxT(t), events.KafkaConfig{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	hw, err := admin.HighWatermarks(ctxT(t), topic)
 	if err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		t.Fatal(err)
 	}

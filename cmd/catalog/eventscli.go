@@ -57,7 +57,12 @@ type tailLine struct {
 func tailEvents(ctx context.Context, cfg config, log *slog.Logger, w io.Writer, fromBeginning, untilEnd bool, typ, rel string) error {
 	topic := cfg.releasesTopic()
 	kc := cfg.kafka("catalog-events-tail")
-	end, err := events.HighWatermarks(kc, topic)
+	admin, err := events.NewAdmin(ctx, kc)
+	if err != nil {
+		return err
+	}
+	end, err := admin.HighWatermarks(ctx, topic)
+	_ = admin.Close()
 	if err != nil {
 		return err
 	}

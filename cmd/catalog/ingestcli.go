@@ -59,7 +59,7 @@ func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []s
 		if err != nil {
 			return err
 		}
-		defer parts.prod.Close()
+		defer parts.close()
 		rctx, stopRelay := context.WithCancel(ctx)
 		relayDone := make(chan error, 1)
 		go func() { relayDone <- parts.relay.Run(rctx) }()

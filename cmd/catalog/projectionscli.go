@@ -22,6 +22,7 @@ import (
 
 func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Operate read models: status, rebuilds, parked events"}
+	var klog kafkaLog // connected by with for the command that runs
 	with := func(cmd *cobra.Command, fn func(*projectionpg.TrackDetails, *projections.Rebuilder) error) error {
 		return withPostgres(cmd.Context(), cfg, func(pool *pgxpool.Pool) error {
 			if err := projectionpg.Migrate(cmd.Context(), pool); err != nil {
@@ -38,7 +39,11 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 			if cache != nil {
 				defer cache.Close()
 			}
-			rb, err := newRebuilder(cfg, log, store, cache)
+			if klog, err = newKafkaLog(cmd.Context(), cfg); err != nil {
+				return err
+			}
+			defer klog.Close()
+			rb, err := newRebuilder(klog, log, store, cache)
 			if err != nil {
 				return err
 			}
@@ -53,7 +58,7 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return with(cmd, func(store *projectionpg.TrackDetails, rb *projections.Rebuilder) error {
-				st, err := readStatus(cmd.Context(), cfg, store, rb)
+				st, err := readStatus(cmd.Context(), cfg, klog, store, rb)
 				if err != nil {
 					return err
 				}

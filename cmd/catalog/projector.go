@@ -37,31 +37,46 @@ func newCache(cfg config) (*projectionredis.Cache, error) {
 	return projectionredis.New(projectionredis.Config{Addr: cfg.RedisAddr, Prefix: cfg.RedisPrefix})
 }
 
-// kafkaLog is the Kafka side of rebuilds.
-type kafkaLog struct{ cfg config }
+// kafkaLog is the Kafka side of rebuilds, through one admin connection
+// its creator closes.
+type kafkaLog struct {
+	cfg   config
+	admin *events.Admin
+}
 
-func (k kafkaLog) EndOffsets(context.Context) (projections.Target, error) {
-	hw, err := events.HighWatermarks(k.cfg.kafka("catalog-projector"), k.cfg.releasesTopic())
+// newKafkaLog connects the Kafka side of rebuilds; Close it when done.
+func newKafkaLog(ctx context.Context, cfg config) (kafkaLog, error) {
+	admin, err := events.NewAdmin(ctx, cfg.kafka("catalog-projector"))
+	if err != nil {
+		return kafkaLog{}, err
+	}
+	return kafkaLog{cfg: cfg, admin: admin}, nil
+}
+
+func (k kafkaLog) Close() error { return k.admin.Close() }
+
+func (k kafkaLog) EndOffsets(ctx context.Context) (projections.Target, error) {
+	hw, err := k.admin.HighWatermarks(ctx, k.cfg.releasesTopic())
 	if err != nil {
 		return nil, err
 	}
 	return projections.Target{k.cfg.releasesTopic(): hw}, nil
 }
 
-func (k kafkaLog) Members(_ context.Context, gen int) (int, error) {
-	return events.GroupMembers(k.cfg.kafka("catalog-projector"), k.cfg.projectorGroup(gen))
+func (k kafkaLog) Members(ctx context.Context, gen int) (int, error) {
+	return k.admin.GroupMembers(ctx, k.cfg.projectorGroup(gen))
 }
 
-func (k kafkaLog) DeleteGroup(_ context.Context, gen int) error {
-	return events.DeleteGroup(k.cfg.kafka("catalog-projector"), k.cfg.projectorGroup(gen))
+func (k kafkaLog) DeleteGroup(ctx context.Context, gen int) error {
+	return k.admin.DeleteGroup(ctx, k.cfg.projectorGroup(gen))
 }
 
-func newRebuilder(cfg config, log *slog.Logger, store *projectionpg.TrackDetails, cache *projectionredis.Cache) (*projections.Rebuilder, error) {
+func newRebuilder(klog kafkaLog, log *slog.Logger, store *projectionpg.TrackDetails, cache *projectionredis.Cache) (*projections.Rebuilder, error) {
 	var gc projections.GenerationCache
 	if cache != nil {
 		gc = cache
 	}
-	return projections.NewRebuilder(store, kafkaLog{cfg}, gc, log)
+	return projections.NewRebuilder(store, klog, gc, log)
 }
 
 // projectorMetrics are the projector's Prometheus metrics.
@@ -241,7 +256,7 @@ type generationStatus struct {
 	Partitions []projections.PartitionProgress `json:"partitions"`
 }
 
-func readStatus(ctx context.Context, cfg config, store *projectionpg.TrackDetails, rb *projections.Rebuilder) (status, error) {
+func readStatus(ctx context.Context, cfg config, klog kafkaLog, store *projectionpg.TrackDetails, rb *projections.Rebuilder) (status, error) {
 	gens, err := store.Generations(ctx)
 	if err != nil {
 		return status{}, err
@@ -250,7 +265,7 @@ func readStatus(ctx context.Context, cfg config, store *projectionpg.TrackDetail
 	if err != nil {
 		return status{}, err
 	}
-	hw, err := events.HighWatermarks(cfg.kafka("catalog-projector"), cfg.releasesTopic())
+	hw, err := klog.admin.HighWatermarks(ctx, cfg.releasesTopic())
 	if err != nil {
 		return status{}, err
 	}
@@ -288,7 +303,12 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	if err := projectionpg.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	if err := events.EnsureTopics(ctx, cfg.kafka("catalog-projector"), cfg.topics(), log); err != nil {
+	klog, err := newKafkaLog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer klog.Close()
+	if err := klog.admin.EnsureTopics(ctx, cfg.topics(), log); err != nil {
 		return err
 	}
 	store, err := projectionpg.NewTrackDetails(pool)
@@ -310,14 +330,14 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	if cache != nil {
 		defer cache.Close()
 	}
-	rb, err := newRebuilder(cfg, log, store, cache)
+	rb, err := newRebuilder(klog, log, store, cache)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	metrics := newProjectorMetrics(reg)
-	reg.MustRegister(newStateCollector(func(ctx context.Context) (status, error) { return readStatus(ctx, cfg, store, rb) }))
+	reg.MustRegister(newStateCollector(func(ctx context.Context) (status, error) { return readStatus(ctx, cfg, klog, store, rb) }))
 
 	// The cache invalidations batches owe are stored with their rows; this
 	// sends them after each commit and retries what is left (also what a

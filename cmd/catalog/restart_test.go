@@ -105,7 +105,12 @@ func TestProjectorExactlyOnceAcrossSIGKILL(t *testing.T) {
 	s.start(t, "project")
 
 	total := int64(releases * versions)
-	hw, err := events.HighWatermarks(events.KafkaConfig{Brokers: s.brokers}, s.prefix+"releases")
+	admin, err := events.NewAdmin(ctxT(t), events.KafkaConfig{Brokers: s.brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	hw, err := admin.HighWatermarks(ctxT(t), s.prefix+"releases")
 	if err != nil {
 		t.Fatal(err)
 	}

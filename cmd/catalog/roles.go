@@ -111,38 +111,53 @@ type ingestParts struct {
 	svc   *ingest.Service
 	relay *eventpg.Relay
 	prod  *events.Producer
+	admin *events.Admin
+}
+
+// close closes the producer and the Kafka admin, once the relay has stopped.
+func (p ingestParts) close() {
+	_ = p.prod.Close()
+	_ = p.admin.Close()
 }
 
 // newIngest migrates the write-side tables and the outbox, makes sure the
-// topics exist, and connects the producer. The caller runs the relay and
-// closes the producer.
+// topics exist, and connects the producer and the Kafka admin. The caller
+// runs the relay and closes the parts.
 func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) (ingestParts, error) {
 	if err := ingestpg.Migrate(ctx, pool); err != nil {
 		return ingestParts{}, err
 	}
 	kc := cfg.kafka("catalog-ingest")
-	if err := events.EnsureTopics(ctx, kc, cfg.topics(), log); err != nil {
+	admin, err := events.NewAdmin(ctx, kc)
+	if err != nil {
+		return ingestParts{}, err
+	}
+	if err := admin.EnsureTopics(ctx, cfg.topics(), log); err != nil {
+		_ = admin.Close()
 		return ingestParts{}, err
 	}
 	store, err := ingestpg.New(pool)
 	if err != nil {
+		_ = admin.Close()
 		return ingestParts{}, err
 	}
 	prod, err := events.NewProducer(kc)
 	if err != nil {
+		_ = admin.Close()
 		return ingestParts{}, err
 	}
-	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc, Hook: cfg.testHook()}, pool, prod, log.With("component", "outbox-relay"))
+	parts := ingestParts{prod: prod, admin: admin}
+	parts.relay, err = eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc, Hook: cfg.testHook()}, pool, prod, admin, log.With("component", "outbox-relay"))
 	if err != nil {
-		_ = prod.Close()
+		parts.close()
 		return ingestParts{}, err
 	}
-	svc, err := ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties}, store, relay, log)
+	parts.svc, err = ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties}, store, parts.relay, log)
 	if err != nil {
-		_ = prod.Close()
+		parts.close()
 		return ingestParts{}, err
 	}
-	return ingestParts{svc: svc, relay: relay, prod: prod}, nil
+	return parts, nil
 }
 
 // testHook returns the crash hook CATALOG_TEST_HOOK asks for: kill this
@@ -171,7 +186,7 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	if err != nil {
 		return err
 	}
-	defer parts.prod.Close()
+	defer parts.close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return parts.relay.Run(gctx) })
 	if ready != nil {

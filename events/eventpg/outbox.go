@@ -74,6 +74,7 @@ type Relay struct {
 	cfg   RelayConfig
 	pool  *pgxpool.Pool
 	prod  *events.Producer
+	admin *events.Admin
 	log   *slog.Logger
 	nudge chan struct{}
 
@@ -83,10 +84,12 @@ type Relay struct {
 	positioned map[string]bool // topics whose partitions all have a stored position
 }
 
-// NewRelay builds a relay; Run starts it.
-func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, log *slog.Logger) (*Relay, error) {
-	if pool == nil || prod == nil || log == nil {
-		return nil, errors.New("relay: pool, producer and logger are required")
+// NewRelay builds a relay; Run starts it. It reads the ends of the
+// partitions it writes through admin, which its caller owns and closes
+// after the relay has stopped.
+func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, admin *events.Admin, log *slog.Logger) (*Relay, error) {
+	if pool == nil || prod == nil || admin == nil || log == nil {
+		return nil, errors.New("relay: pool, producer, kafka admin and logger are required")
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
@@ -97,7 +100,7 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, log *s
 	if cfg.Poll <= 0 {
 		cfg.Poll = 250 * time.Millisecond
 	}
-	return &Relay{cfg: cfg, pool: pool, prod: prod, log: log, nudge: make(chan struct{}, 1), done: make(chan struct{}),
+	return &Relay{cfg: cfg, pool: pool, prod: prod, admin: admin, log: log, nudge: make(chan struct{}, 1), done: make(chan struct{}),
 		positioned: map[string]bool{}}, nil
 }
 
@@ -397,7 +400,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 	if err := r.pool.QueryRow(ctx, `select count(*) from outbox_positions where topic = $1`, topic).Scan(&n); err != nil {
 		return fmt.Errorf("relay positions: %w", err)
 	}
-	hw, err := events.HighWatermarks(r.cfg.Kafka, topic)
+	hw, err := r.admin.HighWatermarks(ctx, topic)
 	if err != nil {
 		return err
 	}

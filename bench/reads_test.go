@@ -1,4 +1,6 @@
-package main_test
+//go:build bench
+
+package bench
 
 import (
 	"bytes"
@@ -15,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -58,50 +59,6 @@ http {
 	// SIGTERM (not SIGKILL) so the master takes its workers down with it.
 	t.Cleanup(func() { _ = nginx.Process.Signal(syscall.SIGTERM); _ = nginx.Wait() })
 	return addr
-}
-
-// wrkScript requests track/details for ids drawn at random from the file
-// in BENCH_IDS, and prints the figures wrk's summary does not (p99.9, error
-// counts) on one line.
-const wrkScript = `
-local ids = {}
-for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
-local prefix = os.getenv("BENCH_PREFIX")
-math.randomseed(tonumber(tostring({}):match("0x(%x+)") or "1", 16) % 2147483647)
-request = function()
-  return wrk.format("GET", prefix .. ids[math.random(#ids)])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("BENCH requests=%d duration_us=%d non2xx=%d errors=%d p50=%d p99=%d p999=%d\n",
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
-end
-`
-
-type wrkRun struct {
-	rps, p50, p99, p999 float64 // latencies in ms
-	requests, bad       int64
-}
-
-var wrkLine = regexp.MustCompile(`BENCH requests=(\d+) duration_us=(\d+) non2xx=(\d+) errors=(\d+) p50=(\d+) p99=(\d+) p999=(\d+)`)
-
-func (r *benchRun) wrk(addr, ids string, conns int) wrkRun {
-	script := filepath.Join(r.work, "track-details.lua")
-	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
-		r.b.Fatal(err)
-	}
-	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", r.cfg.secs), "-s", script, "http://"+addr)
-	cmd.Env = append(os.Environ(), "BENCH_IDS="+ids,
-		"BENCH_PREFIX=/1.2/track/details?country=GB&oauth_consumer_key="+r.key+"&trackId=")
-	out, err := cmd.CombinedOutput()
-	m := wrkLine.FindStringSubmatch(string(out))
-	if err != nil || m == nil {
-		r.b.Fatalf("wrk: %v\n%s", err, out)
-	}
-	n := func(i int) float64 { v, _ := strconv.ParseFloat(m[i], 64); return v }
-	return wrkRun{rps: n(1) / (n(2) / 1e6), p50: n(5) / 1000, p99: n(6) / 1000, p999: n(7) / 1000,
-		requests: int64(n(1)), bad: int64(n(3) + n(4))}
 }
 
 // flushCache deletes every cached track entry of this run.
@@ -149,47 +106,13 @@ func (r *benchRun) redisUsedMemory() int64 {
 // fetchAll requests track/details for every id (32 at a time) straight from
 // the API and returns the ids that answered 200.
 func (r *benchRun) fetchAll(ids []int64) []int64 {
-	var mu sync.Mutex
 	var ok []int64
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(ids)) {
-					return
-				}
-				resp, err := client.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.s.api, ids[i]))
-				if err != nil {
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					mu.Lock()
-					ok = append(ok, ids[i])
-					mu.Unlock()
-				}
-			}
-		}()
+	for _, res := range newLoad(32, 0).closed(len(ids), nil, false, func(i int) *http.Request { return trackDetails(r.s.api, ids[i]) }) {
+		if res.ok() {
+			ok = append(ok, ids[res.i])
+		}
 	}
-	wg.Wait()
 	return ok
-}
-
-func writeIDs(t testing.TB, path string, ids []int64) {
-	var b strings.Builder
-	for _, id := range ids {
-		b.WriteString(strconv.FormatInt(id, 10))
-		b.WriteByte('\n')
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // reads measures track/details straight to the API, through the gateway and
@@ -269,7 +192,7 @@ func (r *benchRun) reads() {
 						prof.Add(1)
 						go func() { defer prof.Done(); r.profile("gateway-reads", r.gwOps, max(1, r.cfg.secs-2)) }()
 					}
-					w := r.wrk(t.addr, ids, conns)
+					w := runWrk(r.b, r.work, t.addr, ids, r.key, conns, r.cfg.secs)
 					prof.Wait()
 					if cache == "empty" {
 						misses = append(misses, 100*float64(len(r.cacheKeys()))/float64(w.requests))
@@ -451,7 +374,6 @@ func (r *benchRun) freshness() {
 // accepted one until its title shows, every tenth of its age so far (at
 // least 5 ms apart; 16 polls at a time).
 func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
-	queue := make(chan *freshItem, len(items))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 2 * time.Minute}
 	polls := make(chan struct{}, 16)
 	var watch sync.WaitGroup
@@ -462,7 +384,7 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 			wait := max(5*time.Millisecond, time.Since(it.accepted)/10)
 			time.Sleep(wait)
 			polls <- struct{}{}
-			resp, err := client.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.s.api, it.track))
+			resp, err := client.Do(trackDetails(r.s.api, it.track))
 			now := time.Now()
 			<-polls
 			if err != nil {
@@ -480,35 +402,20 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 			}
 		}
 	}
-	var send sync.WaitGroup
-	for w := 0; w < 128; w++ {
-		send.Add(1)
-		go func() {
-			defer send.Done()
-			for it := range queue {
-				time.Sleep(time.Until(it.due))
-				resp, err := client.Post("http://"+r.s.ingest+"/v1/deliveries", "application/xml", bytes.NewReader(it.body))
-				if err != nil {
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				it.status = resp.StatusCode
-				if resp.StatusCode == http.StatusAccepted {
-					it.accepted = time.Now()
-					watch.Add(1)
-					go poll(it)
-				}
-			}
-		}()
-	}
-	start := time.Now().Add(100 * time.Millisecond)
-	for i, it := range items {
-		it.due = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		queue <- it
-	}
-	close(queue)
-	send.Wait()
+	send := newLoad(128, 2*time.Minute)
+	send.paced(len(items), rate, func(i int) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+r.s.ingest+"/v1/deliveries", bytes.NewReader(items[i].body))
+		req.Header.Set("Content-Type", "application/xml")
+		return req
+	}, func(due time.Time, res result) {
+		it := items[res.i]
+		it.due, it.status = due, res.status
+		if res.status == http.StatusAccepted {
+			it.accepted = res.at
+			watch.Add(1)
+			go poll(it)
+		}
+	})
 	watch.Wait()
 }
 
@@ -555,46 +462,6 @@ func (r *benchRun) freshRows(sec, label string, items []*freshItem) {
 	r.rep.add(row{Section: sec, Measure: label + ": accepted", Unit: "deliveries/s", Value: fig(rate)})
 }
 
-// loadLatencies runs workers that request track details for ids straight
-// from the API until stop is closed, and returns every latency (ms) and the
-// error count.
-func loadLatencies(api string, ids []int64, workers int, stop <-chan struct{}) ([]float64, int64) {
-	var mu sync.Mutex
-	var all []float64
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var mine []float64
-			for i := w; ; i += workers {
-				select {
-				case <-stop:
-					mu.Lock()
-					all = append(all, mine...)
-					mu.Unlock()
-					return
-				default:
-				}
-				start := time.Now()
-				resp, err := client.Get(fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", api, ids[i%len(ids)]))
-				if err != nil || resp.StatusCode != http.StatusOK {
-					errs.Add(1)
-				}
-				if resp != nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				mine = append(mine, float64(time.Since(start).Microseconds())/1000)
-			}
-		}(w)
-	}
-	wg.Wait()
-	return all, errs.Load()
-}
-
 // rebuildUnderLoad restarts the projector with the default rebuild duty
 // cycle and measures the API (8 clients in a closed loop) at rest and during
 // a zero-downtime rebuild.
@@ -607,19 +474,21 @@ func (r *benchRun) rebuildUnderLoad() {
 	const workers = 8
 	stop := make(chan struct{})
 	go func() { time.Sleep(time.Duration(2*r.cfg.secs) * time.Second); close(stop) }()
-	rest, restErrs := loadLatencies(r.s.api, r.valid, workers, stop)
+	l := newLoad(workers, 0)
+	req := func(i int) *http.Request { return trackDetails(r.s.api, r.valid[i%len(r.valid)]) }
+	rest, restErrs := latencies(l.closed(-1, stop, false, req))
 
 	stop = make(chan struct{})
 	var during []float64
 	var duringErrs int64
 	done := make(chan struct{})
-	go func() { during, duringErrs = loadLatencies(r.s.api, r.valid, workers, stop); close(done) }()
+	go func() { during, duringErrs = latencies(l.closed(-1, stop, false, req)); close(done) }()
 	start := time.Now()
 	r.s.run(r.b, "projections", "rebuild", "track-details")
 	wall := time.Since(start)
 	close(stop)
 	<-done
-	q := func(v []float64, p float64) float64 { slices.Sort(v); return v[int(p*float64(len(v)-1))] }
+	q := quantile
 	const sec = "Rebuild under load: API straight, 8 clients in a closed loop"
 	restP99, restP50 := fig(q(rest, 0.99)), fig(q(rest, 0.5))
 	r.rep.add(row{Section: sec, Measure: "p99 during a zero-downtime rebuild", Unit: "ms", Value: fig(q(during, 0.99)), Raw: "p99 at rest", RawValue: &restP99,

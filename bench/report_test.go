@@ -1,4 +1,6 @@
-package main_test
+//go:build bench
+
+package bench
 
 import (
 	"bufio"

@@ -1,12 +1,13 @@
-package main_test
+//go:build bench
+
+package bench
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -28,7 +29,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
-	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/ingest/gen"
 )
 
@@ -67,6 +67,17 @@ func loadBenchConfig(b *testing.B, root string) benchConfig {
 	return c
 }
 
+// dataDir is where `make up` keeps the services' data (Kafka's jars and
+// log among it): CATALOG_DATA_DIR, as deployments/local/env.sh reads it, or
+// .data at the repository root. The harness only reads it; its own files
+// go under .data/bench at the root.
+func dataDir(root string) string {
+	if d := os.Getenv("CATALOG_DATA_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(root, ".data")
+}
+
 // benchRun is the state one BenchmarkCatalogue run carries from phase to
 // phase.
 type benchRun struct {
@@ -76,7 +87,6 @@ type benchRun struct {
 	ctx    context.Context
 	pg     *pgxpool.Pool
 	rdb    *redis.Client
-	kc     events.KafkaConfig
 	topic  string
 	libs   string
 	work   string
@@ -108,7 +118,7 @@ func BenchmarkCatalogue(b *testing.B) {
 			b.Fatalf("%s is not installed (make bench installs it): %v", tool, err)
 		}
 	}
-	root, _ := filepath.Abs("../..")
+	root, _ := filepath.Abs("..")
 	cfg := loadBenchConfig(b, root)
 	s := newStack(b)
 	s.env = append(s.env, "CATALOG_LOG_LEVEL=info", "CATALOG_LOG_FORMAT=json", "CATALOG_TOPIC_PARTITIONS=6",
@@ -122,8 +132,7 @@ func BenchmarkCatalogue(b *testing.B) {
 	defer pool.Close()
 	r := &benchRun{b: b, cfg: cfg, s: s, ctx: context.Background(), pg: pool,
 		rdb:   redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(b)}),
-		kc:    events.KafkaConfig{Brokers: s.brokers, ClientID: "catalog-bench"},
-		topic: s.prefix + "releases", libs: filepath.Join(root, ".data", "kafka", "libs"),
+		topic: s.prefix + "releases", libs: filepath.Join(dataDir(root), "kafka", "libs"),
 		work: filepath.Join(root, ".data", "bench"), roles: map[string]*proc{}, gwOps: gwOps,
 		rep: &benchReport{Started: time.Now(), Scale: map[string]int64{}, Settings: map[string]string{}}}
 	defer r.rdb.Close()
@@ -266,7 +275,7 @@ func (r *benchRun) generate() {
 }
 
 func (r *benchRun) endOffsets() int64 {
-	hw, err := events.HighWatermarks(r.kc, r.topic)
+	hw, err := endOffsets(r.s.brokers, r.topic)
 	if err != nil {
 		r.b.Fatal(err)
 	}
@@ -339,7 +348,7 @@ func (r *benchRun) producerPerf() {
 		r.b.Fatal(err)
 	}
 	perf := r.s.prefix + "perf.producer"
-	if err := events.EnsureTopics(r.ctx, r.kc, []events.TopicSpec{{Name: perf, Partitions: 6, ReplicationFactor: 1}}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := createTopic(r.s.brokers, perf, 6); err != nil {
 		r.b.Fatal(err)
 	}
 	re := regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th`)
@@ -378,7 +387,7 @@ func (r *benchRun) samplePayloads(n int) ([][]byte, int64, int64) {
 		r.b.Fatal(err)
 	}
 	defer c.Close()
-	hw, err := events.HighWatermarks(r.kc, r.topic)
+	hw, err := endOffsets(r.s.brokers, r.topic)
 	if err != nil {
 		r.b.Fatal(err)
 	}
@@ -530,16 +539,8 @@ func resetPeak(pid int) {
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0o200)
 }
 
-func (r *benchRun) status() projStatus {
-	var st projStatus
-	if err := json.Unmarshal([]byte(r.s.run(r.b, "projections", "status", "--json")), &st); err != nil {
-		r.b.Fatal(err)
-	}
-	return st
-}
-
 func (r *benchRun) liveGeneration() int {
-	for _, g := range r.status().Generations {
+	for _, g := range r.s.status(r.b).Generations {
 		if g.State == "live" {
 			return g.Generation
 		}
@@ -554,14 +555,7 @@ func (r *benchRun) firstProjection() {
 	start := time.Now()
 	r.roles["project"] = r.startLogged("project", nil)
 	r.rss.set(map[string]*proc{"project": r.roles["project"]})
-	testenv.Eventually(r.b, 2*time.Hour, func() error {
-		for _, g := range r.status().Generations {
-			if g.State == "live" && g.Lag == 0 {
-				return nil
-			}
-		}
-		return fmt.Errorf("not caught up")
-	})
+	testenv.Eventually(r.b, 2*time.Hour, func() error { return r.s.status(r.b).caughtUp() })
 	d := time.Since(start)
 	r.logf("first projection: %d events in %s", r.events, d.Round(time.Millisecond))
 	r.rep.add(row{Section: "Projection and rebuild", Measure: "First projection of the whole log (live generation, from offset zero)",
@@ -738,4 +732,56 @@ func (r *benchRun) rawCopy() {
 	raw := fig(rates...)
 	r.rep.add(row{Section: sec, Measure: "Zero-downtime rebuild from offset zero (against the raw CopyFrom)", Unit: "events/s", Value: rb.Value,
 		Raw: "the raw CopyFrom above, as events of the log per second", RawValue: &raw})
+}
+
+// kafkaConfig is the harness's sarama configuration: the protocol version
+// pinned as catalog pins it (Kafka 4 refuses older requests).
+func kafkaConfig() *sarama.Config {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cfg.ClientID = "catalog-bench"
+	return cfg
+}
+
+// endOffsets returns the next offset to be written in each partition of
+// topic.
+func endOffsets(brokers []string, topic string) (map[int32]int64, error) {
+	client, err := sarama.NewClient(brokers, kafkaConfig())
+	if err != nil {
+		return nil, fmt.Errorf("connect kafka: %w", err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	out := make(map[int32]int64, len(parts))
+	for _, p := range parts {
+		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
+		}
+	}
+	return out, nil
+}
+
+// createTopic creates a topic of the run's own (for Kafka's performance
+// tools) and waits until its partitions have leaders.
+func createTopic(brokers []string, topic string, partitions int32) error {
+	admin, err := sarama.NewClusterAdmin(brokers, kafkaConfig())
+	if err != nil {
+		return fmt.Errorf("connect kafka admin: %w", err)
+	}
+	defer admin.Close()
+	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false); err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	for try := 0; try < 300; try++ {
+		md, err := admin.DescribeTopics([]string{topic})
+		if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError && len(md[0].Partitions) == int(partitions) &&
+			!slices.ContainsFunc(md[0].Partitions, func(p *sarama.PartitionMetadata) bool { return p.Leader < 0 }) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("topic %s has no leader for every partition after 30 s", topic)
 }

@@ -1,0 +1,113 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/events"
+)
+
+// TestAdminStopsWhenContextEnds: every call of an Admin returns the
+// context's error once it has ended, and a cancelled EnsureTopics creates
+// nothing.
+func TestAdminStopsWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, kc.Brokers, prefix)
+	topic := prefix + "releases"
+	admin := openAdmin(t, kc)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := events.NewAdmin(ended, kc); !errors.Is(err, context.Canceled) {
+		t.Errorf("NewAdmin after the context ended: %v, want context.Canceled", err)
+	}
+	err := admin.EnsureTopics(ended, []events.TopicSpec{{Name: topic, Partitions: 1, ReplicationFactor: 1}}, log)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("EnsureTopics: %v, want context.Canceled", err)
+	}
+	if _, _, err := admin.TopicSettings(context.Background(), topic); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		t.Errorf("a cancelled EnsureTopics created %s (describe: %v)", topic, err)
+	}
+	if _, err := admin.HighWatermarks(ended, topic); !errors.Is(err, context.Canceled) {
+		t.Errorf("HighWatermarks: %v, want context.Canceled", err)
+	}
+	if _, _, err := admin.TopicSettings(ended, topic); !errors.Is(err, context.Canceled) {
+		t.Errorf("TopicSettings: %v, want context.Canceled", err)
+	}
+	if _, err := admin.GroupMembers(ended, prefix+"group"); !errors.Is(err, context.Canceled) {
+		t.Errorf("GroupMembers: %v, want context.Canceled", err)
+	}
+	if err := admin.DeleteGroup(ended, prefix+"group"); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteGroup: %v, want context.Canceled", err)
+	}
+}
+
+// TestAdminSharesOneConnection: one Admin serves every call, from creating a
+// topic to reading its end offsets and groups, and after Close it serves
+// none (its one client is closed with it).
+func TestAdminSharesOneConnection(t *testing.T) {
+	t.Parallel()
+	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, kc.Brokers, prefix)
+	topic := prefix + "releases"
+	ctx := context.Background()
+	admin, err := events.NewAdmin(ctx, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := admin.EnsureTopics(ctx, []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}, log); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := events.NewProducer(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	env, err := events.NewEnvelope("catalog.test", 1, "/catalog/test", "1", 1, time.Now(), "m1", map[string]int{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.Send([]events.Outgoing{{Topic: topic, Envelope: env}}); err != nil {
+		t.Fatal(err)
+	}
+	// A new topic's end offsets are read through the same client that
+	// created it (its metadata was refreshed once the leaders were there).
+	hw, err := admin.HighWatermarks(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, v := range hw {
+		n += v
+	}
+	if len(hw) != 3 || n != 1 {
+		t.Fatalf("end offsets %v, want 3 partitions holding 1 record", hw)
+	}
+	if parts, cfg, err := admin.TopicSettings(ctx, topic); err != nil || parts != 3 || cfg["retention.ms"] != "-1" {
+		t.Fatalf("settings: %d partitions, retention.ms=%s, %v", parts, cfg["retention.ms"], err)
+	}
+	if m, err := admin.GroupMembers(ctx, prefix+"nobody"); err != nil || m != 0 {
+		t.Fatalf("members of an unknown group: %d, %v", m, err)
+	}
+	if err := admin.DeleteGroup(ctx, prefix+"nobody"); err != nil {
+		t.Fatalf("deleting an unknown group: %v", err)
+	}
+	if err := admin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.HighWatermarks(ctx, topic); !errors.Is(err, sarama.ErrClosedClient) {
+		t.Fatalf("HighWatermarks after Close: %v, want sarama.ErrClosedClient", err)
+	}
+}
