@@ -18,16 +18,18 @@ import (
 
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/trackdetails"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Operate read models: status, rebuilds, parked events"}
-	with := func(cmd *cobra.Command, fn func(*projectionpg.TrackDetails, *projections.Rebuilder) error) error {
+	with := func(cmd *cobra.Command, fn func(*trackdetailspg.Store, *projections.Rebuilder) error) error {
 		return withPostgres(cmd.Context(), cfg, func(pool *pgxpool.Pool) error {
 			if err := projectionpg.Migrate(cmd.Context(), pool); err != nil {
 				return err
 			}
-			store, err := projectionpg.NewTrackDetails(pool)
+			store, err := trackdetailspg.New(pool)
 			if err != nil {
 				return err
 			}
@@ -52,7 +54,7 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 		Short: "Generations, per-partition positions and lag, parked events, rebuild progress",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return with(cmd, func(store *projectionpg.TrackDetails, rb *projections.Rebuilder) error {
+			return with(cmd, func(store *trackdetailspg.Store, rb *projections.Rebuilder) error {
 				st, err := readStatus(cmd.Context(), cfg, store, rb)
 				if err != nil {
 					return err
@@ -80,10 +82,10 @@ generation's tables, consumer group and cached entries are then dropped.
 Kafka and Postgres, its tables are emptied and replayed (the API serves partial data meanwhile).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != projections.TrackDetailsName {
-				return fmt.Errorf("unknown read model %q (known: %s)", args[0], projections.TrackDetailsName)
+			if args[0] != trackdetails.Name {
+				return fmt.Errorf("unknown read model %q (known: %s)", args[0], trackdetails.Name)
 			}
-			return with(cmd, func(store *projectionpg.TrackDetails, rb *projections.Rebuilder) error {
+			return with(cmd, func(store *trackdetailspg.Store, rb *projections.Rebuilder) error {
 				ctx := cmd.Context()
 				switch {
 				case pause:
@@ -104,7 +106,7 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 					case err != nil:
 						return err
 					default:
-						fmt.Fprintf(cmd.ErrOrStderr(), "rebuilding %s into generation %d (%s)\n", projections.TrackDetailsName, g.Number, g.Mode)
+						fmt.Fprintf(cmd.ErrOrStderr(), "rebuilding %s into generation %d (%s)\n", trackdetails.Name, g.Number, g.Mode)
 					}
 				}
 				if noWait {
@@ -124,7 +126,7 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 		Short: "List parked (poison) events and the events waiting behind them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
+			return with(cmd, func(store *trackdetailspg.Store, _ *projections.Rebuilder) error {
 				list, err := store.ListParked(cmd.Context())
 				if err != nil {
 					return err
@@ -157,7 +159,7 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 			if err != nil {
 				return err
 			}
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
+			return with(cmd, func(store *trackdetailspg.Store, _ *projections.Rebuilder) error {
 				if payload != "" {
 					b, err := os.ReadFile(payload)
 					if err != nil {
@@ -185,7 +187,7 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 			if err != nil {
 				return err
 			}
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
+			return with(cmd, func(store *trackdetailspg.Store, _ *projections.Rebuilder) error {
 				n, err := store.Skip(cmd.Context(), id)
 				if err == nil {
 					fmt.Fprintf(cmd.OutOrStdout(), "skipped; %d events behind it applied\n", n)
@@ -200,7 +202,7 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 		Short: "Print a content hash of a generation of the read model (default: the live one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
+			return with(cmd, func(store *trackdetailspg.Store, _ *projections.Rebuilder) error {
 				gen := hashGen
 				if gen == 0 {
 					g, err := store.EnsureLive(cmd.Context())
@@ -259,7 +261,7 @@ func printStatus(w io.Writer, st status, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, g := range st.Generations {
-		fmt.Fprintf(tw, "%s generation %d (%s, layout %d): lag %d events, %d parked\n", projections.TrackDetailsName, g.Number, g.State, g.Layout, g.Lag, g.Parked)
+		fmt.Fprintf(tw, "%s generation %d (%s, layout %d): lag %d events, %d parked\n", trackdetails.Name, g.Number, g.State, g.Layout, g.Lag, g.Parked)
 		fmt.Fprintln(tw, "  PARTITION\tSTORED\tEND\tLAG\tAPPLIED\tSTALE")
 		for _, p := range g.Partitions {
 			fmt.Fprintf(tw, "  %s/%d\t%d\t%d\t%d\t%d\t%d\n", p.Topic, p.Partition, p.Next, p.End, p.End-p.Next, p.Applied, p.Stale)

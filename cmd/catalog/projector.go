@@ -23,6 +23,8 @@ import (
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
+	"github.com/catalog-org/catalog/projections/trackdetails"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -56,7 +58,7 @@ func (k kafkaLog) DeleteGroup(_ context.Context, gen int) error {
 	return events.DeleteGroup(k.cfg.kafka("catalog-projector"), k.cfg.projectorGroup(gen))
 }
 
-func newRebuilder(cfg config, log *slog.Logger, store *projectionpg.TrackDetails, cache *projectionredis.Cache) (*projections.Rebuilder, error) {
+func newRebuilder(cfg config, log *slog.Logger, store *trackdetailspg.Store, cache *projectionredis.Cache) (*projections.Rebuilder, error) {
 	var gc projections.GenerationCache
 	if cache != nil {
 		gc = cache
@@ -89,7 +91,7 @@ func newProjectorMetrics(reg prometheus.Registerer) *projectorMetrics {
 
 // meteredStore measures a generation's store.
 type meteredStore struct {
-	inner projections.TrackDetailsStore
+	inner projections.BatchStore
 	m     *projectorMetrics
 	gen   string
 }
@@ -100,7 +102,7 @@ func (s meteredStore) Apply(ctx context.Context, cp projections.Checkpoint, item
 	if err != nil {
 		return res, err
 	}
-	l := prometheus.Labels{"projection": projections.TrackDetailsName, "generation": s.gen}
+	l := prometheus.Labels{"projection": trackdetails.Name, "generation": s.gen}
 	s.m.batchTime.With(l).Observe(time.Since(start).Seconds())
 	s.m.batchSize.With(l).Observe(float64(len(items)))
 	s.m.applied.With(l).Add(float64(res.Applied))
@@ -114,7 +116,7 @@ func (s meteredStore) Apply(ctx context.Context, cp projections.Checkpoint, item
 // uses at most that share of the time the projector spends applying, and
 // the live generation and the API keep the rest of the machine.
 type throttledStore struct {
-	inner    projections.TrackDetailsStore
+	inner    projections.BatchStore
 	duty     float64
 	throttle func() bool
 }
@@ -169,12 +171,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range st.Generations {
 		gen := strconv.Itoa(g.Number)
 		for _, p := range g.Partitions {
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(p.End-p.Next), projections.TrackDetailsName, gen, g.State, p.Topic, strconv.Itoa(int(p.Partition)))
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(p.End-p.Next), trackdetails.Name, gen, g.State, p.Topic, strconv.Itoa(int(p.Partition)))
 		}
-		ch <- prometheus.MustNewConstMetric(c.parked, prometheus.GaugeValue, float64(g.Parked), projections.TrackDetailsName, gen)
+		ch <- prometheus.MustNewConstMetric(c.parked, prometheus.GaugeValue, float64(g.Parked), trackdetails.Name, gen)
 	}
 	if r := st.Rebuild; r != nil && r.Total > 0 {
-		ch <- prometheus.MustNewConstMetric(c.rebuild, prometheus.GaugeValue, float64(r.Done)/float64(r.Total), projections.TrackDetailsName,
+		ch <- prometheus.MustNewConstMetric(c.rebuild, prometheus.GaugeValue, float64(r.Done)/float64(r.Total), trackdetails.Name,
 			strconv.Itoa(r.Generation.Number), r.Generation.Mode)
 	}
 }
@@ -182,13 +184,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 // invalidationCollector reports, on each scrape, the cache invalidations
 // stored and not yet confirmed by Redis, and this process's sends.
 type invalidationCollector struct {
-	store                   *projectionpg.TrackDetails
+	store                   *trackdetailspg.Store
 	inv                     *projections.Invalidations
 	batches, tracks, oldest *prometheus.Desc
 	sent, failed            *prometheus.Desc
 }
 
-func newInvalidationCollector(store *projectionpg.TrackDetails, inv *projections.Invalidations) *invalidationCollector {
+func newInvalidationCollector(store *trackdetailspg.Store, inv *projections.Invalidations) *invalidationCollector {
 	l := []string{"projection"}
 	return &invalidationCollector{store: store, inv: inv,
 		batches: prometheus.NewDesc("catalog_cache_invalidations_pending_batches", "Committed batches whose cache invalidation Redis has not confirmed yet.", l, nil),
@@ -207,7 +209,7 @@ func (c *invalidationCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *invalidationCollector) Collect(ch chan<- prometheus.Metric) {
-	name := projections.TrackDetailsName
+	name := trackdetails.Name
 	if c.inv != nil {
 		sent, failed := c.inv.Stats()
 		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(sent), name)
@@ -241,7 +243,7 @@ type generationStatus struct {
 	Partitions []projections.PartitionProgress `json:"partitions"`
 }
 
-func readStatus(ctx context.Context, cfg config, store *projectionpg.TrackDetails, rb *projections.Rebuilder) (status, error) {
+func readStatus(ctx context.Context, cfg config, store *trackdetailspg.Store, rb *projections.Rebuilder) (status, error) {
 	gens, err := store.Generations(ctx)
 	if err != nil {
 		return status{}, err
@@ -291,7 +293,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	if err := events.EnsureTopics(ctx, cfg.kafka("catalog-projector"), cfg.topics(), log); err != nil {
 		return err
 	}
-	store, err := projectionpg.NewTrackDetails(pool)
+	store, err := trackdetailspg.New(pool)
 	if err != nil {
 		return err
 	}
@@ -334,7 +336,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	liveGen.Store(int64(live.Number))
 	run := func(ctx context.Context, gen int) error {
 		w := store.Writer(gen)
-		var applier projections.TrackDetailsStore = meteredStore{inner: w, m: metrics, gen: strconv.Itoa(gen)}
+		var applier projections.BatchStore = meteredStore{inner: w, m: metrics, gen: strconv.Itoa(gen)}
 		if cfg.RebuildDuty < 1 {
 			// A generation being rebuilt yields the machine to the live one
 			// (checked per batch: it stops yielding once swapped in).
@@ -345,7 +347,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 			invalidator = inv
 		}
 		glog := log.With("generation", gen)
-		proj, err := projections.NewTrackDetails(applier, invalidator, glog)
+		proj, err := projections.NewHandler(applier, invalidator, glog)
 		if err != nil {
 			return err
 		}
