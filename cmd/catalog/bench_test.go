@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -68,7 +69,7 @@ func BenchmarkAPIDuringRebuild(b *testing.B) {
 	s.start(b, "dev")
 	waitHTTP(b, "http://"+s.ingest+"/healthz")
 	loadCatalogue(b, s, 31, 2000)
-	waitCaughtUp(b, s)
+	waitCaughtUp(b, s, trackdetails.Name)
 	const tracks, workers = 1500, 8
 
 	stop := make(chan struct{})

@@ -30,6 +30,7 @@ import (
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 // benchConfig is read from the environment; `make bench` and
@@ -532,7 +533,7 @@ func resetPeak(pid int) {
 
 func (r *benchRun) status() projStatus {
 	var st projStatus
-	if err := json.Unmarshal([]byte(r.s.run(r.b, "projections", "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.s.run(r.b, "projections", "status", trackdetails.Name, "--json")), &st); err != nil {
 		r.b.Fatal(err)
 	}
 	return st

@@ -8,7 +8,9 @@ package projectionpg
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -147,4 +149,43 @@ func (s *Store) Generations(ctx context.Context) ([]Generation, error) {
 	var g Generation
 	_, err = pgx.ForEachRow(rows, []any{&g.Number, &g.Layout, &g.State, &g.Mode}, func() error { out = append(out, g); return nil })
 	return out, err
+}
+
+// ContentHash is a content hash of generation gen: every row of every table
+// of its schema (Model.Schema), tables in name order, rows in the order of
+// their text. Two generations built from the same log have the same hash.
+// A projection may register a hash of its own (e.g. in key order); this is
+// the default.
+func (s *Store) ContentHash(ctx context.Context, gen int) (string, error) {
+	sc := s.model.Schema(gen)
+	rows, err := s.pool.Query(ctx, `select table_name from information_schema.tables
+		where table_schema = $1 and table_type = 'BASE TABLE' order by table_name`, sc)
+	if err != nil {
+		return "", fmt.Errorf("hash generation %d: %w", gen, err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("hash generation %d: %w", gen, err)
+	}
+	if len(tables) == 0 {
+		return "", fmt.Errorf("hash generation %d: schema %s has no tables", gen, sc)
+	}
+	h := sha256.New()
+	for _, t := range tables {
+		id := pgx.Identifier{sc, t}.Sanitize()
+		rows, err := s.pool.Query(ctx, fmt.Sprintf(`select r::text from %s r order by 1`, id))
+		if err != nil {
+			return "", fmt.Errorf("hash generation %d: %w", gen, err)
+		}
+		fmt.Fprintf(h, "%s\n", t)
+		var line string
+		if _, err := pgx.ForEachRow(rows, []any{&line}, func() error {
+			h.Write([]byte(line))
+			h.Write([]byte{'\n'})
+			return nil
+		}); err != nil {
+			return "", fmt.Errorf("hash generation %d: %w", gen, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

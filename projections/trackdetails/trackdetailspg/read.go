@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/domain/catalogue"
 	"github.com/catalog-org/catalog/projections/trackdetails"
@@ -77,12 +78,18 @@ func (s *Store) Track(ctx context.Context, id int64, territory string, now time.
 // and track row in key order, as text. Two generations built from the same
 // log have the same hash.
 func (s *Store) Hash(ctx context.Context, gen int) (string, error) {
+	return Hash(ctx, s.pool, gen)
+}
+
+// Hash is Store.Hash on pool: track-details' content hash for the
+// projection's descriptor (projector.Projection.Hash).
+func Hash(ctx context.Context, pool *pgxpool.Pool, gen int) (string, error) {
 	h := sha256.New()
 	for _, q := range []string{
 		fmt.Sprintf(`select r::text from %s.releases r order by release_id`, schema(gen)),
 		fmt.Sprintf(`select t::text from %s.tracks t order by track_id, release_id`, schema(gen)),
 	} {
-		rows, err := s.pool.Query(ctx, q)
+		rows, err := pool.Query(ctx, q)
 		if err != nil {
 			return "", fmt.Errorf("hash generation %d: %w", gen, err)
 		}
