@@ -29,7 +29,7 @@ type TrackReader interface {
 
 // IdentifierReader resolves industry identifiers. Both methods return an
 // empty slice, not an error, for an identifier the catalogue does not know.
-// projectionpg.TrackDetails implements it.
+// trackdetailspg.Store implements it.
 type IdentifierReader interface {
 	// TrackIDsByISRC returns the ids of the live tracks with the compact,
 	// upper-case ISRC (one per release carrying the recording), in id order.

@@ -14,7 +14,7 @@
 //	/1.2/release/details/upc?upc=00724349501058 a release and its tracklist, found by UPC/EAN
 //
 // The two identifier routes exist only when NewHandler is given
-// WithIdentifiers (projectionpg.TrackDetails implements IdentifierReader).
+// WithIdentifiers (trackdetailspg.Store implements IdentifierReader).
 // track/details/isrc answers the track with the lowest id among those
 // carrying the ISRC that is offered in the country. release/details/upc
 // tries the barcode as given, then its other GTIN-12/13/14 spellings

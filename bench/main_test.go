@@ -234,7 +234,7 @@ type projStatus struct {
 func (s stack) status(t testing.TB) projStatus {
 	t.Helper()
 	var st projStatus
-	if err := json.Unmarshal([]byte(s.run(t, "projections", "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(s.run(t, "projections", "status", "track-details", "--json")), &st); err != nil {
 		t.Fatal(err)
 	}
 	return st

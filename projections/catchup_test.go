@@ -18,7 +18,7 @@ import (
 func consume(t *testing.T, f projectionFixture, gen int) (stop func()) {
 	t.Helper()
 	w := f.store.Writer(gen)
-	proj, _ := projections.NewTrackDetails(w, nil, f.log)
+	proj, _ := projections.NewHandler(w, nil, f.log)
 	c, err := events.NewConsumer(events.ConsumerConfig{Kafka: f.kafka, Group: fmt.Sprintf("%s-g%d", f.group, gen), Topics: []string{f.topic}}, proj, w, f.log)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
+	"github.com/catalog-org/catalog/projections/trackdetails"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 // cacheFixture is a test's own database (migrated, with a live
@@ -22,11 +24,11 @@ import (
 type cacheFixture struct {
 	ctx    context.Context
 	log    *slog.Logger
-	store  *projectionpg.TrackDetails
+	store  *trackdetailspg.Store
 	live   projectionpg.Generation
 	redis  *testenv.Redis
 	cache  *projectionredis.Cache
-	reader *projections.CachedReader
+	reader *trackdetails.CachedReader
 }
 
 func newCacheFixture(t *testing.T) cacheFixture {
@@ -36,7 +38,7 @@ func newCacheFixture(t *testing.T) cacheFixture {
 	if err := projectionpg.Migrate(f.ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	f.store, _ = projectionpg.NewTrackDetails(pool)
+	f.store, _ = trackdetailspg.New(pool)
 	var err error
 	if f.live, err = f.store.EnsureLive(f.ctx); err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func newCacheFixture(t *testing.T) cacheFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.cache.Close() })
-	if f.reader, err = projections.NewCachedReader(f.store, f.cache, f.log); err != nil {
+	if f.reader, err = trackdetails.NewCachedReader(f.store, f.cache, f.log); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -132,7 +134,7 @@ func (f cacheFixture) served(t *testing.T, track int64) string {
 }
 
 // fillV1 delivers v1 and has the reader fill both tracks' entries.
-func (f cacheFixture) fillV1(t *testing.T, proj *projections.TrackDetails) {
+func (f cacheFixture) fillV1(t *testing.T, proj *projections.Handler) {
 	t.Helper()
 	if err := proj.HandleBatch(f.ctx, events.Batch{Topic: "releases", Records: []events.Record{record(t, 0, cacheUPC, delivered("v1"))}}); err != nil {
 		t.Fatal(err)
@@ -165,7 +167,7 @@ func TestInvalidationOutlivesARedisWritePause(t *testing.T) {
 	t.Parallel()
 	f := newCacheFixture(t)
 	inv, _ := f.sender(t)
-	proj, err := projections.NewTrackDetails(f.store.Writer(f.live.Number), inv, f.log)
+	proj, err := projections.NewHandler(f.store.Writer(f.live.Number), inv, f.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +210,7 @@ func TestStoredInvalidationsAreSentByTheNextProcess(t *testing.T) {
 	t.Parallel()
 	f := newCacheFixture(t)
 	first, stop := f.sender(t)
-	proj, err := projections.NewTrackDetails(f.store.Writer(f.live.Number), first, f.log)
+	proj, err := projections.NewHandler(f.store.Writer(f.live.Number), first, f.log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func IsTransient(err error) bool {
 // parked with the error as its reason (and the later events of its release
 // behind it). A batch that fails only because of two events together (a
 // row touched twice) is thereby applied in parts and parks nothing.
-func (p *TrackDetails) applySplitting(ctx context.Context, topic string, partition int32, items []Item, failed error) error {
+func (p *Handler) applySplitting(ctx context.Context, topic string, partition int32, items []Item, failed error) error {
 	cp := Checkpoint{Topic: topic, Partition: partition, NextOffset: items[len(items)-1].Record.Offset + 1}
 	err := p.commit(ctx, cp, items)
 	if err == nil || IsTransient(err) || ctx.Err() != nil {
@@ -63,7 +63,7 @@ func (p *TrackDetails) applySplitting(ctx context.Context, topic string, partiti
 
 // commit applies items in one transaction of the store and sends the
 // cache invalidation it owes.
-func (p *TrackDetails) commit(ctx context.Context, cp Checkpoint, items []Item) error {
+func (p *Handler) commit(ctx context.Context, cp Checkpoint, items []Item) error {
 	res, err := p.store.Apply(ctx, cp, items)
 	if err != nil {
 		return err

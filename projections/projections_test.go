@@ -18,6 +18,7 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 // TestOldSchemaVersionStillProjects writes a catalog.release.delivered
@@ -95,7 +96,7 @@ type projectionFixture struct {
 	admin *events.Admin
 	topic string
 	group string
-	store *projectionpg.TrackDetails
+	store *trackdetailspg.Store
 	live  projectionpg.Generation
 	pool  *pgxpool.Pool
 }
@@ -121,7 +122,7 @@ func newProjectionFixture(t *testing.T) projectionFixture {
 	if err := projectionpg.Migrate(f.ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	f.store, _ = projectionpg.NewTrackDetails(pool)
+	f.store, _ = trackdetailspg.New(pool)
 	if f.live, err = f.store.EnsureLive(f.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func newProjectionFixture(t *testing.T) projectionFixture {
 func (f projectionFixture) run(t *testing.T) {
 	t.Helper()
 	writer := f.store.Writer(f.live.Number)
-	proj, _ := projections.NewTrackDetails(writer, nil, f.log)
+	proj, _ := projections.NewHandler(writer, nil, f.log)
 	consumer, err := events.NewConsumer(events.ConsumerConfig{Kafka: f.kafka, Group: f.group, Topics: []string{f.topic}}, proj, writer, f.log)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 // Sentinel errors of a check that could not reach a conclusion.
@@ -36,12 +37,12 @@ type Log interface {
 	Read(ctx context.Context, topic string, partition int32, end int64, fn func(events.Record) error) error
 }
 
-// ReadModel is the read model of record (projectionpg.TrackDetails).
+// ReadModel is the read model of record (trackdetailspg.Store).
 type ReadModel interface {
 	Generations(ctx context.Context) ([]projections.Generation, error)
 	Checkpoints(ctx context.Context, gen int) ([]projections.PartitionProgress, error)
 	TrackKeys(ctx context.Context, fn func(trackID, releaseID int64, releasePurged bool) error) error
-	TrackRow(ctx context.Context, id int64) (projections.TrackRow, error)
+	TrackRow(ctx context.Context, id int64) (trackdetails.TrackRow, error)
 }
 
 // HotCache is the hot-entry cache (projectionredis.Cache).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/catalog-org/catalog/domain/catalogue"
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 // availability compares the offers of served rows with the oracle's, one
@@ -60,7 +61,7 @@ func (a *availability) territories(releaseID int64) []string {
 // compare returns how the offers a served row makes (read as the API
 // reads it, TrackRow.In) differ from the expected offers of the track in
 // each territory compared.
-func (a *availability) compare(ans answerer, row projections.TrackRow) []terrDiff {
+func (a *availability) compare(ans answerer, row trackdetails.TrackRow) []terrDiff {
 	isrc := ans.rel.tracks[ans.track].ISRC
 	scope := ""
 	for _, d := range ans.rel.deals {
@@ -129,7 +130,7 @@ func (c *layerCounts) summary(layer string, out *collector, began time.Time) Lay
 
 // compareRow compares a served row (from the read model or a hot entry)
 // with the answer for its track, in content and in every territory.
-func (c *checker) compareRow(layer string, ans answerer, row projections.TrackRow, counts *layerCounts) {
+func (c *checker) compareRow(layer string, ans answerer, row trackdetails.TrackRow, counts *layerCounts) {
 	want := ans.content()
 	id := want.ID
 	for _, d := range diff(contentFields(want), contentFields(row.Track)) {
@@ -269,7 +270,7 @@ func (c *checker) redis(ctx context.Context, cache HotCache) (LayerSummary, erro
 			return nil
 		}
 		ans, live := c.exp.answers[id]
-		var row projections.TrackRow
+		var row trackdetails.TrackRow
 		if err := json.Unmarshal(payload, &row); err != nil {
 			c.out.add(Divergence{Layer: LayerRedis, Track: id, Release: ans.rel.releaseID(), Field: "entry",
 				Expected: "a track row", Served: "undecodable: " + err.Error()})

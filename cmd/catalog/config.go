@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/catalog-org/catalog/ingest"
+
+	"github.com/catalog-org/catalog/projections/projector"
 )
 
 // config is every setting of every role, read from CATALOG_* environment
@@ -32,6 +34,7 @@ type config struct {
 	GatewayAddr        string
 	ProjectorAddr      string
 	ProjectorBatch     int
+	Projections        []string
 	RebuildDuty        float64
 	AdminToken         string
 	GatewayMetricsAddr string
@@ -51,11 +54,10 @@ type config struct {
 
 func (c config) releasesTopic() string { return c.TopicPrefix + "releases" }
 
-// projectorGroup is the consumer group of one generation of the
-// track-details read model. Group names are a stable API: renaming them
-// replays the log.
-func (c config) projectorGroup(gen int) string {
-	return fmt.Sprintf("%sprojector.track-details.g%d", c.GroupPrefix, gen)
+// projector is the configuration the projectors of every projection share.
+func (c config) projector() projector.Config {
+	return projector.Config{Kafka: c.kafka("catalog-projector"), Topic: c.releasesTopic(), GroupPrefix: c.GroupPrefix,
+		Batch: c.ProjectorBatch, RebuildDuty: c.RebuildDuty}
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -109,6 +111,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		duty = 0.25
 	}
 	c.RebuildDuty = duty
+	for _, n := range strings.Split(get("CATALOG_PROJECTIONS", ""), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			c.Projections = append(c.Projections, n)
+		}
+	}
+	if _, err := projector.Select(registered(nil), c.Projections); err != nil {
+		errs = append(errs, fmt.Errorf("CATALOG_PROJECTIONS: %w", err))
+	}
 	u, err := url.Parse(get("CATALOG_API_URL", "http://"+c.APIAddr))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("CATALOG_API_URL: want an absolute URL such as http://127.0.0.1:8081"))

@@ -22,6 +22,7 @@ import (
 	"github.com/catalog-org/catalog/ingest/gen"
 	"github.com/catalog-org/catalog/ingest/ingestpg"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 func devCommand(cfg config, log *slog.Logger) *cobra.Command {
@@ -116,7 +117,7 @@ func loadSample(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 		return err
 	}
 
-	store, err := projectionpg.NewTrackDetails(pool)
+	store, err := trackdetailspg.New(pool)
 	if err != nil {
 		return err
 	}

@@ -193,3 +193,18 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// registeredProjections lists the projections the binary registers
+// (`catalog projections list`): the projection contract tests run for each.
+func registeredProjections(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command(catalogBin, "projections", "list").Output()
+	if err != nil {
+		t.Fatalf("catalog projections list: %v", err)
+	}
+	names := strings.Fields(string(out))
+	if len(names) == 0 {
+		t.Fatal("no registered projections")
+	}
+	return names
+}

@@ -16,20 +16,23 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/projector"
 )
 
 func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
-	cmd := &cobra.Command{Use: "projections", Short: "Operate read models: status, rebuilds, parked events"}
-	var klog kafkaLog // connected by with for the command that runs
-	with := func(cmd *cobra.Command, fn func(*projectionpg.TrackDetails, *projections.Rebuilder) error) error {
+	cmd := &cobra.Command{Use: "projections", Short: "Operate read models: status, rebuilds, parked events, content hashes",
+		Long: "Operate the registered projections (read models): " + projector.Names(registered(nil)) + "."}
+	// with runs fn on the machinery of the projections named (every
+	// registered one when none is).
+	with := func(cmd *cobra.Command, names []string, fn func([]*projector.Projector) error) error {
+		if _, err := projector.Select(registered(nil), names); err != nil {
+			return err
+		}
 		return withPostgres(cmd.Context(), cfg, func(pool *pgxpool.Pool) error {
 			if err := projectionpg.Migrate(cmd.Context(), pool); err != nil {
-				return err
-			}
-			store, err := projectionpg.NewTrackDetails(pool)
-			if err != nil {
 				return err
 			}
 			cache, err := newCache(cfg)
@@ -39,30 +42,53 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 			if cache != nil {
 				defer cache.Close()
 			}
-			if klog, err = newKafkaLog(cmd.Context(), cfg); err != nil {
-				return err
-			}
-			defer klog.Close()
-			rb, err := newRebuilder(klog, log, store, cache)
+			admin, err := events.NewAdmin(cmd.Context(), cfg.kafka("catalog-projections-cli"))
 			if err != nil {
 				return err
 			}
-			return fn(store, rb)
+			defer admin.Close()
+			ps, err := newProjectors(cfg, log, pool, admin, cache, names)
+			if err != nil {
+				return err
+			}
+			return fn(ps)
 		})
+	}
+	// withOne runs fn on the machinery of the projection named.
+	withOne := func(cmd *cobra.Command, name string, fn func(*projector.Projector) error) error {
+		return with(cmd, []string{name}, func(ps []*projector.Projector) error { return fn(ps[0]) })
 	}
 
 	var asJSON bool
 	statusCmd := &cobra.Command{
-		Use:   "status",
-		Short: "Generations, per-partition positions and lag, parked events, rebuild progress",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return with(cmd, func(store *projectionpg.TrackDetails, rb *projections.Rebuilder) error {
-				st, err := readStatus(cmd.Context(), cfg, klog, store, rb)
-				if err != nil {
-					return err
+		Use:   "status [NAME]",
+		Short: "Generations, per-partition positions and lag, parked events, rebuild progress (every projection without NAME)",
+		Long: `Prints each projection's generations, per-partition positions and lag, parked events and
+rebuild progress. With NAME, that projection's; without, every registered projection's.
+--json prints one object for NAME, else an array of them, one per projection.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return with(cmd, args, func(ps []*projector.Projector) error {
+				var all []projector.Status
+				for _, p := range ps {
+					st, err := p.Status(cmd.Context())
+					if err != nil {
+						return fmt.Errorf("status of %s: %w", p.Name(), err)
+					}
+					all = append(all, st)
 				}
-				return printStatus(cmd.OutOrStdout(), st, asJSON)
+				if asJSON && len(args) == 1 {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(all[0])
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(all)
+				}
+				for _, st := range all {
+					if err := printStatus(cmd.OutOrStdout(), st); err != nil {
+						return err
+					}
+				}
+				return nil
 			})
 		},
 	}
@@ -70,9 +96,9 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 
 	var inPlace, noWait, pause, resume bool
 	rebuild := &cobra.Command{
-		Use:   "rebuild track-details",
+		Use:   "rebuild NAME",
 		Short: "Rebuild the read model from offset zero (zero downtime unless --in-place), with progress",
-		Long: `Starts a rebuild of the track-details read model from offset zero of every partition, or
+		Long: `Starts a rebuild of the read model NAME from offset zero of every partition, or
 attaches to the one under way, shows its progress, and swaps the new generation in once it has
 caught up. The running projectors do the replay: interrupting this command does not stop the
 rebuild (run it again to watch and finish it; --pause cancels it, keeping its progress, and
@@ -85,11 +111,8 @@ generation's tables, consumer group and cached entries are then dropped.
 Kafka and Postgres, its tables are emptied and replayed (the API serves partial data meanwhile).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != projections.TrackDetailsName {
-				return fmt.Errorf("unknown read model %q (known: %s)", args[0], projections.TrackDetailsName)
-			}
-			return with(cmd, func(store *projectionpg.TrackDetails, rb *projections.Rebuilder) error {
-				ctx := cmd.Context()
+			return withOne(cmd, args[0], func(p *projector.Projector) error {
+				ctx, rb := cmd.Context(), p.Rebuilder()
 				switch {
 				case pause:
 					g, err := rb.Pause(ctx)
@@ -109,7 +132,7 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 					case err != nil:
 						return err
 					default:
-						fmt.Fprintf(cmd.ErrOrStderr(), "rebuilding %s into generation %d (%s)\n", projections.TrackDetailsName, g.Number, g.Mode)
+						fmt.Fprintf(cmd.ErrOrStderr(), "rebuilding %s into generation %d (%s)\n", p.Name(), g.Number, g.Mode)
 					}
 				}
 				if noWait {
@@ -125,12 +148,12 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 	rebuild.Flags().BoolVar(&resume, "resume", false, "resume a paused rebuild")
 
 	parked := &cobra.Command{
-		Use:   "parked",
-		Short: "List parked (poison) events and the events waiting behind them",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
-				list, err := store.ListParked(cmd.Context())
+		Use:   "parked NAME",
+		Short: "List a projection's parked (poison) events and the events waiting behind them",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOne(cmd, args[0], func(p *projector.Projector) error {
+				list, err := p.Store().ListParked(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -139,12 +162,12 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tGEN\tAT\tRELEASE\tTYPE\tBEHIND\tREASON")
-				for _, p := range list {
+				for _, e := range list {
 					behind := "-"
-					if p.Behind != nil {
-						behind = strconv.FormatInt(*p.Behind, 10)
+					if e.Behind != nil {
+						behind = strconv.FormatInt(*e.Behind, 10)
 					}
-					fmt.Fprintf(w, "%d\t%d\t%s/%d@%d\t%s\t%s\t%s\t%s\n", p.ID, p.Generation, p.Topic, p.Partition, p.Offset, p.Key, p.Type, behind, p.Reason)
+					fmt.Fprintf(w, "%d\t%d\t%s/%d@%d\t%s\t%s\t%s\t%s\n", e.ID, e.Generation, e.Topic, e.Partition, e.Offset, e.Key, e.Type, behind, e.Reason)
 				}
 				return w.Flush()
 			})
@@ -154,15 +177,16 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 
 	var payload string
 	retry := &cobra.Command{
-		Use:   "retry ID",
+		Use:   "retry NAME ID",
 		Short: "Apply a parked event (the first of its release) and the events behind it, in order",
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parkedID(args[0])
+			id, err := parkedID(args[1])
 			if err != nil {
 				return err
 			}
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
+			return withOne(cmd, args[0], func(p *projector.Projector) error {
+				store := p.Store()
 				if payload != "" {
 					b, err := os.ReadFile(payload)
 					if err != nil {
@@ -182,15 +206,16 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 	}
 	retry.Flags().StringVar(&payload, "payload", "", "replace the parked event's payload with this file's content first (a repaired event)")
 	skip := &cobra.Command{
-		Use:   "skip ID",
+		Use:   "skip NAME ID",
 		Short: "Drop a parked event for good and apply the events behind it",
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parkedID(args[0])
+			id, err := parkedID(args[1])
 			if err != nil {
 				return err
 			}
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
+			return withOne(cmd, args[0], func(p *projector.Projector) error {
+				store := p.Store()
 				n, err := store.Skip(cmd.Context(), id)
 				if err == nil {
 					fmt.Fprintf(cmd.OutOrStdout(), "skipped; %d events behind it applied\n", n)
@@ -201,20 +226,12 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 	}
 	var hashGen int
 	hash := &cobra.Command{
-		Use:   "hash",
-		Short: "Print a content hash of a generation of the read model (default: the live one)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
-				gen := hashGen
-				if gen == 0 {
-					g, err := store.EnsureLive(cmd.Context())
-					if err != nil {
-						return err
-					}
-					gen = g.Number
-				}
-				h, err := store.Hash(cmd.Context(), gen)
+		Use:   "hash NAME",
+		Short: "Print a content hash of a generation of the read model NAME (default: the live one)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOne(cmd, args[0], func(p *projector.Projector) error {
+				h, err := p.Hash(cmd.Context(), hashGen)
 				if err == nil {
 					fmt.Fprintln(cmd.OutOrStdout(), h)
 				}
@@ -223,7 +240,18 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 		},
 	}
 	hash.Flags().IntVar(&hashGen, "generation", 0, "generation to hash")
-	cmd.AddCommand(statusCmd, rebuild, parked, retry, skip, hash)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Print the names of the registered projections, one a line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, p := range registered(nil) {
+				fmt.Fprintln(cmd.OutOrStdout(), p.Name)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(statusCmd, rebuild, parked, retry, skip, hash, list)
 	return cmd
 }
 
@@ -258,13 +286,10 @@ func watchRebuild(ctx context.Context, rb *projections.Rebuilder, progressOut, o
 	return nil
 }
 
-func printStatus(w io.Writer, st status, asJSON bool) error {
-	if asJSON {
-		return json.NewEncoder(w).Encode(st)
-	}
+func printStatus(w io.Writer, st projector.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, g := range st.Generations {
-		fmt.Fprintf(tw, "%s generation %d (%s, layout %d): lag %d events, %d parked\n", projections.TrackDetailsName, g.Number, g.State, g.Layout, g.Lag, g.Parked)
+		fmt.Fprintf(tw, "%s generation %d (%s, layout %d): lag %d events, %d parked\n", st.Projection, g.Number, g.State, g.Layout, g.Lag, g.Parked)
 		fmt.Fprintln(tw, "  PARTITION\tSTORED\tEND\tLAG\tAPPLIED\tSTALE")
 		for _, p := range g.Partitions {
 			fmt.Fprintf(tw, "  %s/%d\t%d\t%d\t%d\t%d\t%d\n", p.Topic, p.Partition, p.Next, p.End, p.End-p.Next, p.Applied, p.Stale)

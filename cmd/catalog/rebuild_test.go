@@ -55,11 +55,11 @@ type projStatus struct {
 }
 
 // waitCaughtUp waits until the live generation has applied the whole log.
-func waitCaughtUp(t testing.TB, s stack) {
+func waitCaughtUp(t testing.TB, s stack, name string) {
 	t.Helper()
 	testenv.Eventually(t, 3*time.Minute, func() error {
 		var st projStatus
-		if err := json.Unmarshal([]byte(s.run(t, "projections", "status", "--json")), &st); err != nil {
+		if err := json.Unmarshal([]byte(s.run(t, "projections", "status", name, "--json")), &st); err != nil {
 			return err
 		}
 		for _, g := range st.Generations {
@@ -71,27 +71,37 @@ func waitCaughtUp(t testing.TB, s stack) {
 	})
 }
 
-func liveHash(t testing.TB, s stack) string {
+func liveHash(t testing.TB, s stack, name string) string {
 	t.Helper()
-	return strings.TrimSpace(s.run(t, "projections", "hash"))
+	return strings.TrimSpace(s.run(t, "projections", "hash", name))
 }
 
-// TestRebuildIsDeterministic: a zero-downtime rebuild from offset zero
-// gives a read model with the same content hash as the live one, while the
-// API keeps answering without an error; an in-place rebuild too.
+// TestRebuildIsDeterministic: for every registered projection, a
+// zero-downtime rebuild from offset zero gives a read model with the same
+// content hash as the live one, while the API keeps answering without an
+// error; an in-place rebuild too.
 func TestRebuildIsDeterministic(t *testing.T) {
 	t.Parallel()
+	for _, name := range registeredProjections(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testRebuildIsDeterministic(t, name)
+		})
+	}
+}
+
+func testRebuildIsDeterministic(t *testing.T, name string) {
 	s := newStack(t)
 	s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.projector+"/healthz")
 	loadCatalogue(t, s, 11, 120)
-	waitCaughtUp(t, s)
-	before := liveHash(t, s)
+	waitCaughtUp(t, s, name)
+	before := liveHash(t, s, name)
 
 	// Prometheus metrics: events applied, batches, lag per partition, parked.
 	_, _, metrics := get(t, "http://"+s.projector+"/metrics")
-	for _, want := range []string{"catalog_projection_events_applied_total{generation=\"1\",projection=\"track-details\"}",
+	for _, want := range []string{"catalog_projection_events_applied_total{generation=\"1\",projection=\"" + name + "\"}",
 		"catalog_projection_batch_seconds_bucket", "catalog_projection_lag_events{generation=\"1\"", "catalog_projection_parked_events{generation=\"1\""} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -99,7 +109,7 @@ func TestRebuildIsDeterministic(t *testing.T) {
 	}
 
 	// The admin endpoint needs admin rights.
-	resp, err := http.Get("http://" + s.projector + "/admin/rebuilds/track-details")
+	resp, err := http.Get("http://" + s.projector + "/admin/rebuilds/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +146,7 @@ func TestRebuildIsDeterministic(t *testing.T) {
 	}
 	// The admin API starts the rebuild (with the admin token) and reports
 	// its progress as JSON; the CLI attaches to it and swaps it in.
-	req, _ := http.NewRequest(http.MethodPost, "http://"+s.projector+"/admin/rebuilds/track-details", nil)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.projector+"/admin/rebuilds/"+name, nil)
 	req.Header.Set("Authorization", "Bearer test-admin-token")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -154,7 +164,7 @@ func TestRebuildIsDeterministic(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || progress.Generation.Generation != 2 || progress.Generation.Mode != "shadow" || progress.Total == 0 {
 		t.Fatalf("admin rebuild: %s %+v", resp.Status, progress)
 	}
-	out := s.run(t, "projections", "rebuild", "track-details")
+	out := s.run(t, "projections", "rebuild", name)
 	close(stop)
 	wg.Wait()
 	if !strings.Contains(out, "generation 2 is live") {
@@ -163,15 +173,15 @@ func TestRebuildIsDeterministic(t *testing.T) {
 	if failed.Load() != 0 || served.Load() == 0 {
 		t.Errorf("during the rebuild the API served %d answers and failed %d", served.Load(), failed.Load())
 	}
-	if after := liveHash(t, s); after != before {
+	if after := liveHash(t, s, name); after != before {
 		t.Fatalf("hash after the rebuild %s, before %s", after, before)
 	}
 
-	out = s.run(t, "projections", "rebuild", "track-details", "--in-place")
+	out = s.run(t, "projections", "rebuild", name, "--in-place")
 	if !strings.Contains(out, "generation 2 is live") {
 		t.Fatalf("in-place rebuild printed %q", out)
 	}
-	if after := liveHash(t, s); after != before {
+	if after := liveHash(t, s, name); after != before {
 		t.Fatalf("hash after the in-place rebuild %s, before %s", after, before)
 	}
 }

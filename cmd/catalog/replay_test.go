@@ -14,8 +14,8 @@ import (
 
 // assignedTo reports whether a projector process was assigned partitions
 // of generation gen (from its log).
-func assignedTo(p *proc, s stack, gen int) bool {
-	group := fmt.Sprintf("group=%sprojector.track-details.g%d ", s.prefix, gen)
+func assignedTo(p *proc, s stack, name string, gen int) bool {
+	group := fmt.Sprintf("group=%sprojector.%s.g%d ", s.prefix, name, gen)
 	for _, line := range strings.Split(p.out.String(), "\n") {
 		if strings.Contains(line, `msg="partition assigned"`) && strings.Contains(line, group) {
 			return true
@@ -28,9 +28,19 @@ func assignedTo(p *proc, s stack, gen int) bool {
 // gets one content hash: by two projector processes sharing the
 // partitions while thousands of events arrive; by a replay from offset
 // zero during which the projector is killed with SIGKILL at several points
-// and restarted each time; and by an uninterrupted replay.
+// and restarted each time; and by an uninterrupted replay. It runs for
+// every registered projection.
 func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 	t.Parallel()
+	for _, name := range registeredProjections(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testReplaySurvivesKillsAndSharing(t, name)
+		})
+	}
+}
+
+func testReplaySurvivesKillsAndSharing(t *testing.T, name string) {
 	s := newStack(t)
 	// Small batches, so the kills land in the middle of the replay.
 	s.env = append(s.env, "CATALOG_PROJECTOR_BATCH=5")
@@ -39,14 +49,14 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 	a := s.start(t, "project")
 	b := s.startWith(t, []string{"CATALOG_PROJECTOR_ADDR=" + testenv.FreeAddr(t)}, "project")
 	testenv.Eventually(t, time.Minute, func() error {
-		if !assignedTo(a, s, 1) || !assignedTo(b, s, 1) {
+		if !assignedTo(a, s, name, 1) || !assignedTo(b, s, name, 1) {
 			return fmt.Errorf("both projectors not yet assigned partitions")
 		}
 		return nil
 	})
 	loadCatalogue(t, s, 21, 900)
-	waitCaughtUp(t, s)
-	shared := liveHash(t, s)
+	waitCaughtUp(t, s, name)
+	shared := liveHash(t, s, name)
 	b.kill(t)
 
 	ctx := ctxT(t)
@@ -56,7 +66,7 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 	}
 	defer db.Close(context.Background())
 	var total int64
-	if err := db.QueryRow(ctx, `select sum(next_offset) from projection_checkpoints where generation = 1`).Scan(&total); err != nil {
+	if err := db.QueryRow(ctx, `select sum(next_offset) from projection_checkpoints where projection = $1 and generation = 1`, name).Scan(&total); err != nil {
 		t.Fatal(err)
 	}
 	if total < 1000 {
@@ -64,11 +74,11 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 	}
 	done := func(gen int) int64 {
 		var n int64
-		_ = db.QueryRow(ctx, `select coalesce(sum(next_offset), 0) from projection_checkpoints where generation = $1`, gen).Scan(&n)
+		_ = db.QueryRow(ctx, `select coalesce(sum(next_offset), 0) from projection_checkpoints where projection = $1 and generation = $2`, name, gen).Scan(&n)
 		return n
 	}
 
-	s.run(t, "projections", "rebuild", "track-details", "--no-wait")
+	s.run(t, "projections", "rebuild", name, "--no-wait")
 	last := int64(0)
 	for k := 1; k <= 3; k++ {
 		testenv.Eventually(t, 2*time.Minute, func() error {
@@ -86,20 +96,20 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 		last = done(2)
 		a = s.start(t, "project")
 	}
-	s.run(t, "projections", "rebuild", "track-details")
-	if got := liveHash(t, s); got != shared {
+	s.run(t, "projections", "rebuild", name)
+	if got := liveHash(t, s, name); got != shared {
 		t.Fatalf("after a replay with 3 kills: hash %s, built by two projectors %s", got, shared)
 	}
 	var stale int64
-	if err := db.QueryRow(ctx, `select coalesce(sum(stale), 0) from projection_checkpoints where generation = 2`).Scan(&stale); err != nil {
+	if err := db.QueryRow(ctx, `select coalesce(sum(stale), 0) from projection_checkpoints where projection = $1 and generation = 2`, name).Scan(&stale); err != nil {
 		t.Fatal(err)
 	}
 	if stale != 0 {
 		t.Errorf("%d events reached generation 2 twice", stale)
 	}
 
-	s.run(t, "projections", "rebuild", "track-details")
-	if got := liveHash(t, s); got != shared {
+	s.run(t, "projections", "rebuild", name)
+	if got := liveHash(t, s, name); got != shared {
 		t.Fatalf("after an uninterrupted replay: hash %s, built by two projectors %s", got, shared)
 	}
 }

@@ -26,8 +26,9 @@ import (
 	"github.com/catalog-org/catalog/gateway/gatewayredis"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/ingestpg"
-	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/trackdetails"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 func (c config) kafka(clientID string) events.KafkaConfig {
@@ -245,7 +246,7 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err := projectionpg.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	store, err := projectionpg.NewTrackDetails(pool)
+	store, err := trackdetailspg.New(pool)
 	if err != nil {
 		return err
 	}
@@ -258,12 +259,12 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	var hot projections.HotCache
+	var hot trackdetails.HotCache
 	if cache != nil {
 		defer cache.Close()
 		hot = cache
 	}
-	reader, err := projections.NewCachedReader(store, hot, log)
+	reader, err := trackdetails.NewCachedReader(store, hot, log)
 	if err != nil {
 		return err
 	}

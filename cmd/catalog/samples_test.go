@@ -17,7 +17,7 @@ import (
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
-	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 // samplesDir holds the public DDEX ERN samples, beside the repository.
@@ -212,7 +212,7 @@ func TestSamplesIngest(t *testing.T) {
 
 	// The single's 747 deals cover all 249 territories, stored as three
 	// terms (one per usage).
-	var terms []projections.Term
+	var terms []trackdetails.Term
 	if err := db.QueryRow(ctx, `select coalesce(t.terms, r.terms) from td.tracks t join td.releases r using (release_id)
 		where t.isrc = 'GBAYC1700598'`).Scan(&terms); err != nil {
 		t.Fatal(err)

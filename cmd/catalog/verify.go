@@ -15,8 +15,8 @@ import (
 
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway/gatewaypg"
-	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 	"github.com/catalog-org/catalog/verify"
 )
 
@@ -142,7 +142,7 @@ func runVerify(ctx context.Context, cfg config, log *slog.Logger, o verifyOption
 	}
 	defer lg.Close()
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error {
-		store, err := projectionpg.NewTrackDetails(pool)
+		store, err := trackdetailspg.New(pool)
 		if err != nil {
 			return err
 		}

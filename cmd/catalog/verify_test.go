@@ -22,8 +22,8 @@ import (
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
 	"github.com/catalog-org/catalog/projections"
-	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 	"github.com/catalog-org/catalog/verify"
 )
 
@@ -178,7 +178,7 @@ func TestVerify(t *testing.T) {
 
 	// One hot entry corrupted: an entry at the right version with a wrong
 	// title is named in the redis layer.
-	store, err := projectionpg.NewTrackDetails(pool)
+	store, err := trackdetailspg.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -653,8 +653,10 @@ func (h *harness) injectFaults() {
 	}
 }
 
-// projectionStatus is what `catalog projections status --json` prints.
+// projectionStatus is one projection's entry in what `catalog projections
+// status --json` prints (an array, one per registered projection).
 type projectionStatus struct {
+	Projection  string `json:"projection"`
 	Generations []struct {
 		Generation int    `json:"generation"`
 		State      string `json:"state"`
@@ -692,25 +694,36 @@ func (h *harness) settle() {
 			if code != 0 {
 				return fmt.Errorf("projections status: exit %d: %s", code, stderr)
 			}
-			var st projectionStatus
-			if err := json.Unmarshal([]byte(out), &st); err != nil {
+			var all []projectionStatus
+			if err := json.Unmarshal([]byte(out), &all); err != nil {
 				return fmt.Errorf("projections status: %w", err)
+			}
+			if len(all) == 0 {
+				return errors.New("projections status lists no projection")
 			}
 			var end, lag int64
 			var parked int
-			live := 0
-			for _, g := range st.Generations {
-				if g.State == "live" {
-					live++
+			settled := true
+			for _, st := range all {
+				live := 0
+				for _, g := range st.Generations {
+					if g.State == "live" {
+						live++
+					}
+					lag += g.Lag
+					parked += g.Parked
+					if st.Projection == all[0].Projection {
+						for _, p := range g.Partitions {
+							end += p.End
+						}
+					}
 				}
-				lag += g.Lag
-				parked += g.Parked
-				for _, p := range g.Partitions {
-					end += p.End
+				if live != 1 || len(st.Rebuild) > 0 && string(st.Rebuild) != "null" {
+					settled = false
 				}
 			}
-			last = fmt.Sprintf("%d events in the log, lag %d, %d parked, %d live generation(s)", end, lag, parked, live)
-			if live != 1 || lag != 0 || len(st.Rebuild) > 0 && string(st.Rebuild) != "null" {
+			last = fmt.Sprintf("%d events in the log, lag %d, %d parked, %d projection(s)", end, lag, parked, len(all))
+			if !settled || lag != 0 {
 				lastEnd = -1
 				return errors.New(last)
 			}

@@ -1,13 +1,16 @@
-// Package projectionpg stores catalog's read models in PostgreSQL: the
-// generations of the track-details model (a schema per generation, the
-// stable views td.releases and td.tracks on the live one), the
-// projections' checkpoints (consumed offsets, written with the rows),
-// parked events, and the queries the APIs run.
+// Package projectionpg is the projection machinery in PostgreSQL, for any
+// projection, keyed by its name: its generations (a schema each, made by
+// the projection's Model), its checkpoints (consumed offsets, written with
+// the rows), its parked events, its stored cache invalidations and its
+// rebuilds. A projection's own tables, writes and readers live in its
+// adapter package (e.g. projections/trackdetails/trackdetailspg).
 package projectionpg
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -16,7 +19,6 @@ import (
 
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/projections"
-	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
 //go:embed migrations/*.sql
@@ -79,125 +81,6 @@ func NewStore(pool *pgxpool.Pool, name string, model Model) (*Store, error) {
 
 // Name returns the projection's name.
 func (s *Store) Name() string { return s.name }
-
-// TrackDetails is the PostgreSQL store of the track-details read model:
-// the shared generation machinery (Store) on its tables, and its readers.
-type TrackDetails struct {
-	*Store
-}
-
-// NewTrackDetails returns the track-details store on pool. Run Migrate first.
-func NewTrackDetails(pool *pgxpool.Pool) (*TrackDetails, error) {
-	s, err := NewStore(pool, trackdetails.Name, trackDetailsModel{})
-	if err != nil {
-		return nil, err
-	}
-	return &TrackDetails{Store: s}, nil
-}
-
-// trackDetailsModel is track-details' Model: schemas td_g<N>, the stable
-// views td.releases and td.tracks, and the pure fold's rows.
-type trackDetailsModel struct{}
-
-func (trackDetailsModel) Schema(gen int) string { return schema(gen) }
-func (trackDetailsModel) Create(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool) error {
-	return createGeneration(ctx, tx, gen, withIndexes)
-}
-func (trackDetailsModel) BuildIndexes(ctx context.Context, tx pgx.Tx, gen int) error {
-	return buildIndexes(ctx, tx, gen)
-}
-func (trackDetailsModel) Expose(ctx context.Context, tx pgx.Tx, gen int) error {
-	return pointViews(ctx, tx, gen)
-}
-func (trackDetailsModel) Validate(c projections.Change) string { return trackdetails.Validate(c.Event) }
-
-func schema(gen int) string { return fmt.Sprintf("td_g%d", gen) }
-
-// createGeneration creates the tables of a generation. The secondary
-// indexes are created now when withIndexes is set, else by buildIndexes
-// after the bulk load of a rebuild.
-func createGeneration(ctx context.Context, tx pgx.Tx, gen int, withIndexes bool) error {
-	sc := schema(gen)
-	_, err := tx.Exec(ctx, fmt.Sprintf(`
-		create schema %[1]s;
-		create table %[1]s.releases (
-			release_id        bigint primary key,
-			upc               text,
-			grid              text,
-			catalog_number    text not null default '',
-			title             text not null,
-			version_title     text not null default '',
-			release_type      text not null default '',
-			artist_id         bigint not null,
-			artist_name       text not null,
-			label             text not null default '',
-			pline             text not null default '',
-			cline             text not null default '',
-			genre             text not null default '',
-			parental_warning  text not null default '',
-			release_date      text not null default '',
-			terms             jsonb not null default '[]',
-			track_terms       jsonb not null default '{}',
-			purged            boolean not null default false,
-			version           bigint not null
-		);
-		create table %[1]s.tracks (
-			track_id          bigint not null,
-			release_id        bigint not null,
-			isrc              text not null,
-			title             text not null,
-			version_title     text not null default '',
-			artist_id         bigint not null,
-			artist_name       text not null,
-			duration_s        integer not null,
-			disc              integer not null,
-			number            integer not null,
-			pline             text not null default '',
-			parental_warning  text not null default '',
-			terms             jsonb,
-			version           bigint not null,
-			-- A track is an id on a release; only a log written before ids
-			-- were per release (docs/events.md) has one id on two releases.
-			primary key (track_id, release_id)
-		);
-		-- Writes find a release's tracks by release_id, so this one exists
-		-- from the start; the look-up indexes come after a bulk load.
-		create index tracks_release on %[1]s.tracks (release_id);`, sc))
-	if err != nil {
-		return fmt.Errorf("create generation %d: %w", gen, err)
-	}
-	if withIndexes {
-		return buildIndexes(ctx, tx, gen)
-	}
-	return nil
-}
-
-func buildIndexes(ctx context.Context, tx pgx.Tx, gen int) error {
-	_, err := tx.Exec(ctx, fmt.Sprintf(`
-		create index if not exists tracks_release on %[1]s.tracks (release_id);
-		create index if not exists tracks_isrc on %[1]s.tracks (isrc);
-		create index if not exists releases_upc on %[1]s.releases (upc);
-		create index if not exists releases_grid on %[1]s.releases (grid);
-		analyze %[1]s.releases;
-		analyze %[1]s.tracks;`, schema(gen)))
-	if err != nil {
-		return fmt.Errorf("indexes of generation %d: %w", gen, err)
-	}
-	return nil
-}
-
-// pointViews makes td.releases and td.tracks show generation gen.
-func pointViews(ctx context.Context, tx pgx.Tx, gen int) error {
-	_, err := tx.Exec(ctx, fmt.Sprintf(`
-		drop view if exists td.tracks;
-		drop view if exists td.releases;
-		create view td.releases as select %[2]d as generation, * from %[1]s.releases;
-		create view td.tracks as select %[2]d as generation, * from %[1]s.tracks;`, schema(gen), gen))
-	if err != nil {
-		return fmt.Errorf("point views at generation %d: %w", gen, err)
-	}
-	return nil
-}
 
 // lockGenerations serialises changes to the generations of the projection.
 func lockGenerations(ctx context.Context, tx pgx.Tx, name string) error {
@@ -266,4 +149,43 @@ func (s *Store) Generations(ctx context.Context) ([]Generation, error) {
 	var g Generation
 	_, err = pgx.ForEachRow(rows, []any{&g.Number, &g.Layout, &g.State, &g.Mode}, func() error { out = append(out, g); return nil })
 	return out, err
+}
+
+// ContentHash is a content hash of generation gen: every row of every table
+// of its schema (Model.Schema), tables in name order, rows in the order of
+// their text. Two generations built from the same log have the same hash.
+// A projection may register a hash of its own (e.g. in key order); this is
+// the default.
+func (s *Store) ContentHash(ctx context.Context, gen int) (string, error) {
+	sc := s.model.Schema(gen)
+	rows, err := s.pool.Query(ctx, `select table_name from information_schema.tables
+		where table_schema = $1 and table_type = 'BASE TABLE' order by table_name`, sc)
+	if err != nil {
+		return "", fmt.Errorf("hash generation %d: %w", gen, err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("hash generation %d: %w", gen, err)
+	}
+	if len(tables) == 0 {
+		return "", fmt.Errorf("hash generation %d: schema %s has no tables", gen, sc)
+	}
+	h := sha256.New()
+	for _, t := range tables {
+		id := pgx.Identifier{sc, t}.Sanitize()
+		rows, err := s.pool.Query(ctx, fmt.Sprintf(`select r::text from %s r order by 1`, id))
+		if err != nil {
+			return "", fmt.Errorf("hash generation %d: %w", gen, err)
+		}
+		fmt.Fprintf(h, "%s\n", t)
+		var line string
+		if _, err := pgx.ForEachRow(rows, []any{&line}, func() error {
+			h.Write([]byte(line))
+			h.Write([]byte{'\n'})
+			return nil
+		}); err != nil {
+			return "", fmt.Errorf("hash generation %d: %w", gen, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

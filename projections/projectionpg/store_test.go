@@ -13,6 +13,7 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 // countsModel is a second, minimal projection on the shared machinery: a
@@ -55,7 +56,7 @@ func TestProjectionsAreKeyedByName(t *testing.T) {
 	if err := projectionpg.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	td, err := projectionpg.NewTrackDetails(pool)
+	td, err := trackdetailspg.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}

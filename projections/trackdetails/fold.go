@@ -1,7 +1,9 @@
 // Package trackdetails is the track-details projection's pure part: the
 // fold of release events into a release's read-model rows (its metadata,
-// tracklist and availability terms), with no I/O. Its Postgres writer and
-// readers are projections/projectionpg; its hot entries
+// tracklist and availability terms), with no I/O, and what its readers
+// share: a track's row (TrackRow), its availability terms (Term) and the
+// cache-first reader (CachedReader). Its Postgres writer and readers are
+// projections/trackdetails/trackdetailspg; its hot entries
 // projections/projectionredis.
 package trackdetails
 
@@ -17,7 +19,7 @@ import (
 // (projector.track-details.g<N>), its checkpoint, generation and parked
 // rows. It is a stable API; renaming it rebuilds the read model from
 // offset zero under a new group.
-const Name = projections.TrackDetailsName
+const Name = "track-details"
 
 // Release is a release's read-model rows in memory while a batch folds
 // its events.
@@ -32,8 +34,8 @@ type Release struct {
 	Purged     bool
 	Meta       release.Metadata
 	ArtistID   int64
-	Terms      []projections.Term
-	TrackTerms map[string][]projections.Term
+	Terms      []Term
+	TrackTerms map[string][]Term
 	Tracks     []release.TrackInfo
 	// TracksSet marks a tracklist replaced by the fold.
 	TracksSet bool
@@ -100,7 +102,7 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 		return false
 	}
 	setDeals := func(deals []release.Deal) {
-		r.Terms, r.TrackTerms = projections.Terms(deals)
+		r.Terms, r.TrackTerms = Terms(deals)
 	}
 	switch ev := c.Event.(type) {
 	case release.Delivered:

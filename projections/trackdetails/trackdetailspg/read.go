@@ -1,4 +1,4 @@
-package projectionpg
+package trackdetailspg
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/domain/catalogue"
-	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails"
 )
 
-// TrackRow is a track's read-model content (projections.TrackRow).
-type TrackRow = projections.TrackRow
+// TrackRow is a track's read-model content (trackdetails.TrackRow).
+type TrackRow = trackdetails.TrackRow
 
 // trackColumns are the columns scanRow reads, from td.tracks t joined with
 // td.releases r.
@@ -26,10 +27,10 @@ const trackColumns = `t.generation, r.version, t.track_id, t.isrc, t.title, t.ve
 
 // scanRow reads one row of trackColumns.
 func scanRow(row pgx.Row) (TrackRow, error) {
-	var r projections.TrackRow
+	var r trackdetails.TrackRow
 	t := &r.Track
 	var upc, grid *string
-	var own, rel []projections.Term
+	var own, rel []trackdetails.Term
 	if err := row.Scan(
 		&r.Generation, &r.Version, &t.ID, &t.ISRC, &t.Title, &t.Version, &t.Artist.ID, &t.Artist.Name, &t.DurationSeconds, &t.Disc,
 		&t.Number, &t.PLine, &t.ParentalWarning,
@@ -50,7 +51,7 @@ func scanRow(row pgx.Row) (TrackRow, error) {
 // an unknown or purged track. A track id that a log written before ids were
 // per release put on several releases is answered from the live release
 // with the lowest id (docs/events.md).
-func (s *TrackDetails) TrackRow(ctx context.Context, id int64) (TrackRow, error) {
+func (s *Store) TrackRow(ctx context.Context, id int64) (TrackRow, error) {
 	r, err := scanRow(s.pool.QueryRow(ctx, `select `+trackColumns+`
 		from td.tracks t join td.releases r on r.release_id = t.release_id
 		where t.track_id = $1 and not r.purged
@@ -65,7 +66,7 @@ func (s *TrackDetails) TrackRow(ctx context.Context, id int64) (TrackRow, error)
 }
 
 // Track implements the API's track reader straight from PostgreSQL.
-func (s *TrackDetails) Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error) {
+func (s *Store) Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error) {
 	r, err := s.TrackRow(ctx, id)
 	if err != nil {
 		return catalogue.Track{}, err
@@ -76,13 +77,19 @@ func (s *TrackDetails) Track(ctx context.Context, id int64, territory string, no
 // Hash is a content hash of a generation of the read model: every release
 // and track row in key order, as text. Two generations built from the same
 // log have the same hash.
-func (s *TrackDetails) Hash(ctx context.Context, gen int) (string, error) {
+func (s *Store) Hash(ctx context.Context, gen int) (string, error) {
+	return Hash(ctx, s.pool, gen)
+}
+
+// Hash is Store.Hash on pool: track-details' content hash for the
+// projection's descriptor (projector.Projection.Hash).
+func Hash(ctx context.Context, pool *pgxpool.Pool, gen int) (string, error) {
 	h := sha256.New()
 	for _, q := range []string{
 		fmt.Sprintf(`select r::text from %s.releases r order by release_id`, schema(gen)),
 		fmt.Sprintf(`select t::text from %s.tracks t order by track_id, release_id`, schema(gen)),
 	} {
-		rows, err := s.pool.Query(ctx, q)
+		rows, err := pool.Query(ctx, q)
 		if err != nil {
 			return "", fmt.Errorf("hash generation %d: %w", gen, err)
 		}
@@ -100,7 +107,7 @@ func (s *TrackDetails) Hash(ctx context.Context, gen int) (string, error) {
 
 // TrackIDsByISRC returns the ids of the live tracks with an ISRC, one per
 // release carrying the recording, in id order (an index look-up).
-func (s *TrackDetails) TrackIDsByISRC(ctx context.Context, isrc string) ([]int64, error) {
+func (s *Store) TrackIDsByISRC(ctx context.Context, isrc string) ([]int64, error) {
 	rows, err := s.pool.Query(ctx, `select distinct t.track_id from td.tracks t join td.releases r on r.release_id = t.release_id
 		where t.isrc = $1 and not r.purged order by t.track_id`, isrc)
 	if err != nil {
@@ -112,7 +119,7 @@ func (s *TrackDetails) TrackIDsByISRC(ctx context.Context, isrc string) ([]int64
 // TracksByUPC returns the tracks of the live release with a UPC/EAN as
 // offered in territory at now, in disc and track order: the release's own
 // rows, in one query (an index look-up on each table).
-func (s *TrackDetails) TracksByUPC(ctx context.Context, upc, territory string, now time.Time) ([]catalogue.Track, error) {
+func (s *Store) TracksByUPC(ctx context.Context, upc, territory string, now time.Time) ([]catalogue.Track, error) {
 	rows, err := s.pool.Query(ctx, `select `+trackColumns+`
 		from td.releases r join td.tracks t on t.release_id = r.release_id
 		where r.upc = $1 and not r.purged order by r.release_id, t.disc, t.number`, upc)

@@ -1,4 +1,4 @@
-package projectionpg
+package trackdetailspg
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // belongs to, and whether that release is purged (true, too, for a row
 // whose release row is missing). It streams the rows; fn's error stops it.
 // Checkers use it to find rows that should not exist, or are missing.
-func (s *TrackDetails) TrackKeys(ctx context.Context, fn func(trackID, releaseID int64, releasePurged bool) error) error {
+func (s *Store) TrackKeys(ctx context.Context, fn func(trackID, releaseID int64, releasePurged bool) error) error {
 	rows, err := s.pool.Query(ctx, `select t.track_id, t.release_id, coalesce(r.purged, true)
 		from td.tracks t left join td.releases r on r.release_id = t.release_id
 		order by t.track_id, t.release_id`)

@@ -1,4 +1,4 @@
-package projections
+package trackdetails
 
 import (
 	"encoding/base64"

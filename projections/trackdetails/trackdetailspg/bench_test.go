@@ -1,4 +1,4 @@
-package projectionpg_test
+package trackdetailspg_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 // The replay benchmarks feed a rebuild's shadow generation the way the
@@ -183,7 +184,7 @@ func replay(ctx context.Context, w *projectionpg.Writer, l *benchLog) (int, erro
 // a rebuild's shadow generation (no secondary indexes yet).
 type shadow struct {
 	pool  *pgxpool.Pool
-	store *projectionpg.TrackDetails
+	store *trackdetailspg.Store
 	gen   int
 }
 
@@ -194,7 +195,7 @@ func newShadow(tb testing.TB) shadow {
 	if err := projectionpg.Migrate(ctx, pool); err != nil {
 		tb.Fatal(err)
 	}
-	store, err := projectionpg.NewTrackDetails(pool)
+	store, err := trackdetailspg.New(pool)
 	if err != nil {
 		tb.Fatal(err)
 	}

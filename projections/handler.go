@@ -8,11 +8,6 @@ import (
 	"github.com/catalog-org/catalog/events"
 )
 
-// TrackDetailsName names the track-details projection: its consumer group
-// suffix and its checkpoint rows. It is a stable API; renaming it rebuilds
-// the read model from offset zero under a new group.
-const TrackDetailsName = "track-details"
-
 // Checkpoint is a projection's position in one partition: the next offset
 // to consume.
 type Checkpoint struct {
@@ -76,8 +71,9 @@ type ReleaseVersion struct {
 	Version int64
 }
 
-// TrackDetailsStore persists one generation of the track-details read model.
-type TrackDetailsStore interface {
+// BatchStore persists one generation of a projection's read model
+// (projectionpg.Writer).
+type BatchStore interface {
 	// Apply applies the items in order, parks the poison ones and those
 	// behind a parked event of the same release, and stores cp, all in one
 	// transaction.
@@ -90,19 +86,22 @@ type Invalidator interface {
 	Invalidate(ctx context.Context, inv Invalidation) error
 }
 
-// TrackDetails projects release events into the track-details read model.
-type TrackDetails struct {
-	store TrackDetailsStore
+// Handler consumes a projection's events: it decodes each batch through
+// the event registry and has the generation's store apply it, parking what
+// cannot be applied, then sends the cache invalidation the batch owes. It
+// knows nothing of the projection it feeds; the store's Model does.
+type Handler struct {
+	store BatchStore
 	cache Invalidator
 	log   *slog.Logger
 }
 
-// NewTrackDetails builds the projection on store. cache may be nil.
-func NewTrackDetails(store TrackDetailsStore, cache Invalidator, log *slog.Logger) (*TrackDetails, error) {
+// NewHandler builds the handler of one generation on store. cache may be nil.
+func NewHandler(store BatchStore, cache Invalidator, log *slog.Logger) (*Handler, error) {
 	if store == nil || log == nil {
 		return nil, errors.New("projections: store and logger are required")
 	}
-	return &TrackDetails{store: store, cache: cache, log: log}, nil
+	return &Handler{store: store, cache: cache, log: log}, nil
 }
 
 // Decode reads a record into a Change: the envelope, upcast to the current
@@ -122,7 +121,7 @@ func Decode(r events.Record) (c Change, ok bool, err error) {
 // passed over. Their offsets are recorded all the same. An event whose
 // apply fails the same way twice is parked too (see applySplitting); a
 // transient error is returned for the consumer to retry the batch.
-func (p *TrackDetails) HandleBatch(ctx context.Context, b events.Batch) error {
+func (p *Handler) HandleBatch(ctx context.Context, b events.Batch) error {
 	items := make([]Item, len(b.Records))
 	for i, r := range b.Records {
 		it := Item{Record: r, Key: string(r.Key)}

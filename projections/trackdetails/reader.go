@@ -1,4 +1,4 @@
-package projections
+package trackdetails
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/catalog-org/catalog/domain/catalogue"
 	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/projections"
 )
 
 // TrackRow is a track's read-model content: enough to answer for any
@@ -52,8 +53,8 @@ type RowSource interface {
 // release and version the row reflects and when its read from the read
 // model began.
 type HotCache interface {
-	Get(ctx context.Context, generation, trackID int64) (payload []byte, at ReleaseVersion, ok bool, err error)
-	Fill(ctx context.Context, generation, trackID int64, at ReleaseVersion, payload []byte, readAt time.Time) (bool, error)
+	Get(ctx context.Context, generation, trackID int64) (payload []byte, at projections.ReleaseVersion, ok bool, err error)
+	Fill(ctx context.Context, generation, trackID int64, at projections.ReleaseVersion, payload []byte, readAt time.Time) (bool, error)
 }
 
 // CachedReader answers track look-ups from the hot cache and falls back to
@@ -105,7 +106,7 @@ func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
 	r.gen.Store(row.Generation)
 	if r.cache != nil {
 		if payload, err := json.Marshal(row); err == nil {
-			at := ReleaseVersion{Release: row.Track.Release.ID, Version: row.Version}
+			at := projections.ReleaseVersion{Release: row.Track.Release.ID, Version: row.Version}
 			if _, err := r.cache.Fill(ctx, row.Generation, id, at, payload, readAt); err != nil {
 				r.log.Debug("cache fill failed", "track", id, "err", err)
 			}
