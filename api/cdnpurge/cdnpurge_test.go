@@ -2,7 +2,6 @@ package cdnpurge_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/projectionredis"
 )
 
 // fixture is the read side on the real services: a track-details read
@@ -87,12 +87,22 @@ func newFixture(t testing.TB) *fixture {
 func (f *fixture) poisonTopic() string { return f.prefix + "cdn-purge.poison" }
 func (f *fixture) group() string       { return f.prefix + "cdn-purge" }
 
-// startProjector runs the track-details projector; the returned func stops
-// it and waits for it.
+// startProjector runs the track-details projector and its cache
+// invalidations (real Redis, a key space of the test's own); the returned
+// func stops them and waits for them.
 func (f *fixture) startProjector(t testing.TB) (stop func()) {
 	t.Helper()
+	cache, err := projectionredis.New(projectionredis.Config{Addr: testenv.RedisAddr(t), Prefix: f.prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := projections.NewInvalidations(f.store, cache, f.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopInv := f.run(t, func(ctx context.Context) error { return inv.Run(ctx) })
 	w := f.store.Writer(f.live)
-	proj, err := projections.NewTrackDetails(w, nil, f.log)
+	proj, err := projections.NewTrackDetails(w, inv, f.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +110,8 @@ func (f *fixture) startProjector(t testing.TB) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.run(t, func(ctx context.Context) error { return c.Run(ctx) })
+	stopProj := f.run(t, func(ctx context.Context) error { return c.Run(ctx) })
+	return func() { stopProj(); stopInv() }
 }
 
 // startPurger runs a purger on purge; the returned func stops it.
@@ -333,4 +344,3 @@ func cdnpurgeEndpoint(t testing.TB, base string) *cdnpurge.Endpoint {
 	return e
 }
 
-var _ = errors.New
