@@ -343,4 +343,3 @@ func cdnpurgeEndpoint(t testing.TB, base string) *cdnpurge.Endpoint {
 	}
 	return e
 }
-

@@ -74,6 +74,9 @@ func scanPoisoned(ctx context.Context, cfg PoisonConfig, fn func(p Poisoned, don
 	}
 	sc := saramaConfig("catalog-cdn-poison")
 	sc.Consumer.Offsets.AutoCommit.Enable = false
+	// With errors returned, closing a partition offset manager waits for
+	// someone to read them; they are logged by sarama instead.
+	sc.Consumer.Return.Errors = false
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return fmt.Errorf("connect kafka: %w", err)
@@ -111,7 +114,9 @@ func scanPartition(ctx context.Context, cfg PoisonConfig, client sarama.Client, 
 	if err != nil {
 		return fmt.Errorf("offset of %s/%d: %w", cfg.Topic, part, err)
 	}
-	defer pom.Close()
+	// Released by the offset manager's next commit or Close (pom.Close would
+	// wait for that here).
+	defer pom.AsyncClose()
 	from, _ := pom.NextOffset()
 	if from < 0 {
 		if from, err = client.GetOffset(cfg.Topic, part, sarama.OffsetOldest); err != nil {
@@ -130,8 +135,6 @@ func scanPartition(ctx context.Context, cfg PoisonConfig, client sarama.Client, 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-pc.Errors():
-			return fmt.Errorf("read %s/%d: %w", cfg.Topic, part, err)
 		case m := <-pc.Messages():
 			p := Poisoned{Partition: part, Offset: m.Offset, At: m.Timestamp}
 			var typ, id string
@@ -154,9 +157,6 @@ func scanPartition(ctx context.Context, cfg PoisonConfig, client sarama.Client, 
 			done := func() error {
 				pom.MarkOffset(m.Offset+1, "")
 				om.Commit()
-				if err := <-pomErr(pom); err != nil {
-					return fmt.Errorf("mark %s/%d@%d re-sent: %w", cfg.Topic, part, m.Offset, err)
-				}
 				return nil
 			}
 			if err := fn(p, done); err != nil {
@@ -167,17 +167,4 @@ func scanPartition(ctx context.Context, cfg PoisonConfig, client sarama.Client, 
 			}
 		}
 	}
-}
-
-// pomErr returns a channel that yields the partition offset manager's first
-// pending error, or nil when there is none.
-func pomErr(pom sarama.PartitionOffsetManager) <-chan error {
-	ch := make(chan error, 1)
-	select {
-	case e := <-pom.Errors():
-		ch <- e
-	default:
-		ch <- nil
-	}
-	return ch
 }
