@@ -28,7 +28,10 @@ down: ## stop everything `make up` and `make run` started
 
 run: up build ## start every role, load a sample catalogue, print the gateway URL, demo key and a curl
 	@mkdir -p $(DATA)/run
-	CATALOG_PID_FILE=$(DATA)/run/catalog.pid exec ./$(BIN) dev --sample $(SAMPLE)
+	. deployments/local/env.sh && CATALOG_PID_FILE=$(DATA)/run/catalog.pid \
+	  CATALOG_CDN_URL=http://127.0.0.1:$$CDN_PORT CATALOG_CDN_PURGE_URL=http://127.0.0.1:$$CDN_PORT \
+	  CATALOG_CDN_SERVICE_ID=$$CDN_SERVICE_ID CATALOG_CDN_PURGE_TOKEN=$$CDN_PURGE_TOKEN \
+	  exec ./$(BIN) dev --sample $(SAMPLE)
 
 vet: ## go vet
 	$(GO) vet ./...
@@ -74,7 +77,8 @@ bench-quick: up bench-tools ## the same set at 50k tracks, in a few minutes
 
 bench-parts: up bench-tools ## each part's own Go benchmarks (ingest, projection, API during a rebuild, proxies)
 	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
-	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/projectionpg/
+	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/trackdetails/trackdetailspg/
+	$(GO) test -run='^$$' -bench='^BenchmarkCDNPurge$$' -benchtime=1x -timeout=15m ./api/cdnpurge/
 	$(GO) test -tags bench -run='^$$' -bench='^(BenchmarkAPIDuringRebuild|BenchmarkProxies)$$' -benchtime=1x -timeout=30m ./bench/
 
 bench-tools: ## install wrk and nginx (Debian packages) when missing

@@ -334,6 +334,3 @@ func (h *handler) trackDetails(c echo.Context) error {
 		keys:     []string{trackKey(t.ID), releaseKey(t.Release.ID)},
 	})
 }
-
-func trackKey(id int64) string   { return "track-" + strconv.FormatInt(id, 10) }
-func releaseKey(id int64) string { return "release-" + strconv.FormatInt(id, 10) }

@@ -102,7 +102,9 @@
 // id that does not exist, short enough that a newly delivered track shows
 // up within seconds, and they carry Surrogate-Key track-<id> (or
 // isrc-<ISRC>, upc-<barcode>) so the purge for the delivery that creates
-// the resource also drops the cached "not found". A CDN that honours
+// the resource also drops the cached "not found"; a 2002 also carries
+// release-<id>, since a deal change names only the release. PurgeKeys
+// gives the keys a committed change must purge (api/cdnpurge sends them). A CDN that honours
 // public must sit behind the gateway (or key on the consumer key itself):
 // public lets a shared cache store answers to requests that carry an
 // Authorization header.

@@ -33,7 +33,7 @@ func (h *handler) trackByISRC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	isrcKey := "isrc-" + isrc.String()
+	keys := []string{isrcKey(isrc.String())}
 	now := h.cfg.Now()
 	known := false
 	for _, id := range ids {
@@ -46,20 +46,24 @@ func (h *handler) trackByISRC(c echo.Context) error {
 		}
 		known = true
 		if !t.Available() {
+			// The 404 2002 below is about this release too: a deal or
+			// takedown event names only the release, so its purge must
+			// reach the answer through release-<id>.
+			keys = append(keys, releaseKey(t.Release.ID))
 			continue
 		}
 		return h.ok(c, v, okBody{
 			envelope: envelope{Track: h.trackRep(t, v)},
 			tag:      "t" + strconv.FormatInt(t.ID, 10) + "-r" + strconv.FormatInt(t.Release.ID, 10),
 			sequence: t.Release.Sequence,
-			keys:     []string{trackKey(t.ID), releaseKey(t.Release.ID), isrcKey},
+			keys:     []string{trackKey(t.ID), releaseKey(t.Release.ID), keys[0]},
 		})
 	}
 	if known {
 		return &Error{Code: CodeNotAvailable, Message: "Track with ISRC " + isrc.String() + " is not available in " + v.country,
-			surrogateKeys: []string{isrcKey}}
+			surrogateKeys: keys}
 	}
-	return &Error{Code: CodeNotFound, Message: "No track found with ISRC " + isrc.String(), surrogateKeys: []string{isrcKey}}
+	return &Error{Code: CodeNotFound, Message: "No track found with ISRC " + isrc.String(), surrogateKeys: keys}
 }
 
 // releaseByUPC answers release/details/upc: the release with a barcode and

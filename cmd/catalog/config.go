@@ -50,9 +50,21 @@ type config struct {
 	TestHook           string
 	LogLevel           string
 	LogFormat          string
+	CDNURL             string
+	CDNPurgeURL        string
+	CDNServiceID       string
+	CDNPurgeToken      string
+	CDNMetricsAddr     string
 }
 
 func (c config) releasesTopic() string { return c.TopicPrefix + "releases" }
+
+// cdnPoisonTopic receives the CDN purges that failed past their retries.
+func (c config) cdnPoisonTopic() string { return c.TopicPrefix + "cdn-purge.poison" }
+
+// cdnPurgeGroup is the CDN purger's consumer group (a stable API); the
+// group + ".resend" marks the poisoned purges already sent again.
+func (c config) cdnPurgeGroup() string { return c.GroupPrefix + "cdn-purge" }
 
 // projector is the configuration the projectors of every projection share.
 func (c config) projector() projector.Config {
@@ -104,6 +116,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		TestHook:           get("CATALOG_TEST_HOOK", ""),
 		LogLevel:           get("CATALOG_LOG_LEVEL", "info"),
 		LogFormat:          get("CATALOG_LOG_FORMAT", "text"),
+		CDNURL:             get("CATALOG_CDN_URL", ""),
+		CDNPurgeURL:        get("CATALOG_CDN_PURGE_URL", ""),
+		CDNServiceID:       get("CATALOG_CDN_SERVICE_ID", "local"),
+		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN", ""),
+		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR", "127.0.0.1:8085"),
 	}
 	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
 	if err != nil || duty <= 0 || duty > 1 {

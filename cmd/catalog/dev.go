@@ -64,6 +64,9 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, sample int, out i
 	g.Go(func() error { return projectorRole(gctx, cfg, log.With("role", "project"), pool) })
 	g.Go(func() error { return apiRole(gctx, cfg, log.With("role", "api"), pool) })
 	g.Go(func() error { return gatewayRole(gctx, cfg, log.With("role", "gateway"), pool) })
+	if cfg.CDNPurgeURL != "" {
+		g.Go(func() error { return cdnPurgeRole(gctx, cfg, log.With("role", "cdn-purge"), pool) })
+	}
 	if sample > 0 {
 		g.Go(func() error {
 			var svc *ingest.Service
@@ -139,14 +142,18 @@ func loadSample(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	}
 	curl := fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB&usageTypes=download,subscriptionstreaming&oauth_consumer_key=%s",
 		cfg.GatewayAddr, first, url.QueryEscape(key))
+	cdn := ""
+	if cfg.CDNURL != "" {
+		cdn = fmt.Sprintf("  cdn:       %s (Varnish in front of the gateway; same paths and keys)\n", cfg.CDNURL)
+	}
 	fmt.Fprintf(out, `
 catalog is running (Ctrl-C stops it).
 
   gateway:   http://%s
-  demo key:  %s
+%s  demo key:  %s
   try:       curl '%s'
 
-`, cfg.GatewayAddr, key, curl)
+`, cfg.GatewayAddr, cdn, key, curl)
 	return nil
 }
 

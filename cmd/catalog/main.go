@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		projectionsCommand(cfg, log),
 		roleCommand("api", "Serve the catalogue API (7digital track/details)", cfg, log, runAPIRole),
 		roleCommand("gateway", "Serve the public gateway (client identity, proxy to the API)", cfg, log, runGatewayRole),
+		roleCommand("cdn-purge", "Purge the CDN's surrogate keys after each committed change of a release", cfg, log, runCDNPurgeRole),
+		cdnCommand(cfg, log),
 		clientsCommand(cfg, log),
 		eventsCommand(cfg, log),
 		outboxCommand(cfg, log),

@@ -36,7 +36,10 @@ func (c config) kafka(clientID string) events.KafkaConfig {
 }
 
 func (c config) topics() []events.TopicSpec {
-	return []events.TopicSpec{{Name: c.releasesTopic(), Partitions: c.TopicPartitions, ReplicationFactor: c.TopicReplication}}
+	return []events.TopicSpec{
+		{Name: c.releasesTopic(), Partitions: c.TopicPartitions, ReplicationFactor: c.TopicReplication},
+		{Name: c.cdnPoisonTopic(), Partitions: 1, ReplicationFactor: c.TopicReplication},
+	}
 }
 
 func connectPostgres(ctx context.Context, cfg config) (*pgxpool.Pool, error) {

@@ -6,6 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 stop_pid "$RUN_DIR/catalog.pid" "catalog" "catalog dev"
+stop_pid "$RUN_DIR/varnish.pid" "varnishd" "varnish"
 stop_pid "$RUN_DIR/kafka.pid" "kafka.Kafka" "kafka"
 stop_pid "$RUN_DIR/redis.pid" "redis-server" "redis"
 

@@ -10,10 +10,17 @@ PG_PORT="${CATALOG_PG_PORT:-55432}"
 REDIS_PORT="${CATALOG_REDIS_PORT:-56379}"
 KAFKA_PORT="${CATALOG_KAFKA_PORT:-59092}"
 KAFKA_CONTROLLER_PORT="${CATALOG_KAFKA_CONTROLLER_PORT:-59093}"
+# The local CDN (Varnish) in front of the gateway, and its purge endpoint's
+# service id and token (the purger reads the same values).
+CDN_PORT="${CATALOG_CDN_PORT:-56081}"
+GATEWAY_ADDR="${CATALOG_GATEWAY_ADDR:-127.0.0.1:8080}"
+CDN_SERVICE_ID="${CATALOG_CDN_SERVICE_ID:-local}"
+CDN_PURGE_TOKEN="${CATALOG_CDN_PURGE_TOKEN:-local-purge-token}"
 
 PG_DIR="$DATA_DIR/postgres"
 REDIS_DIR="$DATA_DIR/redis"
 KAFKA_DIR="$DATA_DIR/kafka"
+VARNISH_DIR="$DATA_DIR/varnish"
 RUN_DIR="$DATA_DIR/run"
 LOG_DIR="$DATA_DIR/log"
 

@@ -16,6 +16,9 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 # kcat: the generic Kafka client analysts use on the stream (and a test does).
 command -v kcat >/dev/null || missing+=(kcat)
+# Varnish with vmod xkey: the local CDN in front of the gateway.
+command -v varnishd >/dev/null || missing+=(varnish)
+ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1 || missing+=(varnish-modules)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   as_root apt-get update -qq
@@ -134,7 +137,32 @@ start_kafka() {
   die "kafka did not become ready within 120 s"
 }
 
+# --- Varnish (the local CDN) -------------------------------------------------
+start_varnish() {
+  mkdir -p "$VARNISH_DIR"
+  if pid_alive "$RUN_DIR/varnish.pid" varnishd; then
+    log "varnish: already running on 127.0.0.1:$CDN_PORT"
+    return
+  fi
+  port_open "$CDN_PORT" && die "port $CDN_PORT is taken by another process"
+  sed -e "s|@BACKEND_HOST@|${GATEWAY_ADDR%:*}|g" -e "s|@BACKEND_PORT@|${GATEWAY_ADDR##*:}|g" \
+      -e "s|@SERVICE_ID@|$CDN_SERVICE_ID|g" -e "s|@PURGE_TOKEN@|$CDN_PURGE_TOKEN|g" \
+      "$REPO_ROOT/deployments/local/varnish.vcl" >"$VARNISH_DIR/catalog.vcl"
+  log "varnish: starting on 127.0.0.1:$CDN_PORT in front of the gateway ($GATEWAY_ADDR)"
+  # -j none: no privilege separation, so it runs as whoever runs make up and
+  # keeps its working directory under $DATA_DIR.
+  varnishd -j none -n "$VARNISH_DIR/work" -a "127.0.0.1:$CDN_PORT" -T none -P "$RUN_DIR/varnish.pid" \
+    -f "$VARNISH_DIR/catalog.vcl" -s malloc,128m -p default_grace=0 >"$LOG_DIR/varnish.log" 2>&1 \
+    || { cat "$LOG_DIR/varnish.log" >&2; die "varnish did not start"; }
+  for _ in $(seq 1 100); do
+    port_open "$CDN_PORT" && return
+    sleep 0.1
+  done
+  die "varnish did not listen on 127.0.0.1:$CDN_PORT"
+}
+
 start_postgres
 start_redis
 start_kafka
-log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, kafka 127.0.0.1:$KAFKA_PORT (data and logs in $DATA_DIR)"
+start_varnish
+log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, kafka 127.0.0.1:$KAFKA_PORT, cdn http://127.0.0.1:$CDN_PORT (data and logs in $DATA_DIR)"
