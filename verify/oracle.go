@@ -154,7 +154,7 @@ func (o *Oracle) hold(key string, id int64, reason string, tracks ...release.Tra
 
 // Apply folds one decoded event of the release with record key key. ev is
 // a release.Payload (Delivered, MetadataChanged, TracksChanged, DealsReplaced,
-// TakenDown or Purged; seq is its ce_sequence.
+// TakenDown, Purged or OwnersChanged); seq is its ce_sequence.
 func (o *Oracle) Apply(key string, seq int64, ev any) {
 	o.stats.Events++
 	id, tracks := eventRelease(ev)
