@@ -20,9 +20,17 @@ func (noTracks) Track(context.Context, int64, string, time.Time) (catalogue.Trac
 	return catalogue.Track{}, catalogue.ErrTrackNotFound
 }
 
-func (noTracks) TrackIDsByISRC(context.Context, string) ([]int64, error) { return nil, nil }
-func (noTracks) TracksByUPC(context.Context, string, string, time.Time) ([]catalogue.Track, error) {
+func (noTracks) TracksByISRC(context.Context, string) ([]catalogue.IdentifiedTrack, error) {
 	return nil, nil
+}
+func (noTracks) ReleaseByGTIN(context.Context, string) (catalogue.IdentifiedRelease, bool, error) {
+	return catalogue.IdentifiedRelease{}, false, nil
+}
+func (noTracks) ReleaseByGRid(context.Context, string) (catalogue.IdentifiedRelease, bool, error) {
+	return catalogue.IdentifiedRelease{}, false, nil
+}
+func (noTracks) ReleasesByParty(context.Context, string, int, int) ([]catalogue.IdentifiedRelease, int, error) {
+	return nil, 0, nil
 }
 
 // TestOpenAPIDescribesEveryRoute checks that the OpenAPI document is a
@@ -78,8 +86,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			t.Errorf("non-GET route %s", r)
 		}
 	}
-	if len(served) != 6 {
-		t.Errorf("served %d routes, want 6: %q", len(served), served)
+	if len(served) != 10 {
+		t.Errorf("served %d routes, want 10: %q", len(served), served)
 	}
 
 	plain, err := newEcho(Config{}, noTracks{}, slog.New(slog.NewTextHandler(io.Discard, nil)))

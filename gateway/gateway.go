@@ -206,6 +206,10 @@ var catalogueRoutes = []route{
 	{"/track/details/isrc", ServiceIdentifiers},
 	{"/1.2/release/details/upc", ServiceIdentifiers},
 	{"/release/details/upc", ServiceIdentifiers},
+	{"/1.2/release/details/grid", ServiceIdentifiers},
+	{"/release/details/grid", ServiceIdentifiers},
+	{"/1.2/party/releases", ServiceIdentifiers},
+	{"/party/releases", ServiceIdentifiers},
 }
 
 // NewHandler returns the gateway's HTTP handler.

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/identifiers"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 )
 
@@ -65,7 +66,7 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 
 	var inPlace, noWait, pause, resume bool
 	rebuild := &cobra.Command{
-		Use:   "rebuild track-details",
+		Use:   "rebuild track-details|identifiers",
 		Short: "Rebuild the read model from offset zero (zero downtime unless --in-place), with progress",
 		Long: `Starts a rebuild of the track-details read model from offset zero of every partition, or
 attaches to the one under way, shows its progress, and swaps the new generation in once it has
@@ -80,8 +81,11 @@ generation's tables, consumer group and cached entries are then dropped.
 Kafka and Postgres, its tables are emptied and replayed (the API serves partial data meanwhile).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == identifiers.Name {
+				return rebuildIdentifiers(cmd, cfg, log, inPlace, noWait, pause, resume)
+			}
 			if args[0] != projections.TrackDetailsName {
-				return fmt.Errorf("unknown read model %q (known: %s)", args[0], projections.TrackDetailsName)
+				return fmt.Errorf("unknown read model %q (known: %s, %s)", args[0], projections.TrackDetailsName, identifiers.Name)
 			}
 			return with(cmd, func(store *projectionpg.TrackDetails, rb *projections.Rebuilder) error {
 				ctx := cmd.Context()
@@ -196,10 +200,20 @@ Kafka and Postgres, its tables are emptied and replayed (the API serves partial 
 	}
 	var hashGen int
 	hash := &cobra.Command{
-		Use:   "hash",
+		Use:   "hash [track-details|identifiers]",
 		Short: "Print a content hash of a generation of the read model (default: the live one)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] == identifiers.Name {
+				h, err := identifiersHash(cmd.Context(), cfg, hashGen)
+				if err == nil {
+					fmt.Fprintln(cmd.OutOrStdout(), h)
+				}
+				return err
+			}
+			if len(args) == 1 && args[0] != projections.TrackDetailsName {
+				return fmt.Errorf("unknown read model %q (known: %s, %s)", args[0], projections.TrackDetailsName, identifiers.Name)
+			}
 			return with(cmd, func(store *projectionpg.TrackDetails, _ *projections.Rebuilder) error {
 				gen := hashGen
 				if gen == 0 {
