@@ -110,13 +110,15 @@ func (Model) BuildIndexes(ctx context.Context, tx pgx.Tx, gen int) error {
 }
 
 // Expose implements projectionpg.Model: the views idf.releases,
-// idf.tracks and idf.parties show generation gen.
+// idf.tracks and idf.parties show generation gen. They are replaced in the
+// order every read names them (read.go), so a read waits for the swap
+// rather than deadlocking with it.
 func (Model) Expose(ctx context.Context, tx pgx.Tx, gen int) error {
 	_, err := tx.Exec(ctx, fmt.Sprintf(`
 		create schema if not exists idf;
-		drop view if exists idf.parties;
-		drop view if exists idf.tracks;
 		drop view if exists idf.releases;
+		drop view if exists idf.tracks;
+		drop view if exists idf.parties;
 		create view idf.releases as select %[2]d as generation, * from %[1]s.releases;
 		create view idf.tracks as select %[2]d as generation, * from %[1]s.tracks;
 		create view idf.parties as select %[2]d as generation, * from %[1]s.parties;`, schema(gen), gen))
