@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
@@ -208,4 +210,79 @@ func TestRebuildIsIndependent(t *testing.T) {
 	if cps, err := td.Checkpoints(ctx, tdLive.Number); err != nil || len(cps) != 1 || cps[0].Next != int64(len(its)) {
 		t.Errorf("track-details checkpoints: %+v %v", cps, err)
 	}
+}
+
+// TestReadsDuringSwaps reads the identifiers read model from several
+// goroutines while rebuilds are swapped in one after another: no read
+// fails (a read and a swap taking the views' locks in different orders
+// deadlock, and Postgres aborts one of them).
+func TestReadsDuringSwaps(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s, err := identifierspg.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	its := logOf()
+	apply(t, s, live.Number, its, len(its))
+
+	stop := make(chan struct{})
+	errs := make(chan error, 1000)
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var err error
+				switch w % 3 {
+				case 0:
+					_, _, err = s.ReleaseByGTIN(ctx, "00724349501058")
+				case 1:
+					_, err = s.TracksByISRC(ctx, "USCA29600191")
+				case 2:
+					_, _, err = s.ReleasesByParty(ctx, label, 1, 10)
+				}
+				reads.Add(1)
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 15; i++ {
+		next, err := s.StartRebuild(ctx, false, projections.Target{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply(t, s, next.Number, its, len(its))
+		if err := s.BuildIndexes(ctx, next.Number); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Swap(ctx, next.Number); err != nil {
+			t.Errorf("swap %d: %v", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a read during the swaps failed: %v", err)
+	}
+	t.Logf("%d reads during 15 swaps", reads.Load())
 }
