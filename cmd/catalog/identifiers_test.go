@@ -142,7 +142,7 @@ func TestIdentifiersProjection(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := 0; i < 20000; i++ { // bounded; stopped when the rebuild is done
+			for i := 0; i < 1500; i++ { // bounded (the partner key has a daily quota of 4000); stopped when the rebuild is done
 				select {
 				case <-stop:
 					return
