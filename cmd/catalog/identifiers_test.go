@@ -45,7 +45,8 @@ func loadSentCatalogue(t testing.TB, s stack, seed uint64, n int) {
 // track/details still serves the track), it is rebuilt on its own with
 // `catalog projections rebuild identifiers` to its former content while
 // the track-details and identifiers APIs are under load with no error,
-// and track-details' generation and content are untouched.
+// track-details' generation and content are untouched, and an operator's
+// transfer moves the release between the parties' lists.
 func TestIdentifiersProjection(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -188,6 +189,28 @@ func TestIdentifiersProjection(t *testing.T) {
 	if after := liveHash(t, s); after != tdBefore {
 		t.Errorf("track-details content changed by the identifiers rebuild")
 	}
+
+	// An operator's transfer of the album (its current content, from the
+	// new owner) reaches the log as owners-changed: the album leaves its
+	// old owners' lists and joins the new owner's.
+	newOwner := "PADPIDA0000000NEW"
+	transfer := filepath.Join(t.TempDir(), "transfer.json")
+	body := strings.Replace(dandyRelease, `"messageId": "e2e-1"`, `"sender": "`+newOwner+`", "messageId": "e2e-transfer"`, 1)
+	if err := os.WriteFile(transfer, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.run(t, "ingest", "--quiet", "--override-owner", transfer); !strings.Contains(out, "1 accepted") {
+		t.Fatalf("transfer: %s", out)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		for party, want := range map[string]string{newOwner: `totalItems="1"`, "PADPIDA2014072901K": `totalItems="0"`, "PADPIDA2007040502I": `totalItems="0"`} {
+			if status, b := lookup("/1.2/party/releases?partyId=" + party); status != http.StatusOK || !strings.Contains(b, want) {
+				return fmt.Errorf("after the transfer, party %s: %d %s", party, status, b)
+			}
+		}
+		return nil
+	})
+
 	var st projStatus
 	if err := json.Unmarshal([]byte(s.run(t, "projections", "status", "--json")), &st); err != nil || len(st.Generations) == 0 ||
 		st.Generations[0].Generation != 1 || st.Generations[0].State != "live" {
