@@ -56,7 +56,7 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 	}
 	defer db.Close(context.Background())
 	var total int64
-	if err := db.QueryRow(ctx, `select sum(next_offset) from projection_checkpoints where generation = 1`).Scan(&total); err != nil {
+	if err := db.QueryRow(ctx, `select sum(next_offset) from projection_checkpoints where projection = 'track-details' and generation = 1`).Scan(&total); err != nil {
 		t.Fatal(err)
 	}
 	if total < 1000 {
@@ -64,7 +64,7 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 	}
 	done := func(gen int) int64 {
 		var n int64
-		_ = db.QueryRow(ctx, `select coalesce(sum(next_offset), 0) from projection_checkpoints where generation = $1`, gen).Scan(&n)
+		_ = db.QueryRow(ctx, `select coalesce(sum(next_offset), 0) from projection_checkpoints where projection = 'track-details' and generation = $1`, gen).Scan(&n)
 		return n
 	}
 
@@ -91,7 +91,7 @@ func TestReplaySurvivesKillsAndSharing(t *testing.T) {
 		t.Fatalf("after a replay with 3 kills: hash %s, built by two projectors %s", got, shared)
 	}
 	var stale int64
-	if err := db.QueryRow(ctx, `select coalesce(sum(stale), 0) from projection_checkpoints where generation = 2`).Scan(&stale); err != nil {
+	if err := db.QueryRow(ctx, `select coalesce(sum(stale), 0) from projection_checkpoints where projection = 'track-details' and generation = 2`).Scan(&stale); err != nil {
 		t.Fatal(err)
 	}
 	if stale != 0 {
