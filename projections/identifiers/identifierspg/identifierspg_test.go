@@ -2,11 +2,13 @@ package identifierspg_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
@@ -285,4 +287,89 @@ func TestReadsDuringSwaps(t *testing.T) {
 		t.Errorf("a read during the swaps failed: %v", err)
 	}
 	t.Logf("%d reads during 15 swaps", reads.Load())
+}
+
+// record encodes ev as the log carries it.
+func record(t *testing.T, off, seq int64, key string, ev release.Payload) events.Record {
+	t.Helper()
+	env, err := events.NewEnvelope(ev.EventType(), release.SchemaVersions[ev.EventType()], "/test", key, seq, time.Now(), "", ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.Record{Topic: "releases", Offset: off, Key: []byte(key), Value: env.Data, Headers: env.Headers()}
+}
+
+// TestPoisonParkedUnderIdentifiers: a poison record and the events behind
+// it are parked under the identifiers projection (not track-details'),
+// the rest of the batch is applied, and a retry with a repaired payload
+// applies the queue in order.
+func TestPoisonParkedUnderIdentifiers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	td, err := projectionpg.NewTrackDetails(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := identifierspg.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := release.Delivered{ReleaseID: 7, Metadata: release.Metadata{UPC: "5012345678900", Title: "Repaired"},
+		Tracks: []release.TrackInfo{track(71, "GBAAA0000071", 1)}, Deals: []release.Deal{}, Owners: []string{label}}
+	poison := record(t, 0, 1, "K", good)
+	poison.Value = []byte(`{"releaseId": "seven"`)
+	behind := record(t, 1, 2, "K", release.OwnersChanged{ReleaseID: 7, Owners: []string{other}})
+	next := record(t, 2, 1, "L", release.Delivered{ReleaseID: 8, Metadata: release.Metadata{GRid: "A1", Title: "Other"},
+		Tracks: []release.TrackInfo{track(81, "GBAAA0000081", 1)}, Deals: []release.Deal{}})
+	var items []projections.Item
+	for _, r := range []events.Record{poison, behind, next} {
+		it := projections.Item{Record: r, Key: string(r.Key)}
+		c, _, err := projections.Decode(r)
+		if err != nil {
+			it.Poison = err.Error()
+		} else {
+			it.Change = &c
+		}
+		items = append(items, it)
+	}
+	res, err := s.Writer(live.Number).Apply(ctx, projections.Checkpoint{Topic: "releases", NextOffset: 3}, items)
+	if err != nil || res.Parked != 2 || res.Applied != 1 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	parked, err := s.ListParked(ctx)
+	if err != nil || len(parked) != 2 || parked[0].Key != "K" || parked[1].Behind == nil {
+		t.Fatalf("identifiers' parked events: %+v %v", parked, err)
+	}
+	if p, err := td.ListParked(ctx); err != nil || len(p) != 0 {
+		t.Errorf("track-details sees identifiers' parked events: %+v %v", p, err)
+	}
+	if _, found, _ := s.ReleaseByGRid(ctx, "A1"); !found {
+		t.Error("the event of another release was not applied")
+	}
+
+	repaired, err := json.Marshal(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplacePayload(ctx, parked[0].ID, repaired); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Retry(ctx, parked[0].ID); err != nil || n != 2 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+	r, found, err := s.ReleaseByGTIN(ctx, "05012345678900")
+	if err != nil || !found || r.Title != "Repaired" || !slices.Equal(r.Owners, []string{other}) || r.Sequence != 2 {
+		t.Errorf("after the retry: %+v %v %v", r, found, err)
+	}
+	if p, err := s.ListParked(ctx); err != nil || len(p) != 0 {
+		t.Errorf("still parked after the retry: %+v %v", p, err)
+	}
 }
