@@ -101,8 +101,10 @@ func ReleaseOf(ev events.Payload) int64 {
 // Fold applies one event to the in-memory rows unless the release already
 // reflects its sequence number (a redelivery: it returns false, stale).
 // Only a first delivery creates a release. Deal events change no
-// identifier: they advance the release's version in memory and write
-// nothing. Events are facts: Fold never rejects one (Validate runs first).
+// identifier, but the row's version follows every event all the same: a
+// version that skipped them would depend on where the log was cut into
+// batches, and a rebuild would differ from the live generation. Events
+// are facts: Fold never rejects one (Validate runs first).
 func Fold(rows map[int64]*Release, c projections.Change) bool {
 	id := ReleaseOf(c.Event)
 	r := rows[id]
@@ -116,7 +118,6 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 	if _, first := c.Event.(release.Delivered); !r.Exists && !first {
 		return false
 	}
-	dirty := true
 	switch ev := c.Event.(type) {
 	case release.Delivered:
 		r.Exists, r.Purged = true, false
@@ -136,11 +137,8 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 		r.Owners = slices.Clone(ev.Owners)
 	case release.Purged:
 		r.Purged, r.Tracks, r.TracksSet = true, nil, true
-	default:
-		dirty = false
 	}
-	r.Version = c.Sequence
-	r.Dirty = r.Dirty || dirty
+	r.Version, r.Dirty = c.Sequence, true
 	return true
 }
 

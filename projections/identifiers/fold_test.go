@@ -14,7 +14,7 @@ func change(seq int64, ev release.Payload) projections.Change {
 }
 
 // TestFold folds a release's life: delivered with owners, metadata and
-// tracks changed, a deal change that writes nothing, a transfer, a purge,
+// tracks changed, a deal change (only the version moves), a transfer, a purge,
 // a redelivery written before owners were in the log, and duplicates.
 func TestFold(t *testing.T) {
 	t.Parallel()
@@ -35,8 +35,9 @@ func TestFold(t *testing.T) {
 	if identifiers.Fold(rows, change(1, release.Delivered{ReleaseID: 1})) {
 		t.Error("a redelivered event was applied")
 	}
+	// A deal change changes no identifier; the row's version follows it.
 	r.Dirty = false
-	if !identifiers.Fold(rows, change(2, release.DealsReplaced{ReleaseID: 1})) || r.Dirty || r.Version != 2 {
+	if !identifiers.Fold(rows, change(2, release.DealsReplaced{ReleaseID: 1})) || !r.Dirty || r.Version != 2 || r.Title != "R" {
 		t.Errorf("deals: dirty %v version %d", r.Dirty, r.Version)
 	}
 	identifiers.Fold(rows, change(3, release.MetadataChanged{ReleaseID: 1, Metadata: release.Metadata{UPC: "724349501058", GRid: "A1", Title: "R2"}}))

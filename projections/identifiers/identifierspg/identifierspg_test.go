@@ -53,6 +53,8 @@ func logOf() []projections.Item {
 	add(3, release.TracksChanged{ReleaseID: 1, Tracks: []release.TrackInfo{track(11, "USCA29600191", 1)}})
 	add(2, release.OwnersChanged{ReleaseID: 120, Owners: []string{other}})
 	add(2, release.Purged{ReleaseID: 121})
+	// A deal change as a release's last event.
+	add(2, release.DealsReplaced{ReleaseID: 3, Deals: []release.Deal{}})
 	// A duplicate of an applied event changes nothing.
 	add(1, release.Delivered{ReleaseID: 1, Metadata: release.Metadata{Title: "duplicate"}})
 	return its
@@ -371,5 +373,39 @@ func TestPoisonParkedUnderIdentifiers(t *testing.T) {
 	}
 	if p, err := s.ListParked(ctx); err != nil || len(p) != 0 {
 		t.Errorf("still parked after the retry: %+v %v", p, err)
+	}
+}
+
+// TestContentIsIndependentOfBatches folds the log event by event and in
+// one batch into two generations: the same content (a crash, a restart or
+// another projector process cuts the log into other batches).
+func TestContentIsIndependentOfBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s, err := identifierspg.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	its := logOf()
+	apply(t, s, live.Number, its, 1)
+	next, err := s.StartRebuild(ctx, false, projections.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, next.Number, its, len(its))
+	a, err := s.Hash(ctx, live.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Hash(ctx, next.Number); err != nil || a != b {
+		t.Errorf("event by event: %s; in one batch: %s (%v)", a, b, err)
 	}
 }
