@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/catalog-org/catalog/events"
@@ -57,10 +59,34 @@ func openIdentifiers(ctx context.Context, pool *pgxpool.Pool) (*identifierspg.St
 	return store, live, err
 }
 
+// identifiersMetered counts a generation's batches in the projector's
+// metrics under projection="identifiers".
+type identifiersMetered struct {
+	inner projections.TrackDetailsStore
+	m     *projectorMetrics
+	gen   string
+}
+
+func (s identifiersMetered) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (projections.ApplyResult, error) {
+	start := time.Now()
+	res, err := s.inner.Apply(ctx, cp, items)
+	if err != nil {
+		return res, err
+	}
+	l := prometheus.Labels{"projection": identifiers.Name, "generation": s.gen}
+	s.m.batchTime.With(l).Observe(time.Since(start).Seconds())
+	s.m.batchSize.With(l).Observe(float64(len(items)))
+	s.m.applied.With(l).Add(float64(res.Applied))
+	s.m.stale.With(l).Add(float64(res.Stale))
+	s.m.parked.With(l).Add(float64(res.Parked))
+	return res, nil
+}
+
 // runIdentifiersProjector feeds the identifiers read model: a consumer per
 // active generation (the live one and a rebuild), a rebuilding generation
-// throttled like track-details'. It has no cache to invalidate.
-func runIdentifiersProjector(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) error {
+// throttled like track-details', its batches counted in metrics. It has
+// no cache to invalidate.
+func runIdentifiersProjector(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, metrics *projectorMetrics) error {
 	log = log.With("projection", identifiers.Name)
 	store, live, err := openIdentifiers(ctx, pool)
 	if err != nil {
@@ -70,9 +96,9 @@ func runIdentifiersProjector(ctx context.Context, cfg config, log *slog.Logger, 
 	liveGen.Store(int64(live.Number))
 	run := func(ctx context.Context, gen int) error {
 		w := store.Writer(gen)
-		var applier projections.TrackDetailsStore = w
+		var applier projections.TrackDetailsStore = identifiersMetered{inner: w, m: metrics, gen: strconv.Itoa(gen)}
 		if cfg.RebuildDuty < 1 {
-			applier = throttledStore{inner: w, duty: cfg.RebuildDuty, throttle: func() bool { return liveGen.Load() != int64(gen) }}
+			applier = throttledStore{inner: applier, duty: cfg.RebuildDuty, throttle: func() bool { return liveGen.Load() != int64(gen) }}
 		}
 		glog := log.With("generation", gen)
 		// projections.TrackDetails is the shared batch handler (decode

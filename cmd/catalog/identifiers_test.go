@@ -83,6 +83,10 @@ func TestIdentifiersProjection(t *testing.T) {
 		}
 		return nil
 	})
+	// The projector counts identifiers' batches under its name.
+	if _, _, metrics := get(t, "http://"+s.projector+"/metrics"); !strings.Contains(metrics, `catalog_projection_events_applied_total{generation="1",projection="identifiers"}`) {
+		t.Errorf("/metrics lacks identifiers' applied events")
+	}
 	// The generated releases' sender, paged in a stable order.
 	var ids []int64
 	for page := 1; ; page++ {

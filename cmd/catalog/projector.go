@@ -371,7 +371,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return projections.Supervise(gctx, active, run, time.Second, log) })
-	g.Go(func() error { return runIdentifiersProjector(gctx, cfg, log, pool) })
+	g.Go(func() error { return runIdentifiersProjector(gctx, cfg, log, pool, metrics) })
 	if inv != nil {
 		g.Go(func() error { return inv.Run(gctx) })
 	}
