@@ -641,12 +641,17 @@ func TestReleaseByGRidAndPartyReleases(t *testing.T) {
 		!strings.Contains(rec.Body.String(), `<releases page="1" pageSize="10" totalItems="12">`) {
 		t.Errorf("party page XML: %d %s", rec.Code, rec.Body)
 	}
+	// A party named as delivered (not a DPID) is one surrogate key.
+	if rec := get(t, h, "/party/releases?partyId=Some%20Label"); rec.Code != http.StatusOK || rec.Header().Get("Surrogate-Key") != "party-Some%20Label" ||
+		!strings.Contains(rec.Body.String(), `totalItems="0"`) {
+		t.Errorf("party with a space: %d %q %s", rec.Code, rec.Header().Get("Surrogate-Key"), rec.Body)
+	}
 	for target, want := range map[string]string{
 		"/party/releases":                                     "Missing parameter partyId",
 		"/party/releases?partyId=P&pageSize=101":              "Value of parameter pageSize is not valid: 101",
 		"/party/releases?partyId=P&page=0":                    "Value of parameter page is not valid: 0",
 		"/party/releases?partyId=P&page=10001":                "Value of parameter page is not valid: 10001",
-		"/party/releases?partyId=" + strings.Repeat("x", 257): "Value of parameter partyId is not valid",
+		"/party/releases?partyId=" + strings.Repeat("x", 257): "Value of parameter partyId is not valid: (longer than 256 bytes)",
 	} {
 		if rec := get(t, h, target); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("%s: %d %s", target[:min(len(target), 60)], rec.Code, rec.Body)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -194,7 +195,7 @@ func (h *handler) partyReleases(c echo.Context) error {
 		return err
 	}
 	if len(party) > maxPartyID {
-		return invalidParameter("partyId", party[:maxPartyID]+"...")
+		return invalidParameter("partyId", "(longer than "+strconv.Itoa(maxPartyID)+" bytes)")
 	}
 	page, err := intParam(q, "page", 1, maxPage)
 	if err != nil {
@@ -222,7 +223,7 @@ func (h *handler) partyReleases(c echo.Context) error {
 		envelope: envelope{Releases: list},
 		tag:      "p" + strconv.Itoa(page) + "x" + strconv.Itoa(size) + "n" + strconv.Itoa(total),
 		sequence: seq,
-		keys:     []string{"party-" + party},
+		keys:     []string{"party-" + url.PathEscape(party)},
 	})
 }
 

@@ -33,8 +33,8 @@ func identifiersGroup(cfg config, gen int) string {
 // identifiersLog is the Kafka side of the identifiers projection's rebuilds.
 type identifiersLog struct{ cfg config }
 
-func (k identifiersLog) EndOffsets(context.Context) (projections.Target, error) {
-	return kafkaLog(k).EndOffsets(context.Background())
+func (k identifiersLog) EndOffsets(ctx context.Context) (projections.Target, error) {
+	return kafkaLog(k).EndOffsets(ctx)
 }
 
 func (k identifiersLog) Members(_ context.Context, gen int) (int, error) {
