@@ -215,6 +215,15 @@ func TestIdentifiersProjection(t *testing.T) {
 		return nil
 	})
 
+	// An in-place rebuild replays into the live generation: same content.
+	afterTransfer := strings.TrimSpace(s.run(t, "projections", "hash", "identifiers"))
+	if out := s.run(t, "projections", "rebuild", "identifiers", "--in-place"); !strings.Contains(out, "generation 2 is live") {
+		t.Fatalf("in-place rebuild printed %q", out)
+	}
+	if got := strings.TrimSpace(s.run(t, "projections", "hash", "identifiers")); got != afterTransfer {
+		t.Errorf("identifiers hash after the in-place rebuild %s, before %s", got, afterTransfer)
+	}
+
 	var st projStatus
 	if err := json.Unmarshal([]byte(s.run(t, "projections", "status", "--json")), &st); err != nil || len(st.Generations) == 0 ||
 		st.Generations[0].Generation != 1 || st.Generations[0].State != "live" {
