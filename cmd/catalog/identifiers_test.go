@@ -139,40 +139,46 @@ func TestIdentifiersProjection(t *testing.T) {
 	}
 
 	// A rebuild of identifiers under load: 0 errors on both read models.
-	var served, failed atomic.Int64
+	// One worker asks the API for track/details, the other the gateway
+	// for a partner look-up, paced and bounded below the partner key's
+	// daily quota (4000); both stop when the rebuild is done.
+	var served, failed [2]atomic.Int64
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := 0; w < 2; w++ {
+	for w, target := range []string{
+		fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", s.api, album.TrackIDs["USCA29600191"]),
+		base + "/1.2/release/details/upc?upc=00724349501058" + q,
+	} {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			for i := 0; i < 1500; i++ { // bounded (the partner key has a daily quota of 4000); stopped when the rebuild is done
+			limit, pace := 50000, time.Duration(0)
+			if w == 1 {
+				limit, pace = 3000, 2*time.Millisecond
+			}
+			for i := 0; i < limit; i++ {
 				select {
 				case <-stop:
 					return
-				default:
-				}
-				target := fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", s.api, album.TrackIDs["USCA29600191"])
-				if i%2 == w%2 {
-					target = base + "/1.2/release/details/upc?upc=00724349501058" + q
+				case <-time.After(pace):
 				}
 				r, err := http.Get(target)
 				switch {
 				case err != nil:
-					failed.Add(1)
+					failed[w].Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 				case r.StatusCode != http.StatusOK:
-					failed.Add(1)
+					failed[w].Add(1)
 					firstErr.CompareAndSwap(nil, target+": "+r.Status)
 				default:
-					served.Add(1)
+					served[w].Add(1)
 				}
 				if r != nil {
 					r.Body.Close()
 				}
 			}
-		}(w)
+		}()
 	}
 	out := s.run(t, "projections", "rebuild", "identifiers")
 	close(stop)
@@ -180,10 +186,12 @@ func TestIdentifiersProjection(t *testing.T) {
 	if !strings.Contains(out, "generation 2 is live") {
 		t.Fatalf("rebuild printed %q", out)
 	}
-	if failed.Load() != 0 || served.Load() == 0 {
-		t.Errorf("during the identifiers rebuild the APIs served %d answers and failed %d (first: %v)", served.Load(), failed.Load(), firstErr.Load())
+	for w, name := range []string{"track-details", "identifiers"} {
+		if failed[w].Load() != 0 || served[w].Load() == 0 {
+			t.Errorf("during the identifiers rebuild the %s API served %d answers and failed %d (first: %v)", name, served[w].Load(), failed[w].Load(), firstErr.Load())
+		}
+		t.Logf("during the identifiers rebuild, %s: %d answers, %d errors", name, served[w].Load(), failed[w].Load())
 	}
-	t.Logf("during the identifiers rebuild: %d answers, %d errors", served.Load(), failed.Load())
 	if after := strings.TrimSpace(s.run(t, "projections", "hash", "identifiers")); after != idfBefore {
 		t.Errorf("identifiers hash after the rebuild %s, before the rows were taken out %s", after, idfBefore)
 	}
