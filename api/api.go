@@ -27,17 +27,23 @@ type TrackReader interface {
 	Track(ctx context.Context, id int64, territory string, now time.Time) (catalogue.Track, error)
 }
 
-// IdentifierReader resolves industry identifiers. Both methods return an
-// empty slice, not an error, for an identifier the catalogue does not know.
-// trackdetailspg.Store implements it.
+// IdentifierReader answers the partner look-ups by industry identifier
+// from the identifiers read model. Look-ups of an identifier the catalogue
+// does not know return an empty slice or found false, not an error.
+// identifierspg.Store implements it.
 type IdentifierReader interface {
-	// TrackIDsByISRC returns the ids of the live tracks with the compact,
-	// upper-case ISRC (one per release carrying the recording), in id order.
-	TrackIDsByISRC(ctx context.Context, isrc string) ([]int64, error)
-	// TracksByUPC returns the tracks of the live release with the barcode
-	// (digits as delivered, leading zeros kept) as offered in territory at
-	// now, in disc and track order.
-	TracksByUPC(ctx context.Context, upc, territory string, now time.Time) ([]catalogue.Track, error)
+	// TracksByISRC returns every live track with the compact, upper-case
+	// ISRC, one per release carrying the recording, in track id order.
+	TracksByISRC(ctx context.Context, isrc string) ([]catalogue.IdentifiedTrack, error)
+	// ReleaseByGTIN returns the live release with a barcode in its
+	// 14-digit GTIN form, with its tracklist.
+	ReleaseByGTIN(ctx context.Context, gtin string) (catalogue.IdentifiedRelease, bool, error)
+	// ReleaseByGRid returns the live release with a GRid (upper case),
+	// with its tracklist.
+	ReleaseByGRid(ctx context.Context, grid string) (catalogue.IdentifiedRelease, bool, error)
+	// ReleasesByParty returns a page (from 1) of pageSize live releases a
+	// DDEX party owns, in release id order, and how many it owns.
+	ReleasesByParty(ctx context.Context, party string, page, pageSize int) ([]catalogue.IdentifiedRelease, int, error)
 }
 
 // Config configures the API.
@@ -64,8 +70,9 @@ type options struct {
 	identifiers IdentifierReader
 }
 
-// WithIdentifiers serves the industry identifier routes (track/details/isrc
-// and release/details/upc, with and without the 1.2 prefix), resolving
+// WithIdentifiers serves the industry identifier routes (track/details/isrc,
+// release/details/upc, release/details/grid and party/releases, with and
+// without the 1.2 prefix), resolving
 // identifiers with ids. Without it (or with a nil ids) those routes do not
 // exist and answer 404 with error 2001.
 func WithIdentifiers(ids IdentifierReader) Option {
@@ -84,6 +91,8 @@ const defaultImageSize = 50
 //	GET /1.2/track/details, GET /track/details
 //	GET /1.2/track/details/isrc, GET /track/details/isrc      (WithIdentifiers)
 //	GET /1.2/release/details/upc, GET /release/details/upc   (WithIdentifiers)
+//	GET /1.2/release/details/grid, GET /release/details/grid (WithIdentifiers)
+//	GET /1.2/party/releases, GET /party/releases             (WithIdentifiers)
 //	GET /healthz
 //
 // tracks and log are required. The handler is safe for concurrent use.
@@ -126,9 +135,11 @@ func newEcho(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (
 	// The route table is shared with the gateway: a route without a
 	// handler here is a start-up error, not a 404 the gateway would proxy.
 	endpoints := map[string]echo.HandlerFunc{
-		"/track/details":       h.trackDetails,
-		"/track/details/isrc":  h.trackByISRC,
-		"/release/details/upc": h.releaseByUPC,
+		"/track/details":        h.trackDetails,
+		"/track/details/isrc":   h.trackByISRC,
+		"/release/details/upc":  h.releaseByUPC,
+		"/release/details/grid": h.releaseByGRid,
+		"/party/releases":       h.partyReleases,
 	}
 	for _, r := range apiroutes.Public() {
 		if r.Service == apiroutes.ServiceIdentifiers && h.ids == nil {

@@ -585,3 +585,76 @@ func TestTreeComparer(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseByGRidAndPartyReleases: release/details/grid answers as
+// release/details/upc does; party/releases pages a party's releases in
+// release id order with page, pageSize and totalItems, and refuses pages
+// outside its bounds.
+func TestReleaseByGRidAndPartyReleases(t *testing.T) {
+	t.Parallel()
+	var ts []stored
+	for i := int64(1); i <= 12; i++ {
+		rel := catalogue.Release{ID: 100 + i, GRid: "A10302B00012345" + itoa(int(10+i)), Title: "R" + itoa(int(i)), Type: "Album",
+			Artist: catalogue.Artist{ID: 1, Name: "A"}, Sequence: i}
+		ts = append(ts, stored{track: catalogue.Track{ID: 1000 + i, ISRC: "USCA29600191", Title: "T", Artist: rel.Artist, Disc: 1, Number: 1, Release: rel},
+			offers: map[string]offers{"GB": {download: &catalogue.Offer{From: at("2000-01-01T00:00:00Z")}}}})
+	}
+	f := newFakeCatalogue(ts...)
+	f.owners = map[int64][]string{}
+	for i := int64(1); i <= 12; i++ {
+		f.owners[100+i] = []string{"PADPIDA2014072901K"}
+	}
+	h := newServer(t, f)
+
+	rec := get(t, h, "/1.2/release/details/grid?grid=a10302b0001234515", "Accept", "application/json")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"id":105`) ||
+		rec.Header().Get("Surrogate-Key") != "release-105 grid-A10302B0001234515" {
+		t.Fatalf("by GRid: %d %s %s", rec.Code, rec.Header().Get("Surrogate-Key"), rec.Body)
+	}
+	if rec := get(t, h, "/release/details/grid?grid=A10302B0009999999"); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown GRid: %d", rec.Code)
+	}
+	if rec := get(t, h, "/release/details/grid?grid=A1-B"); rec.Code != http.StatusBadRequest {
+		t.Errorf("malformed GRid: %d", rec.Code)
+	}
+
+	var page struct {
+		Status   string `json:"status"`
+		Releases struct {
+			Page       int `json:"page"`
+			PageSize   int `json:"pageSize"`
+			TotalItems int `json:"totalItems"`
+			Release    []struct {
+				ID int64 `json:"id"`
+			} `json:"release"`
+		} `json:"releases"`
+	}
+	rec = get(t, h, "/1.2/party/releases?partyId=PADPIDA2014072901K&page=2&pageSize=5", "Accept", "application/json")
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("party page: %d %s %v", rec.Code, rec.Body, err)
+	}
+	r := page.Releases
+	if page.Status != "ok" || r.Page != 2 || r.PageSize != 5 || r.TotalItems != 12 || len(r.Release) != 5 || r.Release[0].ID != 106 || r.Release[4].ID != 110 {
+		t.Errorf("party page 2: %+v", page)
+	}
+	if rec := get(t, h, "/party/releases?partyId=PADPIDA2014072901K"); rec.Code != http.StatusOK ||
+		!strings.Contains(rec.Body.String(), `<releases page="1" pageSize="10" totalItems="12">`) {
+		t.Errorf("party page XML: %d %s", rec.Code, rec.Body)
+	}
+	// A party named as delivered (not a DPID) is one surrogate key.
+	if rec := get(t, h, "/party/releases?partyId=Some%20Label"); rec.Code != http.StatusOK || rec.Header().Get("Surrogate-Key") != "party-Some%20Label" ||
+		!strings.Contains(rec.Body.String(), `totalItems="0"`) {
+		t.Errorf("party with a space: %d %q %s", rec.Code, rec.Header().Get("Surrogate-Key"), rec.Body)
+	}
+	for target, want := range map[string]string{
+		"/party/releases":                                     "Missing parameter partyId",
+		"/party/releases?partyId=P&pageSize=101":              "Value of parameter pageSize is not valid: 101",
+		"/party/releases?partyId=P&page=0":                    "Value of parameter page is not valid: 0",
+		"/party/releases?partyId=P&page=10001":                "Value of parameter page is not valid: 10001",
+		"/party/releases?partyId=" + strings.Repeat("x", 257): "Value of parameter partyId is not valid: (longer than 256 bytes)",
+	} {
+		if rec := get(t, h, target); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("%s: %d %s", target[:min(len(target), 60)], rec.Code, rec.Body)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +83,8 @@ type fakeCatalogue struct {
 	tracks map[int64]stored
 	fail   error
 	calls  int
+	// owners are the parties each release belongs to.
+	owners map[int64][]string
 }
 
 func newFakeCatalogue(ts ...stored) *fakeCatalogue {
@@ -122,41 +125,71 @@ func (f *fakeCatalogue) Track(_ context.Context, id int64, territory string, now
 	return t, nil
 }
 
-func (f *fakeCatalogue) TrackIDsByISRC(_ context.Context, isrc string) ([]int64, error) {
+// The fake's identifiers read model is derived from its tracks: a
+// release is what its tracks name, owned by the parties in owners.
+
+func (f *fakeCatalogue) TracksByISRC(_ context.Context, isrc string) ([]catalogue.IdentifiedTrack, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var ids []int64
+	var out []catalogue.IdentifiedTrack
 	for id, s := range f.tracks {
 		if s.track.ISRC == isrc {
-			ids = append(ids, id)
+			out = append(out, catalogue.IdentifiedTrack{ID: id, ReleaseID: s.track.Release.ID, ISRC: isrc})
 		}
 	}
-	slices.Sort(ids)
-	return ids, nil
+	slices.SortFunc(out, func(a, b catalogue.IdentifiedTrack) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
-func (f *fakeCatalogue) TracksByUPC(ctx context.Context, upc, territory string, now time.Time) ([]catalogue.Track, error) {
+func (f *fakeCatalogue) ReleaseByGTIN(_ context.Context, gtin string) (catalogue.IdentifiedRelease, bool, error) {
+	return f.releaseWhere(func(r catalogue.Release) bool { return r.UPC != "" && strings.Repeat("0", 14-len(r.UPC))+r.UPC == gtin })
+}
+
+func (f *fakeCatalogue) ReleaseByGRid(_ context.Context, grid string) (catalogue.IdentifiedRelease, bool, error) {
+	return f.releaseWhere(func(r catalogue.Release) bool { return r.GRid != "" && r.GRid == grid })
+}
+
+func (f *fakeCatalogue) releaseWhere(match func(catalogue.Release) bool) (catalogue.IdentifiedRelease, bool, error) {
 	f.mu.Lock()
-	var ids []int64
-	for id, s := range f.tracks {
-		if s.track.Release.UPC == upc {
-			ids = append(ids, id)
+	defer f.mu.Unlock()
+	var rel catalogue.IdentifiedRelease
+	found := false
+	for _, s := range f.tracks {
+		if r := s.track.Release; match(r) && (!found || r.ID < rel.ID) {
+			rel, found = catalogue.IdentifiedRelease{Release: r}, true
 		}
 	}
-	slices.SortFunc(ids, func(a, b int64) int { // disc and track order
-		ta, tb := f.tracks[a].track, f.tracks[b].track
-		return cmp.Or(cmp.Compare(ta.Disc, tb.Disc), cmp.Compare(ta.Number, tb.Number))
+	var ts []catalogue.Track
+	for _, s := range f.tracks {
+		if found && s.track.Release.ID == rel.ID {
+			ts = append(ts, s.track)
+		}
+	}
+	slices.SortFunc(ts, func(a, b catalogue.Track) int { // disc and track order
+		return cmp.Or(cmp.Compare(a.Disc, b.Disc), cmp.Compare(a.Number, b.Number))
 	})
-	f.mu.Unlock()
-	var out []catalogue.Track
-	for _, id := range ids {
-		t, err := f.Track(ctx, id, territory, now)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	for _, t := range ts {
+		rel.Tracks = append(rel.Tracks, catalogue.IdentifiedTrack{ID: t.ID, ReleaseID: rel.ID, ISRC: t.ISRC, Disc: t.Disc, Number: t.Number})
 	}
-	return out, nil
+	return rel, found, nil
+}
+
+func (f *fakeCatalogue) ReleasesByParty(_ context.Context, party string, page, size int) ([]catalogue.IdentifiedRelease, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	byID := map[int64]catalogue.Release{}
+	for _, s := range f.tracks {
+		if slices.Contains(f.owners[s.track.Release.ID], party) {
+			byID[s.track.Release.ID] = s.track.Release
+		}
+	}
+	var all []catalogue.IdentifiedRelease
+	for _, r := range byID {
+		all = append(all, catalogue.IdentifiedRelease{Release: r, Owners: f.owners[r.ID]})
+	}
+	slices.SortFunc(all, func(a, b catalogue.IdentifiedRelease) int { return cmp.Compare(a.ID, b.ID) })
+	from := min((page-1)*size, len(all))
+	return all[from:min(from+size, len(all))], len(all), nil
 }
 
 // fixtureStored is fixtureTrack in the fake read model: download in GB

@@ -24,12 +24,13 @@ import (
 // envelope is the root of every body: <response status="…" version="1.2">
 // around exactly one payload, or {"status":…,"version":"1.2",payload}.
 type envelope struct {
-	XMLName xml.Name           `xml:"response" json:"-"`
-	Status  string             `xml:"status,attr" json:"status"`
-	Version string             `xml:"version,attr" json:"version"`
-	Error   *errorRep          `xml:"error,omitempty" json:"error,omitempty"`
-	Track   *trackRep          `xml:"track,omitempty" json:"track,omitempty"`
-	Release *releaseDetailsRep `xml:"release,omitempty" json:"release,omitempty"`
+	XMLName  xml.Name           `xml:"response" json:"-"`
+	Status   string             `xml:"status,attr" json:"status"`
+	Version  string             `xml:"version,attr" json:"version"`
+	Error    *errorRep          `xml:"error,omitempty" json:"error,omitempty"`
+	Track    *trackRep          `xml:"track,omitempty" json:"track,omitempty"`
+	Release  *releaseDetailsRep `xml:"release,omitempty" json:"release,omitempty"`
+	Releases *releasesRep       `xml:"releases,omitempty" json:"releases,omitempty"`
 }
 
 // apiVersion is the version every envelope states.
@@ -63,6 +64,15 @@ type releaseRep struct {
 	Slug    string    `xml:"slug" json:"slug"`
 	Image   string    `xml:"image" json:"image"`
 	Label   *labelRep `xml:"label,omitempty" json:"label,omitempty"`
+}
+
+// releasesRep is a page of releases (party/releases), paged as 7digital
+// pages artist/releases.
+type releasesRep struct {
+	Page       int          `xml:"page,attr" json:"page"`
+	PageSize   int          `xml:"pageSize,attr" json:"pageSize"`
+	TotalItems int          `xml:"totalItems,attr" json:"totalItems"`
+	Releases   []releaseRep `xml:"release" json:"release"`
 }
 
 // releaseDetailsRep is the payload of release/details/upc: the release,

@@ -24,8 +24,8 @@ func TestRegisteredEventTypes(t *testing.T) {
 		t.Logf("%s schema v%d, %d upcasters", typ.Name, typ.Version, len(typ.Upcasters))
 	}
 	want := []string{
-		"catalog.release.deals-replaced v1", "catalog.release.delivered v2", "catalog.release.metadata-changed v1",
-		"catalog.release.purged v1", "catalog.release.taken-down v1", "catalog.release.tracks-changed v1",
+		"catalog.release.deals-replaced v1", "catalog.release.delivered v3", "catalog.release.metadata-changed v1",
+		"catalog.release.owners-changed v1", "catalog.release.purged v1", "catalog.release.taken-down v1", "catalog.release.tracks-changed v1",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("registered types = %q, want %q", got, want)
@@ -55,7 +55,7 @@ func TestDecodePayloadIsTyped(t *testing.T) {
 	}
 	up, p, ok, err := events.DecodePayload(env(release.TypeDelivered, 1, `{"releaseId":1,"upc":"00724349501058","title":"T",
 		"artist":{"id":7,"name":"A"},"tracks":[],"availability":[{"territory":"GB","downloadFrom":"1997-07-03T00:00:00Z"}]}`))
-	if err != nil || !ok || up.SchemaVersion != 2 {
+	if err != nil || !ok || up.SchemaVersion != 3 {
 		t.Fatalf("v1 delivered: %v %v v%d", ok, err, up.SchemaVersion)
 	}
 	if d := p.(release.Delivered); d.ArtistID != 7 || len(d.Deals) != 1 || d.Deals[0].UseTypes[0] != "PermanentDownload" {

@@ -38,6 +38,7 @@ var payloadTypes = map[string]reflect.Type{
 	release.TypeDealsReplaced:   reflect.TypeFor[release.DealsReplaced](),
 	release.TypeTakenDown:       reflect.TypeFor[release.TakenDown](),
 	release.TypePurged:          reflect.TypeFor[release.Purged](),
+	release.TypeOwnersChanged:   reflect.TypeFor[release.OwnersChanged](),
 }
 
 // olderPayloadTypes gives the Go shape of superseded schema versions that
@@ -45,6 +46,17 @@ var payloadTypes = map[string]reflect.Type{
 // them through upcasters), so their schemas stay checked too.
 var olderPayloadTypes = map[schemaKey]reflect.Type{
 	{release.TypeDelivered, 1}: reflect.TypeFor[deliveredV1](),
+	{release.TypeDelivered, 2}: reflect.TypeFor[deliveredV2](),
+}
+
+// deliveredV2 is version 2 of catalog.release.delivered: version 3 without
+// the owners.
+type deliveredV2 struct {
+	ReleaseID int64 `json:"releaseId"`
+	release.Metadata
+	ArtistID int64               `json:"artistId"`
+	Tracks   []release.TrackInfo `json:"tracks"`
+	Deals    []release.Deal      `json:"deals"`
 }
 
 // deliveredV1 is version 1 of catalog.release.delivered as it was produced:
@@ -659,7 +671,10 @@ func examples() []example {
 
 	cur := func(typ string) schemaKey { return schemaKey{typ, release.SchemaVersions[typ]} }
 	return []example{
-		{"full", cur(release.TypeDelivered), release.Delivered{ReleaseID: 1, Metadata: metadata, ArtistID: 3, Tracks: tracks, Deals: deals}},
+		{"full", cur(release.TypeDelivered), release.Delivered{ReleaseID: 1, Metadata: metadata, ArtistID: 3, Tracks: tracks, Deals: deals,
+			Owners: []string{"PADPIDA2014072901K", "PADPIDA2007040502I"}}},
+		{"full", schemaKey{release.TypeDelivered, 2}, deliveredV2{ReleaseID: 1, Metadata: metadata, ArtistID: 3, Tracks: tracks, Deals: deals}},
+		{"full", cur(release.TypeOwnersChanged), release.OwnersChanged{ReleaseID: 1, Owners: []string{"PADPIDA0000000NEW"}}},
 		{"minimal", cur(release.TypeDelivered), release.Delivered{ReleaseID: 2,
 			Metadata: release.Metadata{GRid: "A10302B0001234568B", Title: "Single", Artist: "Someone"}, ArtistID: 4,
 			Tracks: []release.TrackInfo{{TrackID: 20, ISRC: "GBAYE0601498", Title: "Single", Artist: "Someone", ArtistID: 4,

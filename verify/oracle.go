@@ -153,8 +153,8 @@ func (o *Oracle) hold(key string, id int64, reason string, tracks ...release.Tra
 }
 
 // Apply folds one decoded event of the release with record key key. ev is
-// one of release.Delivered, MetadataChanged, TracksChanged, DealsReplaced,
-// TakenDown or Purged; seq is its ce_sequence.
+// a release.Payload (Delivered, MetadataChanged, TracksChanged, DealsReplaced,
+// TakenDown, Purged or OwnersChanged); seq is its ce_sequence.
 func (o *Oracle) Apply(key string, seq int64, ev any) {
 	o.stats.Events++
 	id, tracks := eventRelease(ev)
@@ -236,21 +236,17 @@ func (o *Oracle) Apply(key string, seq int64, ev any) {
 
 // eventRelease returns an event's release id and the tracks it carries.
 func eventRelease(ev any) (int64, []release.TrackInfo) {
+	rp, ok := ev.(release.Payload)
+	if !ok {
+		return 0, nil
+	}
 	switch e := ev.(type) {
 	case release.Delivered:
 		return e.ReleaseID, e.Tracks
-	case release.MetadataChanged:
-		return e.ReleaseID, nil
 	case release.TracksChanged:
 		return e.ReleaseID, e.Tracks
-	case release.DealsReplaced:
-		return e.ReleaseID, nil
-	case release.TakenDown:
-		return e.ReleaseID, nil
-	case release.Purged:
-		return e.ReleaseID, nil
 	}
-	return 0, nil
+	return rp.Release(), nil
 }
 
 // territoryNames maps every territory string a deal may carry to one

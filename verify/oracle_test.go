@@ -335,3 +335,19 @@ func js(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestOwnersChangedIsNotAHeldRelease: an owners-changed event (an
+// operator's transfer) leaves the release readable; the read model's row
+// reflects its sequence number like any other event's.
+func TestOwnersChangedIsNotAHeldRelease(t *testing.T) {
+	o := NewOracle()
+	o.Apply("U1", 1, release.Delivered{ReleaseID: 1, Metadata: meta("U1", "x"), Tracks: []release.TrackInfo{track(1, "GBAAA0000001", "x", 1)},
+		Deals: []release.Deal{}, Owners: []string{"PADPIDA0000000001"}})
+	o.Apply("U1", 2, release.OwnersChanged{ReleaseID: 1, Owners: []string{"PADPIDA0000000002"}})
+	if _, _, _, held, _, _ := Expect(o).Counts(); held != 0 {
+		t.Fatalf("an owners-changed event held the release: %d held", held)
+	}
+	if r := o.releases[1]; r == nil || r.version != 2 || !r.exists {
+		t.Fatalf("release after owners-changed: %+v", r)
+	}
+}

@@ -17,7 +17,7 @@ const (
 	// ServiceCatalogue is the catalogue by catalog ids (track/details).
 	ServiceCatalogue = "catalogue"
 	// ServiceIdentifiers is the lookups by industry identifiers (ISRC,
-	// UPC/EAN/GTIN), the partner API.
+	// UPC/EAN/GTIN, GRid, DDEX party id), the partner API.
 	ServiceIdentifiers = "identifiers"
 )
 
@@ -44,6 +44,8 @@ var endpoints = []struct{ path, service string }{
 	{"/track/details", ServiceCatalogue},
 	{"/track/details/isrc", ServiceIdentifiers},
 	{"/release/details/upc", ServiceIdentifiers},
+	{"/release/details/grid", ServiceIdentifiers},
+	{"/party/releases", ServiceIdentifiers},
 }
 
 // Public returns every public route of the API, each endpoint first with

@@ -23,7 +23,7 @@ import (
 )
 
 // ReadModel tells whether the read model the API serves has committed a
-// change (projectionpg.TrackDetails implements it).
+// change (projectionpg.Store implements it).
 type ReadModel interface {
 	// Committed reports whether the live track-details generation's stored
 	// checkpoint for partition of topic has passed offset and no cache

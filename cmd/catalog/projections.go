@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/catalog-org/catalog/projections/identifiers"
+	"github.com/catalog-org/catalog/projections/identifiers/identifierspg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/projector"
 	"github.com/catalog-org/catalog/projections/trackdetails"
@@ -19,5 +21,6 @@ func registered(hot *projectionredis.Cache) []projector.Projection {
 	}
 	return []projector.Projection{
 		td,
+		{Name: identifiers.Name, Model: identifierspg.Model{}},
 	}
 }

@@ -271,7 +271,11 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log, api.WithIdentifiers(store))
+	ids, _, err := openIdentifiers(ctx, pool)
+	if err != nil {
+		return err
+	}
+	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log, api.WithIdentifiers(ids))
 	if err != nil {
 		return err
 	}

@@ -205,7 +205,7 @@ func Decide(cur State, r Release, ids IDs, by Authority) (Decision, error) {
 	var evs []Event
 	if !cur.Exists() {
 		evs = append(evs, Event{TypeDelivered, Delivered{ReleaseID: cur.ReleaseID, Metadata: next.Metadata,
-			ArtistID: next.ArtistID, Tracks: next.Tracks, Deals: next.Deals}})
+			ArtistID: next.ArtistID, Tracks: next.Tracks, Deals: next.Deals, Owners: owners}})
 	} else {
 		if !same(cur.Metadata, next.Metadata) || cur.ArtistID != next.ArtistID {
 			evs = append(evs, Event{TypeMetadataChanged, MetadataChanged{ReleaseID: cur.ReleaseID, Metadata: next.Metadata, ArtistID: next.ArtistID}})
@@ -217,6 +217,9 @@ func Decide(cur State, r Release, ids IDs, by Authority) (Decision, error) {
 			evs = append(evs, dealsEvent(cur, next))
 		}
 	}
+	if cur.Exists() && ownersChanged(cur, owners) {
+		evs = append(evs, Event{TypeOwnersChanged, OwnersChanged{ReleaseID: cur.ReleaseID, Owners: owners}})
+	}
 	if len(evs) == 0 {
 		next.Version = cur.Version
 		return Decision{Outcome: Unchanged, Next: next, Reason: "the release already has exactly this content" + transferred(cur, owners)}, nil
@@ -225,9 +228,16 @@ func Decide(cur State, r Release, ids IDs, by Authority) (Decision, error) {
 	return Decision{Outcome: Accepted, Events: evs, Next: next, Reason: strings.TrimPrefix(transferred(cur, owners), "; ")}, nil
 }
 
+// ownersChanged reports an operator override handing a delivered release
+// to other parties; the log records it as an OwnersChanged event.
+func ownersChanged(cur State, owners []string) bool {
+	before := cur.OwnedBy()
+	return len(before) > 0 && !slices.Equal(before, owners)
+}
+
 // transferred notes an ownership change, for a Decision's Reason.
 func transferred(cur State, owners []string) string {
-	if before := cur.OwnedBy(); len(before) == 0 || slices.Equal(before, owners) {
+	if !ownersChanged(cur, owners) {
 		return ""
 	}
 	return "; the release now belongs to " + partyList(owners) + " (operator override)"
@@ -360,8 +370,19 @@ func DecidePurge(cur State, p Purge, by Authority) (Decision, error) {
 		}
 		return Decision{Outcome: Unchanged, Next: cur, Reason: reason}, nil
 	}
-	next := State{ReleaseID: cur.ReleaseID, Version: cur.Version + 1, Message: p.Message, Owners: owners, Purged: true,
+	evs := purgeEvents(cur, owners)
+	next := State{ReleaseID: cur.ReleaseID, Version: cur.Version + int64(len(evs)), Message: p.Message, Owners: owners, Purged: true,
 		Metadata: Metadata{UPC: cur.Metadata.UPC, GRid: cur.Metadata.GRid}, Tracks: []TrackInfo{}, Deals: []Deal{}}
 	return Decision{Outcome: Accepted, Next: next, Reason: strings.TrimPrefix(transferred(cur, owners), "; "),
-		Events: []Event{{TypePurged, Purged{ReleaseID: cur.ReleaseID, UPC: cur.Metadata.UPC, GRid: cur.Metadata.GRid}}}}, nil
+		Events: evs}, nil
+}
+
+// purgeEvents are a purge's events: Purged, and OwnersChanged when an
+// operator's purge hands the release to the parties it speaks for.
+func purgeEvents(cur State, owners []string) []Event {
+	evs := []Event{{TypePurged, Purged{ReleaseID: cur.ReleaseID, UPC: cur.Metadata.UPC, GRid: cur.Metadata.GRid}}}
+	if ownersChanged(cur, owners) {
+		evs = append(evs, Event{TypeOwnersChanged, OwnersChanged{ReleaseID: cur.ReleaseID, Owners: owners}})
+	}
+	return evs
 }

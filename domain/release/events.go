@@ -11,6 +11,7 @@ const (
 	TypeDealsReplaced   = "catalog.release.deals-replaced"
 	TypeTakenDown       = "catalog.release.taken-down"
 	TypePurged          = "catalog.release.purged"
+	TypeOwnersChanged   = "catalog.release.owners-changed"
 )
 
 // EventType describes one event type of the release stream, for the
@@ -35,13 +36,14 @@ type EventType struct {
 // EventTypes returns every event type of the release aggregate.
 func EventTypes() []EventType {
 	return []EventType{
-		{Name: TypeDelivered, Version: 2, New: func() any { return &Delivered{} },
-			Upcasters: map[int]func(json.RawMessage) (json.RawMessage, error){1: deliveredV1toV2}},
+		{Name: TypeDelivered, Version: 3, New: func() any { return &Delivered{} },
+			Upcasters: map[int]func(json.RawMessage) (json.RawMessage, error){1: deliveredV1toV2, 2: deliveredV2toV3}},
 		{Name: TypeMetadataChanged, Version: 1, New: func() any { return &MetadataChanged{} }},
 		{Name: TypeTracksChanged, Version: 1, New: func() any { return &TracksChanged{} }},
 		{Name: TypeDealsReplaced, Version: 1, New: func() any { return &DealsReplaced{} }},
 		{Name: TypeTakenDown, Version: 1, New: func() any { return &TakenDown{} }},
 		{Name: TypePurged, Version: 1, New: func() any { return &Purged{} }},
+		{Name: TypeOwnersChanged, Version: 1, New: func() any { return &OwnersChanged{} }},
 	}
 }
 
@@ -57,7 +59,7 @@ var SchemaVersions = func() map[string]int {
 
 // Payload is the payload of a release event. The set is sealed: only this
 // package's event types (Delivered, MetadataChanged, TracksChanged,
-// DealsReplaced, TakenDown, Purged) implement it.
+// DealsReplaced, TakenDown, Purged, OwnersChanged) implement it.
 type Payload interface {
 	// EventType returns the payload's ce_type.
 	EventType() string
@@ -90,6 +92,9 @@ func (TakenDown) EventType() string { return TypeTakenDown }
 // EventType implements Payload.
 func (Purged) EventType() string { return TypePurged }
 
+// EventType implements Payload.
+func (OwnersChanged) EventType() string { return TypeOwnersChanged }
+
 // Release implements Payload.
 func (e Delivered) Release() int64 { return e.ReleaseID }
 
@@ -108,22 +113,31 @@ func (e TakenDown) Release() int64 { return e.ReleaseID }
 // Release implements Payload.
 func (e Purged) Release() int64 { return e.ReleaseID }
 
+// Release implements Payload.
+func (e OwnersChanged) Release() int64 { return e.ReleaseID }
+
 func (Delivered) sealed()       {}
 func (MetadataChanged) sealed() {}
 func (TracksChanged) sealed()   {}
 func (DealsReplaced) sealed()   {}
 func (TakenDown) sealed()       {}
 func (Purged) sealed()          {}
+func (OwnersChanged) sealed()   {}
 
-// Delivered (schema v2) records a release's first delivery, or its first
+// Delivered (schema v3) records a release's first delivery, or its first
 // delivery after a purge: the full metadata, tracklist and deal set, with
-// the catalogue ids assigned to the release, its artists and its tracks.
+// the catalogue ids assigned to the release, its artists and its tracks,
+// and the parties that own it.
 type Delivered struct {
 	ReleaseID int64 `json:"releaseId"`
 	Metadata
 	ArtistID int64       `json:"artistId"`
 	Tracks   []TrackInfo `json:"tracks"`
 	Deals    []Deal      `json:"deals"`
+	// Owners are the DDEX parties the release belongs to (State.Owners):
+	// the sender and the party it sends on behalf of. Empty in an event
+	// written before schema v3 (docs/events.md says how such a log folds).
+	Owners []string `json:"owners,omitempty"`
 }
 
 // TrackInfo is a track as events carry it.
@@ -174,6 +188,14 @@ type TakenDown struct {
 	ReleaseID   int64    `json:"releaseId"`
 	Territories []string `json:"territories,omitempty"`
 	Deals       []Deal   `json:"deals"`
+}
+
+// OwnersChanged records that an operator handed an existing release to
+// other parties (an override delivery or purge speaking for them); Owners
+// is the whole new list. A first delivery names its owners in Delivered.
+type OwnersChanged struct {
+	ReleaseID int64    `json:"releaseId"`
+	Owners    []string `json:"owners"`
 }
 
 // Purged records that the release was removed entirely.

@@ -27,6 +27,10 @@ func delivered(t *testing.T) release.State {
 	if !slices.Equal(d.Next.Owners, []string{owner}) {
 		t.Fatalf("owners after the first delivery = %q, want [%s]", d.Next.Owners, owner)
 	}
+	// The log carries them: the first delivery's event names its owners.
+	if ev, ok := d.Events[0].Payload.(release.Delivered); !ok || !slices.Equal(ev.Owners, []string{owner}) {
+		t.Fatalf("first delivery's event: %s owners %q", types(d), ev.Owners)
+	}
 	return d.Next
 }
 
@@ -132,18 +136,27 @@ func TestOperatorOverrideTransfersTheRelease(t *testing.T) {
 	}
 
 	// An override with the same content transfers the release and changes
-	// nothing else.
+	// nothing else: the transfer is one owners-changed event in the log.
 	same := exampleDraft()
 	same.Message = from(newOwner, "n3", 12)
 	u, err := release.Decide(cur, mustNew(t, same), exampleIDs, release.ByOperator)
-	if err != nil || u.Outcome != release.Unchanged || !slices.Equal(u.Next.Owners, []string{newOwner}) {
-		t.Fatalf("transfer without changes: %v %s owners %q", err, u.Outcome, u.Next.Owners)
+	if err != nil || u.Outcome != release.Accepted || !slices.Equal(u.Next.Owners, []string{newOwner}) ||
+		types(u) != release.TypeOwnersChanged || u.Next.Version != cur.Version+1 {
+		t.Fatalf("transfer without changes: %v %s %s owners %q version %d", err, u.Outcome, types(u), u.Next.Owners, u.Next.Version)
+	}
+	if oc := u.Events[0].Payload.(release.OwnersChanged); oc.ReleaseID != cur.ReleaseID || !slices.Equal(oc.Owners, []string{newOwner}) {
+		t.Fatalf("owners-changed: %+v", oc)
+	}
+	// The new owner's own resend records no transfer.
+	if types(d) == release.TypeOwnersChanged {
+		t.Fatalf("override with new content: %s", types(d))
 	}
 
 	// An operator may purge another party's release.
 	p, _ := release.NewPurge(release.PurgeDraft{Message: from(newOwner, "n4", 13), UPC: "00724349501058"})
-	if pd, err := release.DecidePurge(cur, p, release.ByOperator); err != nil || types(pd) != release.TypePurged {
-		t.Fatalf("operator purge: %v %s", err, types(pd))
+	if pd, err := release.DecidePurge(cur, p, release.ByOperator); err != nil || types(pd) != release.TypePurged+","+release.TypeOwnersChanged ||
+		pd.Next.Version != cur.Version+2 {
+		t.Fatalf("operator purge: %v %s version %d", err, types(pd), pd.Next.Version)
 	}
 }
 

@@ -66,3 +66,10 @@ func deliveredV1toV2(data json.RawMessage) (json.RawMessage, error) {
 	}
 	return json.Marshal(v2)
 }
+
+// deliveredV2toV3 adds nothing: v3 adds the optional owners, which a v2
+// event does not know. Consumers fold such a release as belonging to no
+// party until an owners-changed event names its owners (docs/events.md).
+func deliveredV2toV3(data json.RawMessage) (json.RawMessage, error) {
+	return data, nil
+}
