@@ -28,8 +28,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // benchConfig is read from the environment; `make bench` and

@@ -1,7 +1,7 @@
 // Package bench is catalog's benchmark harness. It builds the catalog
 // binary, runs its roles as processes against the services `make up`
 // starts (each run with its own database, topic prefix and Redis key space,
-// from deployments/local/testenv), and drives them from the outside: the
+// from testenv), and drives them from the outside: the
 // HTTP APIs through one load generator (load_test.go) and wrk, Kafka with
 // its own performance tools, Postgres and Redis with their clients.
 //

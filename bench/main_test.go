@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // catalogBin is the catalog binary, built once for the run: the harness runs

@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // startNginx runs nginx (one worker, keep-alive to the upstream) as a plain

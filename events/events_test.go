@@ -12,8 +12,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {

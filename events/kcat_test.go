@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestKcatReadsTheStream: an analyst's generic tool (kcat, Debian package)

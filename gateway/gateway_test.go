@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/gateway"
 	"github.com/catalog-org/catalog/gateway/gatewaypg"
 	"github.com/catalog-org/catalog/gateway/gatewayredis"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 type fixture struct {

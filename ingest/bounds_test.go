@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestRejectionsClipQuotedInput: a rejection repeats at most

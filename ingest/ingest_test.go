@@ -15,12 +15,12 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/ingestpg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 type fixture struct {

@@ -13,11 +13,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // allTerritories is every ISO 3166-1 alpha-2 code ParseTerritory accepts

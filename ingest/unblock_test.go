@@ -12,9 +12,9 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/events/eventpg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // setMaxMessageBytes sets the topic's max.message.bytes by hand, as an

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // consume feeds generation gen from the fixture's topic with a consumer

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
@@ -16,6 +15,7 @@ import (
 	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/trackdetails"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // cacheFixture is a test's own database (migrated, with a live

@@ -8,10 +8,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestPoisonEventIsParked: an event that cannot be decoded is parked, the

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/catalogue"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // onePartition points the fixture at a topic of its own with one

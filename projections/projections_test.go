@@ -12,13 +12,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/catalogue"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestOldSchemaVersionStillProjects writes a catalog.release.delivered

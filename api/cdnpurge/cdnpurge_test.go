@@ -14,13 +14,13 @@ import (
 
 	"github.com/catalog-org/catalog/api"
 	"github.com/catalog-org/catalog/api/cdnpurge"
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // fixture is the read side on the real services: a track-details read

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // cacheStack is a stack on a Redis server of the test's own (which the

@@ -11,11 +11,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/projector"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // contractLog is a small log of two releases as ingest writes it: X

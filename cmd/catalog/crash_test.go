@@ -14,8 +14,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestIngestCrashPublishesExactlyOnce kills the ingest process with

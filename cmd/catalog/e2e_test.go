@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 const dandyRelease = `{

@@ -17,9 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // generatedSender is the party the generated releases are sent by here.

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // catalogBin is the catalog binary built once for these tests: they run the

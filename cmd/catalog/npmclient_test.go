@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // npmClientVersion is the version of 7digital's node client the test installs;

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestQuotaExactAcrossGatewayProcesses: a client with 40 requests left

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // loadCatalogue writes n generated releases, and an update of every

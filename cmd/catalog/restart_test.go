@@ -9,9 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // restartRelease is release i at version v: every version changes the

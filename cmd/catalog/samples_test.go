@@ -15,9 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/projections/trackdetails"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // samplesDir holds the public DDEX ERN samples, beside the repository.

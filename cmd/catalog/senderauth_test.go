@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestGatewayBindsSendersToTheirParties: through the real gateway and

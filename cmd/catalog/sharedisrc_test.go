@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // dandyCompilation carries the first recording of dandyRelease.

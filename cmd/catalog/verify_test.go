@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/ingest"
@@ -24,6 +23,7 @@ import (
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
+	"github.com/catalog-org/catalog/testenv"
 	"github.com/catalog-org/catalog/verify"
 )
 

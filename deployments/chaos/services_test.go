@@ -22,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // process is a child process in a process group of its own, its output

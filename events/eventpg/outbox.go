@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/pgmigrate"
 )
 
 //go:embed migrations/*.sql
@@ -22,7 +23,7 @@ var migrations embed.FS
 
 // MigrateOutbox creates the outbox tables.
 func MigrateOutbox(ctx context.Context, pool *pgxpool.Pool) error {
-	return Migrate(ctx, pool, "outbox_schema_version", migrations)
+	return pgmigrate.Migrate(ctx, pool, "outbox_schema_version", migrations)
 }
 
 // ErrNotConfirmed reports events still in the outbox when a wait ended:

@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/gateway"
+	"github.com/catalog-org/catalog/pgmigrate"
 )
 
 //go:embed migrations/*.sql
@@ -30,7 +30,7 @@ var ErrClientExists = errors.New("client key already exists")
 
 // Migrate brings the clients table up to date.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return eventpg.Migrate(ctx, pool, "gateway_schema_version", migrations)
+	return pgmigrate.Migrate(ctx, pool, "gateway_schema_version", migrations)
 }
 
 // Store manages API clients and implements gateway.Clients from its cache.

@@ -18,6 +18,7 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/pgmigrate"
 )
 
 //go:embed migrations/*.sql
@@ -28,7 +29,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := eventpg.MigrateOutbox(ctx, pool); err != nil {
 		return err
 	}
-	return eventpg.Migrate(ctx, pool, "ingest_schema_version", migrations)
+	return pgmigrate.Migrate(ctx, pool, "ingest_schema_version", migrations)
 }
 
 // Store implements ingest.Store.

@@ -4,10 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events/eventpg"
 	"github.com/catalog-org/catalog/ingest"
+	"github.com/catalog-org/catalog/pgmigrate"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestLegacySharedTrackIDsStayWithTheLowestRelease: a write side written
@@ -21,7 +22,7 @@ func TestLegacySharedTrackIDsStayWithTheLowestRelease(t *testing.T) {
 	if err := eventpg.MigrateOutbox(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if err := eventpg.MigrateTo(ctx, pool, "ingest_schema_version", migrations, 2); err != nil {
+	if err := pgmigrate.MigrateTo(ctx, pool, "ingest_schema_version", migrations, 2); err != nil {
 		t.Fatal(err)
 	}
 	legacy := []struct {

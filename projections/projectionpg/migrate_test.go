@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
-	"github.com/catalog-org/catalog/events/eventpg"
+	"github.com/catalog-org/catalog/pgmigrate"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestMigrationRekeysExistingGenerations: a generation created when a
@@ -15,7 +15,7 @@ func TestMigrationRekeysExistingGenerations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testenv.Postgres(t)
-	if err := eventpg.MigrateTo(ctx, pool, "projections_schema_version", migrations, 3); err != nil {
+	if err := pgmigrate.MigrateTo(ctx, pool, "projections_schema_version", migrations, 3); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `create schema td_g4; create table td_g4.tracks (track_id bigint primary key, release_id bigint not null);

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/catalog-org/catalog/events/eventpg"
+	"github.com/catalog-org/catalog/pgmigrate"
 	"github.com/catalog-org/catalog/projections"
 )
 
@@ -26,7 +26,7 @@ var migrations embed.FS
 
 // Migrate brings the read-model tables up to date.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return eventpg.Migrate(ctx, pool, "projections_schema_version", migrations)
+	return pgmigrate.Migrate(ctx, pool, "projections_schema_version", migrations)
 }
 
 // Layout is the version of a generation's tables (createGeneration). A

@@ -8,12 +8,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // countsModel is a second, minimal projection on the shared machinery: a

@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/catalog-org/catalog/deployments/local/testenv"
 	"github.com/catalog-org/catalog/projections/projectionredis"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestEntriesOfAnEarlierServerRunAreNotServed: a Redis server restarted

@@ -1,7 +1,9 @@
-// Package eventpg holds the PostgreSQL plumbing shared by the stores that
-// sit beside the event log: versioned, embedded schema migrations applied
-// at start-up under an advisory lock, so several processes may start at once.
-package eventpg
+// Package pgmigrate applies a store's versioned, embedded PostgreSQL schema
+// migrations at start-up, under an advisory lock (tern's migrator), so
+// several processes may start at once. Every store (ingest's write side and
+// outbox, the projections' machinery, the gateway's clients) keeps its own
+// version table and evolves independently.
+package pgmigrate
 
 import (
 	"context"
