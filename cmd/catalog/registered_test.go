@@ -12,23 +12,27 @@ import (
 // TestRegisteredProjectionsAndEventTypes lists what the binary registers:
 // the projections `catalog project` runs and `catalog projections`
 // operates (each one also runs the projection contract tests:
-// TestRebuildIsDeterministic, TestReplaySurvivesKillsAndSharing), and the
+// TestRebuildIsDeterministic, TestReplaySurvivesKillsAndSharing,
+// TestPoisonParkingAndRetryForEveryProjection), and the
 // event types they consume. A name the registry does not know is refused
 // with an error naming it and the registered ones.
 func TestRegisteredProjectionsAndEventTypes(t *testing.T) {
 	t.Parallel()
 	names := registeredProjections(t)
 	t.Logf("registered projections: %s", strings.Join(names, ", "))
-	if !slices.Contains(names, "track-details") {
-		t.Errorf("registered projections %v lack track-details", names)
+	if want := []string{"track-details", "identifiers"}; !slices.Equal(names, want) {
+		t.Errorf("registered projections %v, want %v", names, want)
 	}
 	var types []string
 	for _, ty := range events.Types() {
 		types = append(types, ty.Name)
 	}
 	t.Logf("registered event types: %s", strings.Join(types, ", "))
-	if len(types) == 0 {
-		t.Error("no registered event types")
+	slices.Sort(types)
+	want := []string{"catalog.release.deals-replaced", "catalog.release.delivered", "catalog.release.metadata-changed",
+		"catalog.release.owners-changed", "catalog.release.purged", "catalog.release.taken-down", "catalog.release.tracks-changed"}
+	if !slices.Equal(types, want) {
+		t.Errorf("registered event types %v, want %v", types, want)
 	}
 
 	out, err := exec.Command(catalogBin, "projections", "hash", "no-such-projection").CombinedOutput()
