@@ -27,7 +27,7 @@
 //   - redis: every hot entry of the live generation that a reader would be
 //     served (an absent entry is fine, a present one must be right);
 //   - api: track/details through the gateway over HTTP, on a seeded sample
-//     of (track, territory) pairs or exhaustively.
+//     of (track, territory) pairs or exhaustively;
 //   - identifiers: every look-up of the identifiers read model (each
 //     ISRC's tracks, each barcode's and GRid's release, each party's
 //     releases), from the same fold: the releases' tracklists, barcodes,
