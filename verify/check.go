@@ -37,10 +37,16 @@ type Log interface {
 	Read(ctx context.Context, topic string, partition int32, end int64, fn func(events.Record) error) error
 }
 
-// ReadModel is the read model of record (trackdetailspg.Store).
-type ReadModel interface {
+// Generations are a projection's generations and their stored
+// checkpoints (projectionpg.Store).
+type Generations interface {
 	Generations(ctx context.Context) ([]projections.Generation, error)
 	Checkpoints(ctx context.Context, gen int) ([]projections.PartitionProgress, error)
+}
+
+// ReadModel is the read model of record (trackdetailspg.Store).
+type ReadModel interface {
+	Generations
 	TrackKeys(ctx context.Context, fn func(trackID, releaseID int64, releasePurged bool) error) error
 	TrackRow(ctx context.Context, id int64) (trackdetails.TrackRow, error)
 }
@@ -57,11 +63,12 @@ type API interface {
 }
 
 // Layers are what a check compares with the oracle. ReadModel is
-// required; a nil Cache or API skips its layer.
+// required; a nil Cache, API or Identifiers skips its layer.
 type Layers struct {
-	ReadModel ReadModel
-	Cache     HotCache
-	API       API
+	ReadModel   ReadModel
+	Cache       HotCache
+	API         API
+	Identifiers Identifiers
 }
 
 // Config configures a check.
@@ -165,8 +172,15 @@ func Run(ctx context.Context, cfg Config, lg Log, layers Layers, log *slog.Logge
 		return nil, err
 	}
 	rep.Generation, rep.CaughtUpSeconds = gen, time.Since(waited).Seconds()
+	idfGen := 0
+	if layers.Identifiers != nil {
+		if idfGen, err = waitCaughtUp(ctx, layers.Identifiers, cfg.Topic, end, cfg.Wait); err != nil {
+			return nil, fmt.Errorf("identifiers: %w", err)
+		}
+		rep.IdentifiersGeneration = idfGen
+	}
 
-	c := &checker{cfg: cfg, exp: exp, now: now, gen: gen, out: &collector{}, log: log,
+	c := &checker{cfg: cfg, exp: exp, now: now, gen: gen, idfGen: idfGen, out: &collector{}, log: log,
 		avail: &availability{exp: exp, now: now, all: cfg.AllTerritories, seed: cfg.Seed, memo: map[availKey][]terrDiff{}}}
 	sum, err := c.postgres(ctx, layers.ReadModel)
 	if err != nil {
@@ -187,6 +201,13 @@ func Run(ctx context.Context, cfg Config, lg Log, layers Layers, log *slog.Logge
 	} else {
 		rep.Layers = append(rep.Layers, sum)
 	}
+	if layers.Identifiers == nil {
+		rep.Layers = append(rep.Layers, LayerSummary{Layer: LayerIdentifiers, Skipped: "not asked for"})
+	} else if sum, err = c.identifiers(ctx, layers.Identifiers); err != nil {
+		return nil, err
+	} else {
+		rep.Layers = append(rep.Layers, sum)
+	}
 	rep.Divergences = c.out.list
 	sortDivergences(rep.Divergences)
 	rep.Seconds = time.Since(began).Seconds()
@@ -194,7 +215,7 @@ func Run(ctx context.Context, cfg Config, lg Log, layers Layers, log *slog.Logge
 	// The comparison holds for the log as it was at the start: newer
 	// events, or a generation swapped in meanwhile, can explain a
 	// divergence.
-	moved, err := c.moved(ctx, lg, layers.ReadModel, end)
+	moved, err := c.moved(ctx, lg, layers, end)
 	if err != nil {
 		return rep, err
 	}
@@ -231,7 +252,7 @@ func fold(ctx context.Context, lg Log, topic string, end map[int32]int64) (*Expe
 }
 
 // liveGeneration returns the live generation's number.
-func liveGeneration(ctx context.Context, rm ReadModel) (int, error) {
+func liveGeneration(ctx context.Context, rm Generations) (int, error) {
 	gens, err := rm.Generations(ctx)
 	if err != nil {
 		return 0, err
@@ -246,7 +267,7 @@ func liveGeneration(ctx context.Context, rm ReadModel) (int, error) {
 
 // waitCaughtUp polls the live generation's stored checkpoints until each
 // partition's is at or past its end offset, for at most wait.
-func waitCaughtUp(ctx context.Context, rm ReadModel, topic string, end map[int32]int64, wait time.Duration) (int, error) {
+func waitCaughtUp(ctx context.Context, rm Generations, topic string, end map[int32]int64, wait time.Duration) (int, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		gen, err := liveGeneration(ctx, rm)
@@ -288,24 +309,35 @@ func waitCaughtUp(ctx context.Context, rm ReadModel, topic string, end map[int32
 
 // checker holds one check's state across the layers.
 type checker struct {
-	cfg   Config
-	exp   *Expected
-	now   time.Time
-	gen   int
-	out   *collector
-	avail *availability
-	log   *slog.Logger
+	cfg Config
+	exp *Expected
+	now time.Time
+	gen int
+	// idfGen is the identifiers read model's live generation (0 when its
+	// layer is skipped).
+	idfGen int
+	out    *collector
+	avail  *availability
+	log    *slog.Logger
 }
 
-// moved says how the log or the live generation changed since the start
-// ("" when neither did).
-func (c *checker) moved(ctx context.Context, lg Log, rm ReadModel, end map[int32]int64) (string, error) {
-	gen, err := liveGeneration(ctx, rm)
+// moved says how the log or a live generation changed since the start
+// ("" when none did).
+func (c *checker) moved(ctx context.Context, lg Log, layers Layers, end map[int32]int64) (string, error) {
+	gen, err := liveGeneration(ctx, layers.ReadModel)
 	if err != nil {
 		return "", err
 	}
 	if gen != c.gen {
 		return fmt.Sprintf("generation %d replaced generation %d", gen, c.gen), nil
+	}
+	if layers.Identifiers != nil {
+		if gen, err = liveGeneration(ctx, layers.Identifiers); err != nil {
+			return "", err
+		}
+		if gen != c.idfGen {
+			return fmt.Sprintf("identifiers generation %d replaced generation %d", gen, c.idfGen), nil
+		}
 	}
 	now, err := lg.EndOffsets(ctx, c.cfg.Topic)
 	if err != nil {

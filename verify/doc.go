@@ -18,7 +18,7 @@
 // Usages, and the rules of docs/deals.md), never from the projector's or
 // the API's code.
 //
-// The comparison covers three layers:
+// The comparison covers four layers:
 //
 //   - postgres: every track row of the live read-model generation, read
 //     with the read model's own row reader (what the API falls back to),
@@ -27,10 +27,16 @@
 //   - redis: every hot entry of the live generation that a reader would be
 //     served (an absent entry is fine, a present one must be right);
 //   - api: track/details through the gateway over HTTP, on a seeded sample
-//     of (track, territory) pairs or exhaustively.
+//     of (track, territory) pairs or exhaustively;
+//   - identifiers: every look-up of the identifiers read model (each
+//     ISRC's tracks, each barcode's and GRid's release, each party's
+//     releases), from the same fold: the releases' tracklists, barcodes,
+//     GRids and owners (the last ones the log named; none for an old log's
+//     release until an event names them).
 //
 // Before comparing, the checker waits (bounded) until the live generation
 // has applied the log up to the captured end offsets. Every difference is
-// a Divergence naming the layer, the track, its release, the territory,
-// the field, and the expected and served values.
+// a Divergence naming the layer, the track, its release, the territory (or
+// the identifiers look-up's key), the field, and the expected and served
+// values.
 package verify

@@ -79,7 +79,11 @@ type releaseState struct {
 	artistID int64
 	tracks   []release.TrackInfo
 	deals    []release.Deal
-	held     string // why the release is left out of the comparison
+	// owners are the parties the log last named for the release: a
+	// delivered v3 event's owners or an owners-changed event's; a delivery
+	// that names none (an old log's) keeps the ones named before.
+	owners []string
+	held   string // why the release is left out of the comparison
 }
 
 // live reports whether the release serves its tracks.
@@ -155,6 +159,7 @@ func (o *Oracle) hold(key string, id int64, reason string, tracks ...release.Tra
 // Apply folds one decoded event of the release with record key key. ev is
 // a release.Payload (Delivered, MetadataChanged, TracksChanged, DealsReplaced,
 // TakenDown, Purged or OwnersChanged); seq is its ce_sequence.
+// OwnersChanged changes only the parties the release is listed under.
 func (o *Oracle) Apply(key string, seq int64, ev any) {
 	o.stats.Events++
 	id, tracks := eventRelease(ev)
@@ -219,6 +224,11 @@ func (o *Oracle) Apply(key string, seq int64, ev any) {
 		r.exists, r.purged = true, false
 		r.meta, r.artistID = e.Metadata, e.ArtistID
 		r.tracks, r.deals = e.Tracks, intern(e.Deals)
+		if len(e.Owners) > 0 {
+			r.owners = append([]string(nil), e.Owners...)
+		}
+	case release.OwnersChanged:
+		r.owners = append([]string(nil), e.Owners...)
 	case release.MetadataChanged:
 		r.meta, r.artistID = e.Metadata, e.ArtistID
 	case release.TracksChanged:

@@ -15,13 +15,18 @@ const (
 	LayerPostgres = "postgres"
 	LayerRedis    = "redis"
 	LayerAPI      = "api"
+	// LayerIdentifiers is the identifiers read model's look-ups.
+	LayerIdentifiers = "identifiers"
 )
 
 // Divergence is one difference between what the log says and what a layer
 // serves.
 type Divergence struct {
-	// Layer is postgres, redis or api.
+	// Layer is postgres, redis, api or identifiers.
 	Layer string `json:"layer"`
+	// Key is the identifiers look-up compared (isrc:<ISRC>, gtin:<GTIN-14>,
+	// grid:<GRid>, party:<party id>); empty in the other layers.
+	Key string `json:"key,omitempty"`
 	// Track is the track id asked for.
 	Track int64 `json:"track"`
 	// Release is the release that must answer for the track (0 when none
@@ -41,6 +46,10 @@ type Divergence struct {
 
 // String writes the divergence as one line of key=value pairs.
 func (d Divergence) String() string {
+	if d.Key != "" {
+		return fmt.Sprintf("divergence layer=%s key=%s track=%d release=%d field=%s expected=%s served=%s",
+			d.Layer, strconv.Quote(d.Key), d.Track, d.Release, d.Field, strconv.Quote(d.Expected), strconv.Quote(d.Served))
+	}
 	terr := d.Territory
 	if terr == "" {
 		terr = "-"
@@ -89,6 +98,9 @@ type Report struct {
 	Log LogSummary `json:"log"`
 	// Generation is the live read-model generation compared.
 	Generation int `json:"generation"`
+	// IdentifiersGeneration is the identifiers read model's live
+	// generation compared (0 when its layer is skipped).
+	IdentifiersGeneration int `json:"identifiersGeneration,omitempty"`
 	// CaughtUpSeconds is how long the check waited for lag 0.
 	CaughtUpSeconds float64        `json:"caughtUpSeconds"`
 	Layers          []LayerSummary `json:"layers"`
@@ -125,11 +137,14 @@ func (c *collector) count(layer string) int {
 }
 
 func sortDivergences(ds []Divergence) {
-	order := map[string]int{LayerPostgres: 0, LayerRedis: 1, LayerAPI: 2}
+	order := map[string]int{LayerPostgres: 0, LayerRedis: 1, LayerAPI: 2, LayerIdentifiers: 3}
 	sort.SliceStable(ds, func(i, j int) bool {
 		a, b := ds[i], ds[j]
 		if a.Layer != b.Layer {
 			return order[a.Layer] < order[b.Layer]
+		}
+		if a.Key != b.Key {
+			return a.Key < b.Key
 		}
 		if a.Track != b.Track {
 			return a.Track < b.Track
@@ -165,6 +180,9 @@ func (r *Report) WriteText(w io.Writer, limit int) error {
 	fmt.Fprintf(&b, "expected: %d releases (%d live, %d purged, %d not checked), %d live tracks, %d tracks that must not be served\n",
 		l.Releases, l.Live, l.Purged, l.Held, l.LiveTracks, l.GoneTracks)
 	fmt.Fprintf(&b, "read model: generation %d, caught up after %.1f s\n", r.Generation, r.CaughtUpSeconds)
+	if r.IdentifiersGeneration > 0 {
+		fmt.Fprintf(&b, "identifiers read model: generation %d\n", r.IdentifiersGeneration)
+	}
 	for _, s := range r.Layers {
 		if s.Skipped != "" {
 			fmt.Fprintf(&b, "%s: skipped (%s)\n", s.Layer, s.Skipped)
@@ -173,6 +191,9 @@ func (r *Report) WriteText(w io.Writer, limit int) error {
 		fmt.Fprintf(&b, "%s: %d tracks, %d releases, %d territories, %d checks", s.Layer, s.Tracks, s.Releases, s.Territories, s.Checks)
 		if s.Layer == LayerRedis {
 			fmt.Fprintf(&b, " (%d keys, %d tombstones)", s.Entries, s.Tombstones)
+		}
+		if s.Layer == LayerIdentifiers {
+			b.WriteString(" (look-ups)")
 		}
 		if s.Layer == LayerAPI {
 			fmt.Fprintf(&b, " (%d requests)", s.Requests)

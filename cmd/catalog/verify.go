@@ -15,6 +15,7 @@ import (
 
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway/gatewaypg"
+	"github.com/catalog-org/catalog/projections/identifiers/identifierspg"
 	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 	"github.com/catalog-org/catalog/verify"
@@ -68,9 +69,12 @@ at the start, and compares:
   redis     every hot entry of the live generation a reader would be served
   api       track/details through the gateway (JSON, all usage types), on a seeded sample of
             (track, territory) pairs, or every one with --sample all
+  identifiers
+            every look-up of the identifiers read model's live generation: each ISRC's tracks,
+            each barcode's (GTIN-14) and GRid's release and tracklist, each party's releases
 
 Each difference is printed as one line (layer, track, release, territory, field, expected,
-served), then a summary. Exit status: 0 when nothing diverges, 1 when something does, 2 when the
+served; the identifiers layer names the look-up key instead of a territory), then a summary. Exit status: 0 when nothing diverges, 1 when something does, 2 when the
 check could not conclude (a service unreachable, the read model not caught up within --wait, the
 gateway refusing the key, the log moving during a check that found divergences).
 
@@ -96,7 +100,7 @@ client named by --client (the demo client of make run by default) is used.`,
 	f.StringVar(&o.gatewayURL, "gateway", "", "the gateway's URL (default http:// + CATALOG_GATEWAY_ADDR)")
 	f.StringVar(&o.key, "key", "", "consumer key for the api layer (default: the key of --client)")
 	f.StringVar(&o.client, "client", "demo", "API client whose key the api layer uses when --key is not given")
-	f.StringVar(&o.layers, "layers", "postgres,redis,api", "layers to compare (postgres is always compared)")
+	f.StringVar(&o.layers, "layers", "postgres,redis,api,identifiers", "layers to compare (postgres is always compared)")
 	f.BoolVar(&o.asJSON, "json", false, "print the report as one JSON document")
 	f.IntVar(&o.maxLines, "max-lines", 1000, "divergence lines printed at most (0: all; the count is always exact)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitError{verifyFailed, err} })
@@ -128,11 +132,11 @@ func runVerify(ctx context.Context, cfg config, log *slog.Logger, o verifyOption
 	want := map[string]bool{}
 	for _, l := range strings.Split(o.layers, ",") {
 		switch l = strings.TrimSpace(l); l {
-		case verify.LayerPostgres, verify.LayerRedis, verify.LayerAPI:
+		case verify.LayerPostgres, verify.LayerRedis, verify.LayerAPI, verify.LayerIdentifiers:
 			want[l] = true
 		case "":
 		default:
-			return fmt.Errorf("--layers: unknown layer %q (postgres, redis, api)", l)
+			return fmt.Errorf("--layers: unknown layer %q (postgres, redis, api, identifiers)", l)
 		}
 	}
 
@@ -154,6 +158,13 @@ func runVerify(ctx context.Context, cfg config, log *slog.Logger, o verifyOption
 			}
 			defer cache.Close()
 			layers.Cache = cache
+		}
+		if want[verify.LayerIdentifiers] {
+			idf, err := identifierspg.New(pool)
+			if err != nil {
+				return err
+			}
+			layers.Identifiers = idf
 		}
 		if want[verify.LayerAPI] {
 			gw, err := verifyGateway(ctx, cfg, log, pool, o)

@@ -124,6 +124,12 @@ func TestVerify(t *testing.T) {
 		pg.Territories < 100 || api.Requests != 300 {
 		t.Fatalf("verify covered too little: log %+v, postgres %+v, api %+v", rep.Log, pg, api)
 	}
+	if idf := layer(rep, verify.LayerIdentifiers); idf.Skipped != "" || idf.Tracks != rep.Log.LiveTracks || idf.Checks < rep.Log.LiveTracks ||
+		rep.IdentifiersGeneration == 0 {
+		t.Fatalf("the identifiers layer covered too little: log %+v, identifiers %+v", rep.Log, idf)
+	}
+	verifyIdentifiersCorrupted(t, s)
+
 	// The api layer's reads filled hot entries; they are compared now.
 	rep, code, stderr = verifyRun(t, s, "--sample", "50", "--seed", "2")
 	if r := layer(rep, verify.LayerRedis); code != 0 || r.Entries == 0 {
@@ -228,6 +234,73 @@ func TestVerify(t *testing.T) {
 	if code != 0 || rep.Generation != gen+1 || layer(rep, verify.LayerPostgres).Tracks != pg.Tracks {
 		t.Fatalf("verify after the rebuild: exit %d, generation %d, postgres %+v, divergences %v\n%s", code, rep.Generation,
 			layer(rep, verify.LayerPostgres), rep.Divergences, stderr)
+	}
+}
+
+// verifyIdentifiersCorrupted corrupts the identifiers read model by SQL,
+// one row at a time, and checks that verify names exactly the look-up
+// that changed; each row is put back after.
+func verifyIdentifiersCorrupted(t *testing.T, s stack) {
+	t.Helper()
+	ctx := ctxT(t)
+	pool, err := pgxpool.New(ctx, s.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	// A track of an ISRC that two live releases carry (a compilation's)
+	// loses its ISRC: the ISRC's look-up misses that one track.
+	var gen int
+	var isrc string
+	var track, rel int64
+	if err := pool.QueryRow(ctx, `select t.generation, t.isrc, t.track_id, t.release_id from idf.tracks t
+		join idf.releases r on r.release_id = t.release_id and not r.purged
+		where t.isrc in (select t2.isrc from idf.tracks t2 join idf.releases r2 on r2.release_id = t2.release_id and not r2.purged
+			group by t2.isrc having count(*) > 1)
+		order by t.isrc, t.release_id desc limit 1`).Scan(&gen, &isrc, &track, &rel); err != nil {
+		t.Fatalf("a shared ISRC: %v", err)
+	}
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`update idf_g%d.tracks set isrc = 'ZZX990000000' where release_id = $1 and track_id = $2`, gen), rel, track); err != nil {
+		t.Fatal(err)
+	}
+	rep, code, stderr := verifyRun(t, s, "--layers", "postgres,identifiers")
+	want := verify.Divergence{Layer: verify.LayerIdentifiers, Key: "isrc:" + isrc, Track: track, Release: rel, Field: "track", Expected: "listed", Served: "not listed"}
+	if d := rep.Divergences; code != 1 || len(d) != 1 || d[0] != want {
+		t.Fatalf("an ISRC altered: exit %d, divergences %+v, want %+v\n%s", code, d, want, stderr)
+	}
+	text := exec.Command(catalogBin, "verify", "--layers", "postgres,identifiers")
+	text.Env = s.env
+	out, _ := text.Output()
+	if line := fmt.Sprintf("divergence layer=identifiers key=%q track=%d release=%d field=track expected=\"listed\" served=\"not listed\"\n",
+		"isrc:"+isrc, track, rel); !strings.HasPrefix(string(out), line) || !strings.Contains(string(out), "verify: 1 divergences") {
+		t.Errorf("text output:\n%s\nwant it to start with\n%s", out, line)
+	}
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`update idf_g%d.tracks set isrc = $3 where release_id = $1 and track_id = $2`, gen), rel, track, isrc); err != nil {
+		t.Fatal(err)
+	}
+
+	// A party's row of one of its releases deleted: that release is
+	// missing from the party's list, and the total is one short.
+	var party string
+	var n int
+	if err := pool.QueryRow(ctx, `select p.party, p.release_id, (select count(*) from idf.parties q where q.party = p.party)
+		from idf.parties p order by p.party, p.release_id limit 1`).Scan(&party, &rel, &n); err != nil {
+		t.Fatalf("a party's release: %v", err)
+	}
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`delete from idf_g%d.parties where party = $1 and release_id = $2`, gen), party, rel); err != nil {
+		t.Fatal(err)
+	}
+	rep, code, stderr = verifyRun(t, s, "--layers", "postgres,identifiers")
+	wantList := []verify.Divergence{
+		{Layer: verify.LayerIdentifiers, Key: "party:" + party, Field: "total", Expected: fmt.Sprint(n), Served: fmt.Sprint(n - 1)},
+		{Layer: verify.LayerIdentifiers, Key: "party:" + party, Release: rel, Field: "release", Expected: "listed", Served: "not listed"},
+	}
+	if d := rep.Divergences; code != 1 || len(d) != 2 || d[0] != wantList[0] || d[1] != wantList[1] || layer(rep, verify.LayerIdentifiers).Divergences != 2 {
+		t.Fatalf("a party's row deleted: exit %d, divergences %+v, want %+v\n%s", code, d, wantList, stderr)
+	}
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`insert into idf_g%d.parties (party, release_id) values ($1, $2)`, gen), party, rel); err != nil {
+		t.Fatal(err)
 	}
 }
 
