@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 )
 
@@ -21,6 +22,28 @@ type Checkpoint struct {
 type Change struct {
 	Sequence int64
 	Event    events.Payload
+}
+
+// Release returns the catalogue id of the release the change is about (0
+// for an event that is not a release event).
+func (c Change) Release() int64 {
+	if rp, ok := c.Event.(release.Payload); ok {
+		return rp.Release()
+	}
+	return 0
+}
+
+// Follows reports whether a fold keyed by release applies the change to a
+// release whose rows exist (or not) at version: not a redelivery (a
+// sequence number the rows already reflect), and nothing before the
+// release's first delivery. Every projection folds by this rule, so a
+// replay from offset zero and the live generation agree.
+func (c Change) Follows(exists bool, version int64) bool {
+	if exists {
+		return version < c.Sequence
+	}
+	_, first := c.Event.(release.Delivered)
+	return first
 }
 
 // Item is one record of a batch as the store sees it: its coordinates and

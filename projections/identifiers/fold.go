@@ -89,15 +89,6 @@ func Validate(ev events.Payload) string {
 	return ""
 }
 
-// ReleaseOf returns the release an event is about (0 for an event that is
-// not a release event).
-func ReleaseOf(ev events.Payload) int64 {
-	if rp, ok := ev.(release.Payload); ok {
-		return rp.Release()
-	}
-	return 0
-}
-
 // Fold applies one event to the in-memory rows unless the release already
 // reflects its sequence number (a redelivery: it returns false, stale).
 // Only a first delivery creates a release. Deal events change no
@@ -106,16 +97,13 @@ func ReleaseOf(ev events.Payload) int64 {
 // batches, and a rebuild would differ from the live generation. Events
 // are facts: Fold never rejects one (Validate runs first).
 func Fold(rows map[int64]*Release, c projections.Change) bool {
-	id := ReleaseOf(c.Event)
+	id := c.Release()
 	r := rows[id]
 	if r == nil {
 		r = &Release{}
 		rows[id] = r
 	}
-	if r.Exists && r.Version >= c.Sequence {
-		return false
-	}
-	if _, first := c.Event.(release.Delivered); !r.Exists && !first {
+	if !c.Follows(r.Exists, r.Version) {
 		return false
 	}
 	switch ev := c.Event.(type) {

@@ -137,7 +137,7 @@ func (Model) Validate(c projections.Change) string { return identifiers.Validate
 func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projections.Change) (res projections.ApplyResult, err error) {
 	ids := map[int64]bool{}
 	for _, c := range changes {
-		ids[identifiers.ReleaseOf(c.Event)] = true
+		ids[c.Release()] = true
 	}
 	rows, err := load(ctx, tx, gen, ids)
 	if err != nil {

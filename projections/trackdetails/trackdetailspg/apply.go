@@ -23,7 +23,7 @@ func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projection
 	res.Changed = map[int64]projections.ReleaseVersion{}
 	ids := map[int64]bool{}
 	for _, c := range changes {
-		ids[trackdetails.ReleaseOf(c.Event)] = true
+		ids[c.Release()] = true
 	}
 	rows, err := load(ctx, tx, gen, ids)
 	if err != nil {
