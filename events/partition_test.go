@@ -90,7 +90,7 @@ func TestPartitionsLikeJavaClients(t *testing.T) {
 	for _, k := range keys {
 		fmt.Fprintf(&in, "%s\t{}\n", k)
 	}
-	cmd := exec.Command("java", "-cp", filepath.Join(libs, "*"), "kafka.tools.ConsoleProducer",
+	cmd := exec.Command("java", "-cp", filepath.Join(libs, "*"), "org.apache.kafka.tools.ConsoleProducer",
 		"--bootstrap-server", strings.Join(kc.Brokers, ","), "--topic", java,
 		"--property", "parse.key=true", "--property", "key.separator=\t")
 	cmd.Stdin = &in

@@ -330,9 +330,9 @@ func newKafka(t testing.TB, root string) *kafkaBroker {
 }
 
 func (k *kafkaBroker) java() []string {
-	log4j, _ := filepath.Abs("../local/log4j.properties")
+	log4j, _ := filepath.Abs("../local/log4j2.properties")
 	return []string{"-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-		"-Dlog4j.configuration=file:" + log4j, "-cp", filepath.Join(k.libs, "*")}
+		"-Dlog4j2.configurationFile=" + log4j, "-cp", filepath.Join(k.libs, "*")}
 }
 
 // start starts the broker and waits until it says it has started and

@@ -112,7 +112,7 @@ start_kafka() {
       -e "s|@LOG_DIR@|$KAFKA_DIR/data|g" \
       "$REPO_ROOT/deployments/local/server.properties" >"$KAFKA_DIR/server.properties"
   local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
-              "-Dlog4j.configuration=file:$REPO_ROOT/deployments/local/log4j.properties"
+              "-Dlog4j2.configurationFile=$REPO_ROOT/deployments/local/log4j2.properties"
               -cp "$KAFKA_DIR/libs/*")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     local cluster_id
