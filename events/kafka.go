@@ -394,3 +394,54 @@ func (a *Admin) DeleteGroup(ctx context.Context, group string) error {
 	}
 	return nil
 }
+
+// awaitLogEvery is how often AwaitTopics repeats that it is still waiting.
+const awaitLogEvery = 30 * time.Second
+
+// AwaitTopics returns once every topic named exists and each of its
+// partitions has a leader, or when ctx ends. It creates and alters nothing:
+// it is for a cluster whose topics someone else owns, such as a region's
+// cluster, where MirrorMaker creates the mirrored topics. It logs that it is
+// waiting, and again every 30 s while it still is.
+func (a *Admin) AwaitTopics(ctx context.Context, topics []string, log *slog.Logger) error {
+	start := time.Now()
+	for _, topic := range topics {
+		logged := time.Time{}
+		pause := adminBackoffMin
+		for {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("wait for topic %s: %w", topic, err)
+			}
+			_ = a.client.RefreshMetadata(topic)
+			md, err := a.admin.DescribeTopics([]string{topic})
+			if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError && len(md[0].Partitions) > 0 && leadersElected(md[0]) {
+				if !logged.IsZero() {
+					log.Info("kafka topic is there", "topic", topic, "partitions", len(md[0].Partitions), "waited", time.Since(start).Round(time.Millisecond))
+				}
+				break
+			}
+			if time.Since(logged) >= awaitLogEvery {
+				log.Info("waiting for kafka topic to be created by its owner (in a region: MirrorMaker); creating nothing", "topic", topic, "waiting_for", time.Since(start).Round(time.Second))
+				logged = time.Now()
+			}
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("wait for topic %s: %w", topic, ctx.Err())
+			case <-t.C:
+			}
+			pause = min(2*pause, adminBackoffMax)
+		}
+	}
+	return nil
+}
+
+func leadersElected(md *sarama.TopicMetadata) bool {
+	for _, p := range md.Partitions {
+		if p.Err != sarama.ErrNoError || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
+}

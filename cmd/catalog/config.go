@@ -55,6 +55,24 @@ type config struct {
 	CDNServiceID       string
 	CDNPurgeToken      string
 	CDNMetricsAddr     string
+	// Region is the region this process serves: "central" (the one with
+	// ingest and the log of record) or a read-only region fed by MirrorMaker.
+	Region string
+	// Regions names each read-only region's Kafka bootstrap brokers, for
+	// `catalog regions status`.
+	Regions []regionKafka
+}
+
+// centralRegion is the region with ingest and the log of record.
+const centralRegion = "central"
+
+// central reports whether this process serves the central region.
+func (c config) central() bool { return c.Region == centralRegion }
+
+// regionKafka is one read-only region's name and Kafka bootstrap brokers.
+type regionKafka struct {
+	Name    string
+	Brokers []string
 }
 
 func (c config) releasesTopic() string { return c.TopicPrefix + "releases" }
@@ -121,6 +139,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CDNServiceID:       get("CATALOG_CDN_SERVICE_ID", "local"),
 		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN", ""),
 		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR", "127.0.0.1:8085"),
+		Region:             get("CATALOG_REGION", centralRegion),
+	}
+	if !regionName.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("CATALOG_REGION=%q: want a region name such as central or india (a lower-case letter, then up to 31 lower-case letters, digits or -)", c.Region))
+	}
+	var err error
+	if c.Regions, err = parseRegions(get("CATALOG_REGIONS", "")); err != nil {
+		errs = append(errs, err)
 	}
 	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
 	if err != nil || duty <= 0 || duty > 1 {
@@ -203,4 +229,45 @@ func parseTrustedProxies(s string) ([]*net.IPNet, error) {
 		return nil, fmt.Errorf("CATALOG_GATEWAY_TRUSTED_PROXIES: %d networks, want at most %d", len(nets), maxTrustedProxies)
 	}
 	return nets, nil
+}
+
+// regionName is the form of a region's name (CATALOG_REGION, CATALOG_REGIONS).
+var regionName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// maxRegions bounds CATALOG_REGIONS.
+const maxRegions = 32
+
+// parseRegions reads CATALOG_REGIONS: a comma-separated list of
+// NAME=BROKERS, BROKERS being one or more host:port joined by | (empty: no
+// regions), such as india=127.0.0.1:59192 or india=k1:9092|k2:9092.
+func parseRegions(s string) ([]regionKafka, error) {
+	var out []regionKafka
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		name, brokers, ok := strings.Cut(f, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !regionName.MatchString(name) || name == centralRegion {
+			return nil, fmt.Errorf("CATALOG_REGIONS: %q: want NAME=HOST:PORT[|HOST:PORT...] with NAME a region other than central (lower-case letters, digits, -), such as india=127.0.0.1:59192", f)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("CATALOG_REGIONS: region %s is named twice", name)
+		}
+		seen[name] = true
+		r := regionKafka{Name: name}
+		for _, b := range strings.Split(brokers, "|") {
+			b = strings.TrimSpace(b)
+			if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+				return nil, fmt.Errorf("CATALOG_REGIONS: region %s: %q is not a Kafka broker address: want HOST:PORT, several joined by |", name, b)
+			}
+			r.Brokers = append(r.Brokers, b)
+		}
+		out = append(out, r)
+	}
+	if len(out) > maxRegions {
+		return nil, fmt.Errorf("CATALOG_REGIONS: %d regions, want at most %d", len(out), maxRegions)
+	}
+	return out, nil
 }

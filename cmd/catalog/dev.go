@@ -40,6 +40,9 @@ func devCommand(cfg config, log *slog.Logger) *cobra.Command {
 }
 
 func runDev(ctx context.Context, cfg config, log *slog.Logger, sample int, out io.Writer) error {
+	if err := cfg.requireCentral("dev (every role, ingest among them)"); err != nil {
+		return err
+	}
 	if cfg.PIDFile != "" {
 		if err := os.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return fmt.Errorf("pid file: %w", err)

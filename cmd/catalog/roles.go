@@ -38,8 +38,14 @@ func (c config) kafka(clientID string) events.KafkaConfig {
 func (c config) topics() []events.TopicSpec {
 	return []events.TopicSpec{
 		{Name: c.releasesTopic(), Partitions: c.TopicPartitions, ReplicationFactor: c.TopicReplication},
-		{Name: c.cdnPoisonTopic(), Partitions: 1, ReplicationFactor: c.TopicReplication},
+		c.cdnPoisonSpec(),
 	}
+}
+
+// cdnPoisonSpec is the CDN purger's parking topic: one per cluster, never
+// mirrored (the purges it holds failed against that cluster's CDN).
+func (c config) cdnPoisonSpec() events.TopicSpec {
+	return events.TopicSpec{Name: c.cdnPoisonTopic(), Partitions: 1, ReplicationFactor: c.TopicReplication}
 }
 
 func connectPostgres(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
@@ -128,6 +134,9 @@ func (p ingestParts) close() {
 // topics exist, and connects the producer and the Kafka admin. The caller
 // runs the relay and closes the parts.
 func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) (ingestParts, error) {
+	if err := cfg.requireCentral("ingest"); err != nil {
+		return ingestParts{}, err
+	}
 	if err := ingestpg.Migrate(ctx, pool); err != nil {
 		return ingestParts{}, err
 	}
