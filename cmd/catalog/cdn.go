@@ -49,7 +49,7 @@ func cdnPurgeRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpo
 		return err
 	}
 	defer admin.Close()
-	if err := admin.EnsureTopics(ctx, cfg.topics(), log); err != nil {
+	if err := ensureTopics(ctx, admin, cfg, log); err != nil {
 		return err
 	}
 	if err := projectionpg.Migrate(ctx, pool); err != nil {

@@ -56,7 +56,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 		return err
 	}
 	defer admin.Close()
-	if err := admin.EnsureTopics(ctx, cfg.topics(), log); err != nil {
+	if err := ensureTopics(ctx, admin, cfg, log); err != nil {
 		return err
 	}
 	cache, err := newCache(cfg)
