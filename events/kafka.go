@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,9 +71,59 @@ const (
 
 // TopicSpec is a topic catalog owns.
 type TopicSpec struct {
-	Name              string
-	Partitions        int32
+	Name       string
+	Partitions int32
+	// ReplicationFactor is the number of replicas of each partition, or
+	// ReplicationAuto.
 	ReplicationFactor int16
+}
+
+// ReplicationAuto as a TopicSpec's ReplicationFactor gives a new topic one
+// replica per broker the cluster has, up to three (MaxAutoReplication).
+const ReplicationAuto int16 = 0
+
+// MaxAutoReplication is the most replicas ReplicationAuto gives a topic:
+// three survive the loss of one broker while two stay in sync
+// (SafeMinInSyncReplicas), so acks=all writes go on.
+const MaxAutoReplication = 3
+
+// SafeMinInSyncReplicas is the min.insync.replicas of a catalog topic with
+// three or more replicas: an acknowledged write (acks=all) is then on at
+// least two brokers, so the death of any one of them loses nothing. Topics
+// with fewer replicas keep the broker's default (1): with two, requiring
+// both would stop every write when either broker dies.
+const SafeMinInSyncReplicas = 2
+
+// ReplicationError reports a topic that cannot be created with the
+// replication factor asked for: the cluster has fewer brokers that are up.
+type ReplicationError struct {
+	Topic             string
+	ReplicationFactor int16
+	Brokers           int
+}
+
+func (e *ReplicationError) Error() string {
+	return fmt.Sprintf("topic %s: replication factor %d is above the %d broker(s) the cluster has up", e.Topic, e.ReplicationFactor, e.Brokers)
+}
+
+// replication returns the replication factor a new topic of spec gets on a
+// cluster of brokers live brokers, and the min.insync.replicas to set on it
+// ("" to keep the broker's default).
+func replication(spec TopicSpec, brokers int) (int16, string, error) {
+	rf := spec.ReplicationFactor
+	if rf == ReplicationAuto {
+		rf = int16(max(1, min(MaxAutoReplication, brokers)))
+	}
+	if rf < 0 {
+		return 0, "", fmt.Errorf("topic %s: replication factor %d: want %d (auto) or more", spec.Name, rf, ReplicationAuto)
+	}
+	if int(rf) > brokers {
+		return 0, "", &ReplicationError{Topic: spec.Name, ReplicationFactor: rf, Brokers: brokers}
+	}
+	if rf >= MaxAutoReplication {
+		return rf, strconv.Itoa(SafeMinInSyncReplicas), nil
+	}
+	return rf, "", nil
 }
 
 // topicConfig is applied to every catalog topic: the event log is kept
@@ -178,9 +229,20 @@ func retry(ctx context.Context, limit time.Duration, try func() (done bool, err 
 }
 
 // EnsureTopics creates the topics that do not exist, with infinite retention,
-// and brings the retention settings of existing ones back to infinite. It
-// never adds partitions to an existing topic: that would move keys to other
-// partitions and break per-release ordering; a mismatch is logged instead.
+// and brings the retention settings of existing ones back to infinite.
+//
+// A new topic gets its spec's replication factor, or with ReplicationAuto
+// one replica per broker up to three; one with three replicas or more gets
+// min.insync.replicas SafeMinInSyncReplicas, so acks=all means two copies.
+// A replication factor above the brokers that are up is a
+// *ReplicationError. An existing topic with three replicas or more whose
+// min.insync.replicas is lower is raised to it.
+//
+// It never adds partitions or replicas to an existing topic: more
+// partitions would move keys to other partitions and break per-release
+// ordering, and more replicas are a reassignment an operator runs
+// (kafka-reassign-partitions); a mismatch is logged instead. So a broker
+// that is down when catalog starts changes nothing for existing topics.
 func (a *Admin) EnsureTopics(ctx context.Context, specs []TopicSpec, log *slog.Logger) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ensure topics: %w", err)
@@ -189,14 +251,26 @@ func (a *Admin) EnsureTopics(ctx context.Context, specs []TopicSpec, log *slog.L
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
+	brokers, _, err := a.admin.DescribeCluster()
+	if err != nil {
+		return fmt.Errorf("describe kafka cluster: %w", err)
+	}
 	for _, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ensure topic %s: %w", s.Name, err)
 		}
 		d, ok := existing[s.Name]
 		if !ok {
-			err := a.admin.CreateTopic(s.Name, &sarama.TopicDetail{
-				NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, ConfigEntries: newTopicConfig(),
+			rf, minISR, err := replication(s, len(brokers))
+			if err != nil {
+				return err
+			}
+			cfg := newTopicConfig()
+			if minISR != "" {
+				cfg["min.insync.replicas"] = &minISR
+			}
+			err = a.admin.CreateTopic(s.Name, &sarama.TopicDetail{
+				NumPartitions: s.Partitions, ReplicationFactor: rf, ConfigEntries: cfg,
 			}, false)
 			if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 				return fmt.Errorf("create topic %s: %w", s.Name, err)
@@ -204,18 +278,28 @@ func (a *Admin) EnsureTopics(ctx context.Context, specs []TopicSpec, log *slog.L
 			if err := a.waitForLeaders(ctx, s.Name); err != nil {
 				return err
 			}
-			log.Info("kafka topic created", "topic", s.Name, "partitions", s.Partitions, "replication", s.ReplicationFactor)
+			log.Info("kafka topic created", "topic", s.Name, "partitions", s.Partitions, "replication", rf,
+				"min.insync.replicas", cmp.Or(minISR, "broker default"))
 			continue
 		}
 		if d.NumPartitions != s.Partitions {
 			log.Warn("kafka topic has a different partition count than configured; keeping it",
 				"topic", s.Name, "partitions", d.NumPartitions, "configured", s.Partitions)
 		}
+		if s.ReplicationFactor != ReplicationAuto && d.ReplicationFactor != s.ReplicationFactor {
+			log.Warn("kafka topic has a different replication factor than configured; keeping it (kafka-reassign-partitions changes it)",
+				"topic", s.Name, "replication", d.ReplicationFactor, "configured", s.ReplicationFactor)
+		}
 		if err := a.ensureRetention(ctx, s.Name, log); err != nil {
 			return err
 		}
 		if err := a.ensureMaxMessageBytes(ctx, s.Name, log); err != nil {
 			return err
+		}
+		if d.ReplicationFactor >= MaxAutoReplication {
+			if err := a.ensureMinInSyncReplicas(ctx, s.Name, log); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -302,6 +386,38 @@ func (a *Admin) ensureMaxMessageBytes(ctx context.Context, topic string, log *sl
 	}
 	if err := a.admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
 		return fmt.Errorf("alter topic %s max.message.bytes: %w", topic, err)
+	}
+	return nil
+}
+
+// ensureMinInSyncReplicas raises an existing topic's min.insync.replicas
+// to SafeMinInSyncReplicas when it is lower (a topic created while the
+// cluster had one broker, or by hand). A larger value is kept: an operator
+// may have raised it on purpose.
+func (a *Admin) ensureMinInSyncReplicas(ctx context.Context, topic string, log *slog.Logger) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"min.insync.replicas"}})
+	if err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	for _, e := range entries {
+		if e.Name != "min.insync.replicas" {
+			continue
+		}
+		if n, err := strconv.Atoi(e.Value); err == nil && n >= SafeMinInSyncReplicas {
+			return nil
+		}
+		log.Warn("kafka topic with three replicas acknowledges writes on fewer than two; raising its min.insync.replicas",
+			"topic", topic, "min.insync.replicas", e.Value, "to", SafeMinInSyncReplicas)
+	}
+	v := strconv.Itoa(SafeMinInSyncReplicas)
+	fix := map[string]sarama.IncrementalAlterConfigsEntry{
+		"min.insync.replicas": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
+	}
+	if err := a.admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
+		return fmt.Errorf("alter topic %s min.insync.replicas: %w", topic, err)
 	}
 	return nil
 }

@@ -104,19 +104,7 @@ func KafkaLibs(t testing.TB) string {
 	NeedServices(t)
 	dir := os.Getenv("CATALOG_TEST_KAFKA_LIBS")
 	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, ".data", "kafka", "libs")
-				break
-			}
-			if filepath.Dir(d) == d {
-				t.Fatalf("no go.mod above %s", wd)
-			}
-		}
+		dir = filepath.Join(moduleRoot(t), ".data", "kafka", "libs")
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "kafka-clients-*.jar")); len(m) == 0 {
 		t.Fatalf("no Kafka jars in %s (run make up)", dir)

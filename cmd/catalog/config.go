@@ -24,7 +24,7 @@ type config struct {
 	RedisPrefix        string
 	TopicPrefix        string
 	TopicPartitions    int32
-	TopicReplication   int16
+	TopicReplication   int16 // events.ReplicationAuto: one replica per broker, up to 3
 	GroupPrefix        string
 	IngestAddr         string
 	DPIDs              []string
@@ -114,7 +114,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RedisPrefix:        get("CATALOG_REDIS_PREFIX", "catalog:td:"),
 		TopicPrefix:        get("CATALOG_TOPIC_PREFIX", "catalog."),
 		TopicPartitions:    int32(num("CATALOG_TOPIC_PARTITIONS", 6, 1, 10000)),
-		TopicReplication:   int16(num("CATALOG_TOPIC_REPLICATION", 1, 1, 7)),
 		GroupPrefix:        get("CATALOG_GROUP_PREFIX", "catalog."),
 		IngestAddr:         get("CATALOG_INGEST_ADDR", "127.0.0.1:8082"),
 		APIAddr:            get("CATALOG_API_ADDR", "127.0.0.1:8081"),
@@ -147,6 +146,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	var err error
 	if c.Regions, err = parseRegions(get("CATALOG_REGIONS", "")); err != nil {
 		errs = append(errs, err)
+	}
+	// CATALOG_TOPIC_REPLICATION is "auto" (one replica per broker, up to
+	// three) or a number from 1 to 7, the most replicas Kafka clusters are
+	// commonly run with; above the brokers the cluster has, catalog refuses
+	// to create the topic (ensureTopics).
+	if r := get("CATALOG_TOPIC_REPLICATION", "auto"); r != "auto" {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 || n > 7 {
+			errs = append(errs, fmt.Errorf("CATALOG_TOPIC_REPLICATION=%q: want auto or an integer from 1 to 7", r))
+		} else {
+			c.TopicReplication = int16(n)
+		}
 	}
 	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
 	if err != nil || duty <= 0 || duty > 1 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/catalog-org/catalog/events"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -38,5 +40,24 @@ func TestRequirePartiesSetting(t *testing.T) {
 	}
 	if _, err := loadConfig(envOf(map[string]string{"CATALOG_INGEST_REQUIRE_PARTIES": "yes"})); err == nil || !strings.Contains(err.Error(), "CATALOG_INGEST_REQUIRE_PARTIES") {
 		t.Fatalf("yes: %v, want an error naming the setting", err)
+	}
+}
+
+// TestTopicReplicationSetting: CATALOG_TOPIC_REPLICATION is auto by
+// default, a number from 1 to 7 when set; anything else is refused by name.
+func TestTopicReplicationSetting(t *testing.T) {
+	if c, err := loadConfig(envOf(nil)); err != nil || c.TopicReplication != events.ReplicationAuto {
+		t.Fatalf("default: %v %v, want auto", c.TopicReplication, err)
+	}
+	for in, want := range map[string]int16{"auto": events.ReplicationAuto, "1": 1, "3": 3, "7": 7} {
+		if c, err := loadConfig(envOf(map[string]string{"CATALOG_TOPIC_REPLICATION": in})); err != nil || c.TopicReplication != want {
+			t.Errorf("%s: %v %v, want %d", in, c.TopicReplication, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "8", "-1", "three", "Auto"} {
+		_, err := loadConfig(envOf(map[string]string{"CATALOG_TOPIC_REPLICATION": bad}))
+		if err == nil || !strings.Contains(err.Error(), "CATALOG_TOPIC_REPLICATION") || !strings.Contains(err.Error(), "auto") {
+			t.Errorf("%s: %v, want an error naming the setting and its values", bad, err)
+		}
 	}
 }

@@ -27,7 +27,7 @@ func (c config) requireCentral(what string) error {
 // in either case.
 func prepareTopics(ctx context.Context, cfg config, admin *events.Admin, log *slog.Logger, local ...events.TopicSpec) error {
 	if cfg.central() {
-		return admin.EnsureTopics(ctx, cfg.topics(), log)
+		return ensureTopics(ctx, admin, cfg, log)
 	}
 	log.Info("regional cluster: MirrorMaker owns the mirrored topics here; waiting for them instead of creating them",
 		"region", cfg.Region, "topic", cfg.releasesTopic())
@@ -37,5 +37,5 @@ func prepareTopics(ctx context.Context, cfg config, admin *events.Admin, log *sl
 	if len(local) == 0 {
 		return nil
 	}
-	return admin.EnsureTopics(ctx, local, log)
+	return ensureTopics(ctx, admin, cfg, log, local...)
 }

@@ -48,6 +48,21 @@ func (c config) cdnPoisonSpec() events.TopicSpec {
 	return events.TopicSpec{Name: c.cdnPoisonTopic(), Partitions: 1, ReplicationFactor: c.TopicReplication}
 }
 
+// ensureTopics creates catalog's topics (events.Admin.EnsureTopics; specs,
+// or every catalog topic when none) and names the setting to change when the
+// cluster has too few brokers for CATALOG_TOPIC_REPLICATION.
+func ensureTopics(ctx context.Context, admin *events.Admin, cfg config, log *slog.Logger, specs ...events.TopicSpec) error {
+	if len(specs) == 0 {
+		specs = cfg.topics()
+	}
+	err := admin.EnsureTopics(ctx, specs, log)
+	if re := (*events.ReplicationError)(nil); errors.As(err, &re) {
+		return fmt.Errorf("CATALOG_TOPIC_REPLICATION=%d: %w; set it to at most %d, or to auto (one replica per broker, up to %d)",
+			cfg.TopicReplication, err, re.Brokers, events.MaxAutoReplication)
+	}
+	return err
+}
+
 func connectPostgres(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.PostgresURL)
 	if err != nil {
@@ -145,7 +160,7 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 	if err != nil {
 		return ingestParts{}, err
 	}
-	if err := admin.EnsureTopics(ctx, cfg.topics(), log); err != nil {
+	if err := ensureTopics(ctx, admin, cfg, log); err != nil {
 		_ = admin.Close()
 		return ingestParts{}, err
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/gen"
+	"github.com/catalog-org/catalog/testenv"
 )
 
 // config is the run's size, from the environment; the defaults are the
@@ -134,7 +135,7 @@ type faultRecord struct {
 type role struct {
 	name    string
 	mu      sync.Mutex
-	p       *process
+	p       *testenv.Process
 	starts  int
 	planned bool // the next exit is the harness's doing
 }
@@ -149,7 +150,7 @@ type harness struct {
 	key   string
 	pg    *postgres
 	redis *redisServer
-	kafka *kafkaBroker
+	kafka *testenv.Kafka
 
 	plan      []*delivery
 	releases  int
@@ -224,22 +225,22 @@ func (h *harness) startServices() {
 			h.t.Fatalf("go build: %v\n%s", err, out)
 		}
 		// The broker takes longest to start: PostgreSQL and Redis start meanwhile.
-		h.kafka = newKafka(h.t, h.work)
+		h.kafka = testenv.NewKafka(h.t, 1, filepath.Join(h.work, "kafka"))
 		started := make(chan error, 1)
-		go func() { started <- h.kafka.start() }()
+		go func() { started <- h.kafka.StartAll() }()
 		h.pg = startPostgres(h.t, h.work)
 		h.redis = startRedis(h.t, h.work)
 		if err := <-started; err != nil {
 			h.t.Fatal(err)
 		}
-		h.logf("services: kafka %s, postgres 127.0.0.1:%d, redis %s; data and logs in %s", h.kafka.addr, h.pg.port, h.redis.addr, h.work)
+		h.logf("services: kafka %s, postgres 127.0.0.1:%d, redis %s; data and logs in %s", h.kafka.Brokers()[0], h.pg.port, h.redis.addr, h.work)
 	})
 }
 
 func (h *harness) startRoles() {
 	h.phase("start the roles", func() {
 		for _, r := range []string{"ingest", "api", "gateway", "projector", "gateway-ops"} {
-			h.addr[r] = fmt.Sprintf("127.0.0.1:%d", freePort(h.t))
+			h.addr[r] = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(h.t))
 		}
 		for _, kv := range os.Environ() {
 			// Nothing of the caller's catalog settings reaches the roles: they
@@ -250,7 +251,7 @@ func (h *harness) startRoles() {
 		}
 		h.env = append(h.env,
 			"CATALOG_PG_URL="+h.pg.url("catalog"),
-			"CATALOG_KAFKA_BROKERS="+h.kafka.addr,
+			"CATALOG_KAFKA_BROKERS="+h.kafka.Brokers()[0],
 			"CATALOG_REDIS_ADDR="+h.redis.addr,
 			"CATALOG_INGEST_ADDR="+h.addr["ingest"],
 			"CATALOG_API_ADDR="+h.addr["api"],
@@ -285,7 +286,7 @@ func (h *harness) launch(name string) {
 		h.roles[name] = r
 	}
 	h.mu.Unlock()
-	p, err := startProcess(name, []string{h.bin, name}, h.env, h.work, filepath.Join(h.work, "logs", name+".log"), nil)
+	p, err := testenv.StartProcess(name, []string{h.bin, name}, h.env, h.work, filepath.Join(h.work, "logs", name+".log"), nil)
 	if err != nil {
 		h.t.Error(err)
 		return
@@ -294,7 +295,7 @@ func (h *harness) launch(name string) {
 	r.p, r.starts = p, r.starts+1
 	r.mu.Unlock()
 	go func() {
-		<-p.done
+		<-p.Done()
 		r.mu.Lock()
 		planned := r.planned
 		r.planned = false
@@ -302,7 +303,7 @@ func (h *harness) launch(name string) {
 		if planned || h.stopping.Load() {
 			return
 		}
-		msg := fmt.Sprintf("%s (pid %d) exited on its own: %v; last lines of its log:\n%s", name, p.cmd.Process.Pid, p.err,
+		msg := fmt.Sprintf("%s (pid %d) exited on its own: %v; last lines of its log:\n%s", name, p.Pid(), p.Err(),
 			tail(filepath.Join(h.work, "logs", name+".log"), 8))
 		h.mu.Lock()
 		h.unplanned = append(h.unplanned, msg)
@@ -324,9 +325,9 @@ func (h *harness) kill(name string) int {
 	r.planned = true
 	p := r.p
 	r.mu.Unlock()
-	_ = p.signal(syscall.SIGKILL)
-	<-p.done
-	return p.cmd.Process.Pid
+	_ = p.Signal(syscall.SIGKILL)
+	<-p.Done()
+	return p.Pid()
 }
 
 func (h *harness) stopRoles() {
@@ -340,7 +341,7 @@ func (h *harness) stopRoles() {
 		r.mu.Unlock()
 		if p != nil {
 			wg.Add(1)
-			go func() { defer wg.Done(); p.stop(syscall.SIGTERM, 15*time.Second) }()
+			go func() { defer wg.Done(); p.Stop(syscall.SIGTERM, 15*time.Second) }()
 		}
 	}
 	wg.Wait()
@@ -349,7 +350,7 @@ func (h *harness) stopRoles() {
 // healthy waits until the role at h.addr[addrName] answers /healthz.
 func (h *harness) healthy(addrName string) error {
 	url := "http://" + h.addr[addrName] + "/healthz"
-	return waitFor(2*time.Minute, func() error {
+	return testenv.WaitFor(2*time.Minute, func() error {
 		resp, err := http.Get(url)
 		if err != nil {
 			return err
@@ -624,16 +625,16 @@ func (h *harness) injectFaults() {
 				rec.err = h.redis.restart()
 			} else {
 				rec.name = "restart Redis (SIGKILL: up to 1 s of writes lost)"
-				h.redis.p.stop(syscall.SIGKILL, 10*time.Second)
+				h.redis.p.Stop(syscall.SIGKILL, 10*time.Second)
 				rec.err = h.redis.start()
 			}
 			rec.detail = "same port, same append-only file"
 		case 3:
 			rec.name = "SIGKILL the Kafka broker"
-			pid := h.kafka.p.cmd.Process.Pid
-			h.kafka.p.stop(syscall.SIGKILL, 10*time.Second)
+			pid := h.kafka.Pid(0)
+			h.kafka.Kill(0)
 			time.Sleep(time.Second)
-			rec.err = h.kafka.start()
+			rec.err = h.kafka.Start(0)
 			rec.detail = fmt.Sprintf("pid %d killed, restarted on the same data", pid)
 		case 4:
 			mode := []string{"fast", "immediate"}[round%2]
@@ -675,7 +676,7 @@ func (h *harness) settle() {
 	h.phase("settle (outbox empty, projector lag 0)", func() {
 		var last string
 		var lastEnd int64 = -1
-		err := waitFor(5*time.Minute, func() error {
+		err := testenv.WaitFor(5*time.Minute, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			c, err := pgx.Connect(ctx, h.pg.url("catalog"))
@@ -894,7 +895,7 @@ func (h *harness) report() {
 	}
 	p("catalog chaos run: seed %d, %d releases (%.0f%% compilations and reissues), %d deliveries offered at %.0f/s by %d senders, %d fault rounds",
 		h.cfg.seed, h.releases, 100*h.cfg.reuse, len(h.plan), h.cfg.rate, h.cfg.concurrency, h.cfg.rounds)
-	p("services (own instances): kafka %s, postgres 127.0.0.1:%d, redis %s", h.kafka.addr, h.pg.port, h.redis.addr)
+	p("services (own instances): kafka %s, postgres 127.0.0.1:%d, redis %s", h.kafka.Brokers()[0], h.pg.port, h.redis.addr)
 	p("")
 	p("faults injected (times from the start of the burst):")
 	for _, f := range h.faults {

@@ -109,7 +109,8 @@ start_kafka() {
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process"
   kafka_jars
   sed -e "s|@BROKER_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-      -e "s|@LOG_DIR@|$KAFKA_DIR/data|g" \
+      -e "s|@LOG_DIR@|$KAFKA_DIR/data|g" -e "s|@NODE_ID@|1|g" -e "s|@VOTERS@|1@127.0.0.1:$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@REPLICATION@|1|g" -e "s|@MIN_ISR@|1|g" \
       "$REPO_ROOT/deployments/local/server.properties" >"$KAFKA_DIR/server.properties"
   local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
               "-Dlog4j2.configurationFile=$REPO_ROOT/deployments/local/log4j2.properties"
