@@ -561,3 +561,18 @@ func leadersElected(md *sarama.TopicMetadata) bool {
 	}
 	return true
 }
+
+// NewClient connects a sarama client with the settings every catalog role
+// uses (protocol version, no topic auto-creation, fetch sizes that fit the
+// largest event), for read-only tooling outside this package such as the
+// regions' replication status. The caller closes it.
+func (c KafkaConfig) NewClient() (sarama.Client, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := sarama.NewClient(c.Brokers, c.saramaConfig())
+	if err != nil {
+		return nil, fmt.Errorf("connect kafka %v: %w", c.Brokers, err)
+	}
+	return client, nil
+}

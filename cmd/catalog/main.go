@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		outboxCommand(cfg, log),
 		genCommand(),
 		verifyCommand(cfg, log),
+		regionsCommand(cfg, log),
 	)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
