@@ -1,0 +1,346 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/testenv"
+)
+
+// replicationCut is how long the region test keeps MirrorMaker stopped
+// while deliveries go on centrally.
+const replicationCut = 20 * time.Second
+
+// mirrorMaker is MirrorMaker 2 (dedicated mode) run by a test from
+// deployments/regions/mm2.properties.
+type mirrorMaker struct {
+	t     testing.TB
+	argv  []string
+	log   string
+	p     *testenv.Process
+	runs  int
+	props string
+}
+
+// startMirrorMaker renders deployments/regions/mm2.properties for central
+// -> region (topics and groups by prefix) and starts MirrorMaker 2 for that
+// target only (--clusters), killed when the test ends.
+func startMirrorMaker(t testing.TB, central, region []string, regionName, prefix string) *mirrorMaker {
+	t.Helper()
+	libs := testenv.KafkaLibs(t)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := os.ReadFile(filepath.Join(root, "deployments", "regions", "mm2.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := strings.ReplaceAll(regexp.QuoteMeta(prefix), `\.`, "[.]")
+	props := strings.NewReplacer(
+		"@REGION@", regionName, "@CENTRAL_BOOTSTRAP@", strings.Join(central, ","), "@REGION_BOOTSTRAP@", strings.Join(region, ","),
+		"@TOPIC_PREFIX_RE@", re, "@GROUP_PREFIX_RE@", re, "@REFRESH_SECONDS@", "2", "@REGION_RF@", "1", "@TASKS@", "1",
+	).Replace(string(tmpl))
+	if left := regexp.MustCompile(`@[A-Z_]+@`).FindString(props); left != "" {
+		t.Fatalf("mm2.properties has a placeholder left: %s", left)
+	}
+	dir := t.TempDir()
+	m := &mirrorMaker{t: t, props: filepath.Join(dir, "mm2.properties"), log: filepath.Join(dir, "mirrormaker.log")}
+	if err := os.WriteFile(m.props, []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.argv = []string{"java", "-Xms128m", "-Xmx384m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+		"-Dlog4j2.configurationFile=" + filepath.Join(root, "deployments", "local", "log4j2.properties"),
+		"-cp", filepath.Join(libs, "*"), "org.apache.kafka.connect.mirror.MirrorMaker", m.props, "--clusters", regionName}
+	m.start()
+	t.Cleanup(func() {
+		if m.p != nil {
+			m.p.Stop(syscall.SIGKILL, 10*time.Second)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(m.log)
+			if len(b) > 20000 {
+				b = b[len(b)-20000:]
+			}
+			t.Logf("--- MirrorMaker log (tail) ---\n%s", b)
+		}
+	})
+	return m
+}
+
+func (m *mirrorMaker) start() {
+	m.t.Helper()
+	m.runs++
+	p, err := testenv.StartProcess(fmt.Sprintf("mirrormaker-%d", m.runs), m.argv, os.Environ(), "", m.log, nil)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.p = p
+}
+
+// stop sends SIGTERM and waits for MirrorMaker to shut down.
+func (m *mirrorMaker) stop() {
+	m.t.Helper()
+	if !m.p.Stop(syscall.SIGTERM, 60*time.Second) {
+		m.t.Fatal("MirrorMaker did not stop within 60 s of SIGTERM")
+	}
+	m.p = nil
+}
+
+// eventIDs reads every record of topic with kcat (an independent reader)
+// and counts each CloudEvents id.
+func eventIDs(t testing.TB, brokers []string, topic string) map[string]int {
+	t.Helper()
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatalf("kcat is not installed (make up installs it): %v", err)
+	}
+	cmd := exec.Command(kcat, "-b", strings.Join(brokers, ","), "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-J")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kcat: %v\n%s", err, stderr.String())
+	}
+	ids := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 32<<20)
+	for sc.Scan() {
+		var r struct {
+			Headers []string `json:"headers"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("kcat printed %.200q: %v", sc.Text(), err)
+		}
+		id := ""
+		for i := 0; i+1 < len(r.Headers); i += 2 {
+			if r.Headers[i] == "ce_id" {
+				id = r.Headers[i+1]
+			}
+		}
+		if id == "" {
+			t.Fatalf("a record of %s has no ce_id: %s", topic, sc.Text())
+		}
+		ids[id]++
+	}
+	return ids
+}
+
+// TestRegion runs a central stack (its own Kafka, `catalog dev`) and a
+// region (its own Kafka, database and Redis prefix, the projector and API
+// roles with CATALOG_REGION=india, and MirrorMaker 2 between the two
+// clusters) and shows: (a) a delivery accepted centrally becomes visible
+// through the regional API, the regional projector having waited for the
+// mirrored topic rather than creating it, with the topic's settings carried
+// over and the per-cluster parking topic left central; (b) the regional
+// read model's hash equals the central one's; (c) with MirrorMaker stopped
+// (SIGTERM) while deliveries go on, the region keeps serving its last state,
+// and once MirrorMaker is back it catches up with every event exactly once
+// in the mirror (counted by kcat) and equal hashes; (d) with the central
+// Kafka and every central role killed (SIGKILL), the region still answers
+// track/details.
+func TestRegion(t *testing.T) {
+	// The two clusters start side by side.
+	centralK := testenv.NewKafka(t, 1, "")
+	regionK := testenv.NewKafka(t, 1, "")
+	errs := make(chan error, 2)
+	go func() { errs <- centralK.StartAll() }()
+	go func() { errs <- regionK.StartAll() }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newStack(t)
+	s.brokers = centralK.Brokers()
+	s.env = append(s.env, "CATALOG_KAFKA_BROKERS="+strings.Join(s.brokers, ","), "CATALOG_LOG_LEVEL=info")
+	topic := s.prefix + "releases"
+
+	// The region: same topic and group names, its own everything else.
+	r := s
+	r.pgURL = testenv.PostgresURL(t)
+	r.brokers = regionK.Brokers()
+	r.api, r.projector = testenv.FreeAddr(t), testenv.FreeAddr(t)
+	r.env = append(append([]string(nil), s.env...),
+		"CATALOG_REGION=india",
+		"CATALOG_PG_URL="+r.pgURL,
+		"CATALOG_KAFKA_BROKERS="+strings.Join(r.brokers, ","),
+		"CATALOG_REDIS_PREFIX="+s.prefix+"india:",
+		"CATALOG_API_ADDR="+r.api,
+		"CATALOG_PROJECTOR_ADDR="+r.projector,
+	)
+
+	// Ingest refuses to run in a region, by name.
+	cmd := exec.Command(catalogBin, "ingest")
+	cmd.Env = r.env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "CATALOG_REGION=india: ingest runs only in the central region") {
+		t.Fatalf("ingest in a region: %v\n%s; want a refusal naming CATALOG_REGION", err, out)
+	}
+
+	// The regional projector starts first: it must wait for MirrorMaker.
+	rproj := r.start(t, "project")
+	r.start(t, "api")
+	waitHTTP(t, "http://"+r.api+"/healthz")
+	dev := s.start(t, "dev")
+	waitHTTP(t, "http://"+s.ingest+"/healthz")
+	mm := startMirrorMaker(t, s.brokers, r.brokers, "india", s.prefix)
+
+	// (a) Accepted centrally, visible regionally.
+	accepted := time.Now()
+	first := deliver(t, s.ingest, restartRelease(1, 1))
+	trackID := first.TrackIDs[fmt.Sprintf("GBRST%07d", 2)]
+	regional := fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.api, trackID)
+	titleIs := func(want string) func() error {
+		return func() error {
+			status, _, body := get(t, regional)
+			if status != http.StatusOK {
+				return fmt.Errorf("regional API: %d %s", status, body)
+			}
+			if got := parse(t, body); got.Track == nil || got.Track.Release.Title != want {
+				return fmt.Errorf("regional API: release title %+v, want %q", got.Track, want)
+			}
+			return nil
+		}
+	}
+	testenv.Eventually(t, 90*time.Second, titleIs("Release 1 v1"))
+	t.Logf("accepted centrally -> visible through the regional API: %s (MirrorMaker starting included)", time.Since(accepted).Round(time.Millisecond))
+	if !strings.Contains(rproj.out.String(), "MirrorMaker owns the mirrored topics here") {
+		t.Errorf("the regional projector did not say it waits for MirrorMaker's topic:\n%s", rproj.out)
+	}
+	accepted = time.Now()
+	deliver(t, s.ingest, restartRelease(1, 2))
+	testenv.Eventually(t, 30*time.Second, titleIs("Release 1 v2"))
+	t.Logf("accepted centrally -> visible regionally, MirrorMaker running: %s", time.Since(accepted).Round(time.Millisecond))
+
+	ctx := ctxT(t)
+	radmin, err := events.NewAdmin(ctx, events.KafkaConfig{Brokers: r.brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer radmin.Close()
+	parts, conf, err := radmin.TopicSettings(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete",
+		"max.message.bytes": fmt.Sprint(events.TopicMaxMessageBytes)} {
+		if conf[k] != want {
+			t.Errorf("mirrored topic %s: %s=%q, want %q (carried over from central)", topic, k, conf[k], want)
+		}
+	}
+	if parts != 3 {
+		t.Errorf("mirrored topic %s has %d partitions, want central's 3", topic, parts)
+	}
+	if _, _, err := radmin.TopicSettings(ctx, s.prefix+"cdn-purge.poison"); err == nil {
+		t.Errorf("the parking topic %scdn-purge.poison exists in the region; it is per-cluster and must stay central", s.prefix)
+	}
+
+	// (b) Equal read models.
+	hashesEqual := func() error {
+		for _, name := range registeredProjections(t) {
+			c, g := strings.TrimSpace(s.run(t, "projections", "hash", name)), strings.TrimSpace(r.run(t, "projections", "hash", name))
+			if c != g {
+				return fmt.Errorf("%s: central hash %s, regional %s", name, c, g)
+			}
+		}
+		return nil
+	}
+	testenv.Eventually(t, 30*time.Second, hashesEqual)
+
+	// (c) Replication cut.
+	mm.stop()
+	cutAt := time.Now()
+	for i := 2; i <= 6; i++ {
+		deliver(t, s.ingest, restartRelease(i, 1))
+	}
+	deliver(t, s.ingest, restartRelease(1, 3))
+	for time.Since(cutAt) < replicationCut {
+		if err := titleIs("Release 1 v2")(); err != nil {
+			t.Fatalf("during the cut the region must serve its last state: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+	restarted := time.Now()
+	mm.start()
+	testenv.Eventually(t, 90*time.Second, titleIs("Release 1 v3"))
+	testenv.Eventually(t, 30*time.Second, hashesEqual)
+	t.Logf("replication cut of %s; caught up %s after MirrorMaker restarted", replicationCut, time.Since(restarted).Round(time.Millisecond))
+	centralIDs, mirrorIDs := eventIDs(t, s.brokers, topic), eventIDs(t, r.brokers, topic)
+	for id, n := range mirrorIDs {
+		if n != 1 || centralIDs[id] != 1 {
+			t.Errorf("event %s: %d times in the mirror, %d in central; want once in each", id, n, centralIDs[id])
+		}
+	}
+	for id := range centralIDs {
+		if mirrorIDs[id] == 0 {
+			t.Errorf("event %s of central is missing from the mirror", id)
+		}
+	}
+	t.Logf("%d events in central, %d in the mirror, each once", len(centralIDs), len(mirrorIDs))
+
+	// regions status: MirrorMaker's lag (its committed source offsets
+	// trail by up to offset.flush.interval.ms) and the regional projector's.
+	var out string
+	testenv.Eventually(t, 30*time.Second, func() error {
+		out = s.runEnv(t, []string{"CATALOG_REGIONS=india=" + strings.Join(r.brokers, "|")}, "regions", "status", "--json")
+		var sts []struct {
+			Region    string `json:"region"`
+			MirrorLag int64  `json:"mirrorLag"`
+			Mirror    []struct {
+				CentralEnd int64 `json:"centralEnd"`
+				MirrorEnd  int64 `json:"mirrorEnd"`
+			} `json:"mirror"`
+			Projectors []struct {
+				Group string `json:"group"`
+				Lag   int64  `json:"lag"`
+			} `json:"projectors"`
+		}
+		if err := json.Unmarshal([]byte(out), &sts); err != nil || len(sts) != 1 || sts[0].Region != "india" {
+			return fmt.Errorf("regions status --json: %v: %s", err, out)
+		}
+		st := sts[0]
+		if st.MirrorLag != 0 || len(st.Mirror) != parts {
+			return fmt.Errorf("mirror lag %d over %d partitions: %s", st.MirrorLag, len(st.Mirror), out)
+		}
+		if len(st.Projectors) == 0 {
+			return fmt.Errorf("no regional projector group: %s", out)
+		}
+		for _, p := range st.Projectors {
+			if p.Lag != 0 {
+				return fmt.Errorf("projector group %s lag %d: %s", p.Group, p.Lag, out)
+			}
+		}
+		return nil
+	})
+	t.Logf("regions status --json: %s", out)
+	t.Logf("regions status:\n%s", s.runEnv(t, []string{"CATALOG_REGIONS=india=" + strings.Join(r.brokers, "|")}, "regions", "status"))
+
+	// (d) Central outage: every central role and the central Kafka killed.
+	dev.kill(t)
+	centralK.Kill(0)
+	for i := 0; i < 5; i++ {
+		if err := titleIs("Release 1 v3")(); err != nil {
+			t.Fatalf("with central down the region must keep answering: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// runEnv is run with extra environment variables.
+func (s stack) runEnv(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	s.env = append(append([]string(nil), s.env...), env...)
+	return s.run(t, args...)
+}
