@@ -12,7 +12,7 @@ FUZZTIME ?= 15s
 # which would spend a short run minimising instead of fuzzing.
 FUZZMINIMIZE ?= 2s
 
-.PHONY: help build up down run test test-short vet lint fuzz chaos bench bench-quick bench-parts bench-tools clean-data
+.PHONY: help build up down run regions test test-short vet lint fuzz chaos bench bench-quick bench-parts bench-tools clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ build: ## build bin/catalog
 up: ## install (when missing) and start Kafka, PostgreSQL and Redis on loopback
 	@bash deployments/local/up.sh
 
-down: ## stop everything `make up` and `make run` started
+down: ## stop everything `make up`, `make run` and `make regions` started
 	@bash deployments/local/down.sh
 
 run: up build ## start every role, load a sample catalogue, print the gateway URL, demo key and a curl
@@ -32,6 +32,9 @@ run: up build ## start every role, load a sample catalogue, print the gateway UR
 	  CATALOG_CDN_URL=http://127.0.0.1:$$CDN_PORT CATALOG_CDN_PURGE_URL=http://127.0.0.1:$$CDN_PORT \
 	  CATALOG_CDN_SERVICE_ID=$$CDN_SERVICE_ID CATALOG_CDN_PURGE_TOKEN=$$CDN_PURGE_TOKEN \
 	  exec ./$(BIN) dev --sample $(SAMPLE)
+
+regions: build ## central (as make run, in the background) plus region india on its own ports and Kafka, fed by MirrorMaker 2; make down stops both
+	@bash deployments/regions/up.sh
 
 vet: ## go vet
 	$(GO) vet ./...

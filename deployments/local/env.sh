@@ -20,6 +20,9 @@ CDN_PURGE_TOKEN="${CATALOG_CDN_PURGE_TOKEN:-local-purge-token}"
 PG_DIR="$DATA_DIR/postgres"
 REDIS_DIR="$DATA_DIR/redis"
 KAFKA_DIR="$DATA_DIR/kafka"
+# Kafka's jars (broker, tools, MirrorMaker): one copy, shared by every
+# cluster started from this checkout.
+KAFKA_LIBS="${KAFKA_LIBS:-$KAFKA_DIR/libs}"
 VARNISH_DIR="$DATA_DIR/varnish"
 RUN_DIR="$DATA_DIR/run"
 LOG_DIR="$DATA_DIR/log"

@@ -2,12 +2,16 @@
 # Installs (when missing) and starts PostgreSQL, Redis and a single-node
 # Apache Kafka broker (KRaft) on loopback. Idempotent: a service that is
 # already running is left alone. All data and logs live under $DATA_DIR.
+#
+# Sourced (rather than run) it only defines its functions, which read the
+# data folders and ports env.sh derives from CATALOG_DATA_DIR,
+# CATALOG_PG_PORT, CATALOG_REDIS_PORT and CATALOG_KAFKA_*PORT:
+# deployments/regions/up.sh starts a region's services with them.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
-
 # --- packages ---------------------------------------------------------------
+install_packages() {
 missing=()
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
 [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/postgres" ] || missing+=(postgresql)
@@ -36,14 +40,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -n "$policy_added" ] && as_root rm -f /usr/sbin/policy-rc.d
   [ "$rc" = 0 ] || { tail -n 30 "$LOG_DIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 fi
+}
 
 # --- PostgreSQL --------------------------------------------------------------
-PG_BIN="$(pg_bindir)"
 pg_as() {
   # PostgreSQL refuses to run as root; as root we run it as the postgres user.
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 start_postgres() {
+  PG_BIN="$(pg_bindir)"
   mkdir -p "$PG_DIR"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR"; chmod 700 "$PG_DIR"; fi
   if [ ! -s "$PG_DIR/data/PG_VERSION" ]; then
@@ -91,12 +96,12 @@ start_redis() {
 
 # --- Kafka -------------------------------------------------------------------
 kafka_jars() {
-  local pom="$REPO_ROOT/deployments/pom.xml" stamp="$KAFKA_DIR/libs/.pom.sha256" sum
+  local pom="$REPO_ROOT/deployments/pom.xml" stamp="$KAFKA_LIBS/.pom.sha256" sum
   sum="$(sha256sum "$pom" | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return; fi
   log "kafka: fetching the broker's jars from Maven Central (deployments/pom.xml)"
-  rm -rf "$KAFKA_DIR/libs"; mkdir -p "$KAFKA_DIR/libs"
-  mvn -B -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_DIR/libs" \
+  rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
+  mvn -B -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" \
     >"$LOG_DIR/maven.log" 2>&1 || { tail -n 30 "$LOG_DIR/maven.log" >&2; die "maven could not fetch Kafka's jars"; }
   echo "$sum" >"$stamp"
 }
@@ -114,7 +119,7 @@ start_kafka() {
       "$REPO_ROOT/deployments/local/server.properties" >"$KAFKA_DIR/server.properties"
   local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
               "-Dlog4j2.configurationFile=$REPO_ROOT/deployments/local/log4j2.properties"
-              -cp "$KAFKA_DIR/libs/*")
+              -cp "$KAFKA_LIBS/*")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     local cluster_id
     cluster_id="$("${java[@]}" kafka.tools.StorageTool random-uuid 2>>"$LOG_DIR/kafka-format.log")"
@@ -162,6 +167,9 @@ start_varnish() {
   die "varnish did not listen on 127.0.0.1:$CDN_PORT"
 }
 
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
+install_packages
 start_postgres
 start_redis
 start_kafka
