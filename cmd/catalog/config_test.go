@@ -61,3 +61,27 @@ func TestTopicReplicationSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionSettings: CATALOG_REGION is central by default and a region
+// name otherwise; CATALOG_REGIONS is a list of NAME=BROKERS; anything else
+// is refused by name.
+func TestRegionSettings(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	if err != nil || c.Region != "central" || len(c.Regions) != 0 {
+		t.Fatalf("default: %q %v %v, want central and no regions", c.Region, c.Regions, err)
+	}
+	c, err = loadConfig(envOf(map[string]string{"CATALOG_REGION": "india", "CATALOG_REGIONS": "india=127.0.0.1:59192, eu-west=k1:9092|k2:9092"}))
+	if err != nil || c.Region != "india" || fmt.Sprint(c.Regions) != "[{india [127.0.0.1:59192]} {eu-west [k1:9092 k2:9092]}]" {
+		t.Fatalf("india: %q %v %v", c.Region, c.Regions, err)
+	}
+	for k, bad := range map[string][]string{
+		"CATALOG_REGION":  {"India", "1st", "a_b", strings.Repeat("a", 33)},
+		"CATALOG_REGIONS": {"india", "india=", "india=host", "central=h:1", "India=h:1", "india=h:1,india=h:2"},
+	} {
+		for _, v := range bad {
+			if _, err := loadConfig(envOf(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+				t.Errorf("%s=%q: %v, want an error naming the setting", k, v, err)
+			}
+		}
+	}
+}
