@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catalog-org/catalog/gateway"
 	"github.com/catalog-org/catalog/ingest"
 
 	"github.com/catalog-org/catalog/projections/projector"
@@ -55,6 +56,12 @@ type config struct {
 	CDNServiceID       string
 	CDNPurgeToken      string
 	CDNMetricsAddr     string
+	// Region is the region this process serves (CATALOG_REGION); every
+	// region but gateway.Central is read-only.
+	Region string
+	// RegionURLs are the regions' public gateway URLs
+	// (CATALOG_REGION_URLS), by region name.
+	RegionURLs map[string]*url.URL
 }
 
 func (c config) releasesTopic() string { return c.TopicPrefix + "releases" }
@@ -108,7 +115,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),
 		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 100, 1, 10000)) * time.Millisecond,
 		QuotaFailClosed:    get("CATALOG_QUOTA_ON_REDIS_DOWN", "open") == "closed",
-		QuotaPrefix:        get("CATALOG_QUOTA_PREFIX", "catalog:quota:"),
+		Region:             get("CATALOG_REGION", gateway.Central),
 		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
 		DefaultCountry:     get("CATALOG_DEFAULT_COUNTRY", "GB"),
 		DemoKey:            get("CATALOG_DEMO_KEY", ""),
@@ -122,12 +129,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN", ""),
 		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR", "127.0.0.1:8085"),
 	}
+	var err error
 	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
 	if err != nil || duty <= 0 || duty > 1 {
 		errs = append(errs, fmt.Errorf("CATALOG_REBUILD_DUTY: want a number above 0 and at most 1"))
 		duty = 0.25
 	}
 	c.RebuildDuty = duty
+	if err := gateway.ValidRegion(c.Region); err != nil {
+		errs = append(errs, fmt.Errorf("CATALOG_REGION: %w", err))
+	}
+	// Each region counts its own part of a client's daily limit; a default
+	// prefix naming the region keeps two regions' counts apart even where
+	// they share a Redis by mistake.
+	defPrefix := "catalog:quota:"
+	if c.Region != gateway.Central {
+		defPrefix += c.Region + ":"
+	}
+	c.QuotaPrefix = get("CATALOG_QUOTA_PREFIX", defPrefix)
+	if c.RegionURLs, err = parseRegionURLs(get("CATALOG_REGION_URLS", "")); err != nil {
+		errs = append(errs, err)
+	}
 	for _, n := range strings.Split(get("CATALOG_PROJECTIONS", ""), ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			c.Projections = append(c.Projections, n)
@@ -180,6 +202,41 @@ func parseDPIDs(s string) ([]string, error) {
 		return nil, fmt.Errorf("CATALOG_DPID: %d party ids, want at most %d", len(ids), maxDPIDs)
 	}
 	return ids, nil
+}
+
+// maxRegions bounds CATALOG_REGION_URLS.
+const maxRegions = 32
+
+// parseRegionURLs reads CATALOG_REGION_URLS: comma-separated name=URL
+// pairs, each region's public gateway URL (empty: none known).
+func parseRegionURLs(s string) (map[string]*url.URL, error) {
+	const want = "want comma-separated region=URL pairs such as central=https://api.example.com,india=https://in.api.example.com"
+	out := map[string]*url.URL{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		name, raw, ok := strings.Cut(f, "=")
+		name, raw = strings.TrimSpace(name), strings.TrimSpace(raw)
+		if !ok {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: %q has no '=': %s", f, want)
+		}
+		if err := gateway.ValidRegion(name); err != nil {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: %w", err)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: region %s is named twice", name)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: region %s: %q is not an absolute http(s) URL without query or credentials: %s", name, raw, want)
+		}
+		out[name] = u
+	}
+	if len(out) > maxRegions {
+		return nil, fmt.Errorf("CATALOG_REGION_URLS: %d regions, want at most %d", len(out), maxRegions)
+	}
+	return out, nil
 }
 
 // maxTrustedProxies bounds CATALOG_GATEWAY_TRUSTED_PROXIES.
