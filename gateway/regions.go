@@ -21,6 +21,11 @@ const Central = "central"
 // it.
 const RegionHeader = "X-Catalog-Region"
 
+// HomeHeader names, on a 307 to another region, the region the request
+// was sent to: a CDN can fetch from that region's gateway itself instead
+// of passing the redirect on (docs/regions-routing.md).
+const HomeHeader = "X-Catalog-Home"
+
 // ErrBadRegion reports a region name that cannot be one.
 var ErrBadRegion = errors.New("invalid region name")
 
@@ -217,6 +222,7 @@ func (g *gw) misrouted(req *http.Request, endpoint, home string) error {
 	h := http.Header{}
 	h.Set("Location", u.String())
 	h.Set("Cache-Control", "private, no-store")
+	h.Set(HomeHeader, home)
 	return &refusal{status: http.StatusTemporaryRedirect, header: h,
 		body: fmt.Sprintf("This key's requests for %s are served by the %s region: %s", endpoint, home, u)}
 }

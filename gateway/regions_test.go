@@ -197,6 +197,9 @@ func TestPinsRedirectToTheHomeRegion(t *testing.T) {
 			if cc := resp.Header.Get("Cache-Control"); cc != "private, no-store" {
 				t.Errorf("%s: Cache-Control %q", c.name, cc)
 			}
+			if home := map[*httptest.Server]string{p.central: gateway.Central, p.india: "india"}[c.home]; resp.Header.Get(gateway.HomeHeader) != home {
+				t.Errorf("%s: %s %q, want %q", c.name, gateway.HomeHeader, resp.Header.Get(gateway.HomeHeader), home)
+			}
 			if resp.Header.Get("X-RateLimit-Current") != "" {
 				t.Errorf("%s: a redirect was counted (X-RateLimit-Current %s)", c.name, resp.Header.Get("X-RateLimit-Current"))
 			}
