@@ -73,7 +73,9 @@ func TestClientsReplicateByLogicalReplication(t *testing.T) {
 	if err := cs.Add(ctx, "after-key", "after"); err != nil {
 		t.Fatal(err)
 	}
-	sees("an added client", "after-key", func(c gateway.Client, found bool) bool { return found && c.Enabled && c.Home("/track/details") == gateway.Central })
+	sees("an added client", "after-key", func(c gateway.Client, found bool) bool {
+		return found && c.Enabled && c.Home("/track/details") == gateway.Central
+	})
 	if err := cs.Pin(ctx, "after-key", "india", nil, 0); err != nil {
 		t.Fatal(err)
 	}
