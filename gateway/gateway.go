@@ -127,6 +127,9 @@ type Client struct {
 	// the ingest service (a message's MessageSender and SentOnBehalfOf),
 	// or AnyParty alone. Without any, the client may not deliver.
 	Parties []string
+	// Pins home some or all of the client's API requests in regions
+	// other than Central (Home); without any, Central serves them all.
+	Pins []Pin
 }
 
 // Allowed reports whether the client was granted service.
@@ -194,6 +197,11 @@ type Config struct {
 	// believed only from a peer in one of them; by default none is, and
 	// the client's address is the TCP peer's.
 	TrustedProxies []*net.IPNet
+	// Regions names the region this gateway serves (default Central) and
+	// the other regions' gateways. A gateway serves a client's request
+	// only where the client is homed for it (Client.Home) and sends it to
+	// its home otherwise; outside Central it is read-only.
+	Regions Regions
 }
 
 // NewHandler returns the gateway's HTTP handler.
@@ -224,14 +232,27 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 			return nil, errors.New("gateway: a trusted proxy network is nil")
 		}
 	}
+	if cfg.Regions.Self == "" {
+		cfg.Regions.Self = Central
+	}
+	if err := cfg.Regions.validate(); err != nil {
+		return nil, err
+	}
 	m := newMetrics(cfg.Registerer)
 	g := &gw{cfg: cfg, clients: clients, quota: quota, log: log, m: m, fallback: map[string]int64{}}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = clientIP(cfg.TrustedProxies)
+	e.HTTPErrorHandler = answerError
 	e.Use(middleware.Recover())
 	e.Use(g.accessLog)
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set(RegionHeader, cfg.Regions.Self)
+			return next(c)
+		}
+	})
 	// HEAD is served wherever GET is, and answers as GET does without
 	// the body; on a guarded route it is a request like any other.
 	getOrHead := []string{http.MethodGet, http.MethodHead}
@@ -243,15 +264,23 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 	// Exactly the API's public routes, each under its service: the table
 	// is the API's own (apiroutes), not a copy.
 	for _, r := range apiroutes.Public() {
-		e.Match(getOrHead, r.Path, g.guard(r.Service, api))
+		e.Match(getOrHead, r.Path, g.guard(r.Service, r.Endpoint, api))
 	}
-	if u := cfg.Upstreams.Ingest; u != nil {
-		p := newProxy(u, "/ingest", cfg.UpstreamTimeout, e.IPExtractor, log, false)
-		e.Any("/ingest/*", g.guard(ServiceIngest, p))
-	}
-	if u := cfg.Upstreams.Admin; u != nil {
-		p := newProxy(u, "", cfg.UpstreamTimeout, e.IPExtractor, log, false)
-		e.Any("/admin/*", g.guard(ServiceAdmin, p))
+	switch {
+	case cfg.Regions.Self != Central:
+		// One writer: outside the central region, ingest and admin are
+		// answered, whatever the upstreams, and never proxied.
+		e.Any("/ingest/*", g.readOnly)
+		e.Any("/admin/*", g.readOnly)
+	default:
+		if u := cfg.Upstreams.Ingest; u != nil {
+			p := newProxy(u, "/ingest", cfg.UpstreamTimeout, e.IPExtractor, log, false)
+			e.Any("/ingest/*", g.guard(ServiceIngest, "", p))
+		}
+		if u := cfg.Upstreams.Admin; u != nil {
+			p := newProxy(u, "", cfg.UpstreamTimeout, e.IPExtractor, log, false)
+			e.Any("/admin/*", g.guard(ServiceAdmin, "", p))
+		}
 	}
 	return cleanPaths(e), nil
 }
@@ -400,42 +429,79 @@ func identify(r *http.Request) (key, conflict string) {
 const noParties = "This key is bound to no DDEX party, so it may not deliver through the gateway: " +
 	"an operator names the parties it sends as with `catalog clients parties KEY DPID...`"
 
-func plain(c echo.Context, code int, body string) error {
-	return c.String(code, body)
+// refusal is an answer the gateway gives itself instead of proxying: a
+// status, a plain-text body in 7digital's style, and headers.
+type refusal struct {
+	status int
+	body   string
+	header http.Header
 }
 
-// guard identifies the client, checks its access to service and its daily
-// quota, and proxies.
-func (g *gw) guard(service string, proxy http.Handler) echo.HandlerFunc {
+func (r *refusal) Error() string { return strconv.Itoa(r.status) + " " + r.body }
+
+// refuse returns the gateway's own answer status with body.
+func refuse(status int, body string) error { return &refusal{status: status, body: body} }
+
+// answerError is the gateway's one place that turns a handler's error into
+// an answer: a refusal as plain text with its headers, anything else (the
+// router's 404 and 405) as echo answers it.
+func answerError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var r *refusal
+	if !errors.As(err, &r) {
+		c.Echo().DefaultHTTPErrorHandler(err, c)
+		return
+	}
+	h := c.Response().Header()
+	for k, v := range r.header {
+		h[k] = v
+	}
+	_ = c.String(r.status, r.body)
+}
+
+// guard identifies the client, checks its access to service, sends the
+// request to the client's home region for endpoint when that is not this
+// gateway's (endpoint is empty for ingest and admin, which only the central
+// region serves), checks its daily quota, and proxies.
+func (g *gw) guard(service, endpoint string, proxy http.Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Set("service", service)
 		key, conflict := identify(c.Request())
 		if conflict != "" {
-			return plain(c, http.StatusUnauthorized, authFailure+": "+conflict)
+			return refuse(http.StatusUnauthorized, authFailure+": "+conflict)
 		}
 		if key == "" {
-			return plain(c, http.StatusUnauthorized, authFailure)
+			return refuse(http.StatusUnauthorized, authFailure)
 		}
 		cl, ok, err := g.clients.Client(c.Request().Context(), key)
 		if err != nil {
 			// Identity fails closed: without the client list nobody passes.
 			g.log.Error("client lookup failed", "err", err)
-			return plain(c, http.StatusServiceUnavailable, "Service temporarily unavailable")
+			return refuse(http.StatusServiceUnavailable, "Service temporarily unavailable")
 		}
 		if !ok || !cl.Enabled {
-			return plain(c, http.StatusUnauthorized, authFailure)
+			return refuse(http.StatusUnauthorized, authFailure)
 		}
 		c.Set("client", cl.Name)
 		if !cl.Allowed(service) {
-			return plain(c, http.StatusForbidden, "Access to the "+service+" service is not granted to this key")
+			return refuse(http.StatusForbidden, "Access to the "+service+" service is not granted to this key")
 		}
 		if service == ServiceIngest && len(cl.Parties) == 0 {
-			return plain(c, http.StatusForbidden, noParties)
+			return refuse(http.StatusForbidden, noParties)
 		}
+		if endpoint != "" {
+			if home := cl.Home(endpoint); home != g.cfg.Regions.Self {
+				return g.misrouted(c.Request(), endpoint, home)
+			}
+		}
+		// This region's part of the daily limit, counted in its own Redis.
+		cl.DailyLimit = cl.DailyLimitIn(g.cfg.Regions.Self)
 		now := g.cfg.Now().UTC()
 		usage, err := g.take(c.Request().Context(), cl, now)
 		if err != nil {
-			return plain(c, http.StatusServiceUnavailable, "Service temporarily unavailable")
+			return refuse(http.StatusServiceUnavailable, "Service temporarily unavailable")
 		}
 		reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
 		h := c.Response().Header()
@@ -447,7 +513,7 @@ func (g *gw) guard(service string, proxy http.Handler) echo.HandlerFunc {
 			if g.cfg.OverLimitStatus == http.StatusTooManyRequests {
 				h.Set("Retry-After", strconv.Itoa(int(reset.Sub(now).Seconds())))
 			}
-			return plain(c, g.cfg.OverLimitStatus, fmt.Sprintf("You have exceeded your daily request limit of %d", cl.DailyLimit))
+			return refuse(g.cfg.OverLimitStatus, fmt.Sprintf("You have exceeded your daily request limit of %d", cl.DailyLimit))
 		}
 		req := c.Request()
 		req.Header.Del(ClientHeader)

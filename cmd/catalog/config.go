@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catalog-org/catalog/gateway"
 	"github.com/catalog-org/catalog/ingest"
 
 	"github.com/catalog-org/catalog/projections/projector"
@@ -55,16 +56,20 @@ type config struct {
 	CDNServiceID       string
 	CDNPurgeToken      string
 	CDNMetricsAddr     string
-	// Region is the region this process serves: "central" (the one with
-	// ingest and the log of record) or a read-only region fed by MirrorMaker.
+	// Region is the region this process serves (CATALOG_REGION): "central"
+	// (gateway.Central: ingest and the log of record) or a read-only region
+	// fed by MirrorMaker.
 	Region string
-	// Regions names each read-only region's Kafka bootstrap brokers, for
-	// `catalog regions status`.
+	// RegionURLs are the regions' public gateway URLs
+	// (CATALOG_REGION_URLS), by region name.
+	RegionURLs map[string]*url.URL
+	// Regions names each read-only region's Kafka bootstrap brokers
+	// (CATALOG_REGIONS), for `catalog regions status`.
 	Regions []regionKafka
 }
 
 // centralRegion is the region with ingest and the log of record.
-const centralRegion = "central"
+const centralRegion = gateway.Central
 
 // central reports whether this process serves the central region.
 func (c config) central() bool { return c.Region == centralRegion }
@@ -125,7 +130,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),
 		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 100, 1, 10000)) * time.Millisecond,
 		QuotaFailClosed:    get("CATALOG_QUOTA_ON_REDIS_DOWN", "open") == "closed",
-		QuotaPrefix:        get("CATALOG_QUOTA_PREFIX", "catalog:quota:"),
+		Region:             get("CATALOG_REGION", gateway.Central),
 		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
 		DefaultCountry:     get("CATALOG_DEFAULT_COUNTRY", "GB"),
 		DemoKey:            get("CATALOG_DEMO_KEY", ""),
@@ -138,10 +143,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CDNServiceID:       get("CATALOG_CDN_SERVICE_ID", "local"),
 		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN", ""),
 		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR", "127.0.0.1:8085"),
-		Region:             get("CATALOG_REGION", centralRegion),
-	}
-	if !regionName.MatchString(c.Region) {
-		errs = append(errs, fmt.Errorf("CATALOG_REGION=%q: want a region name such as central or india (a lower-case letter, then up to 31 lower-case letters, digits or -)", c.Region))
 	}
 	var err error
 	if c.Regions, err = parseRegions(get("CATALOG_REGIONS", "")); err != nil {
@@ -165,6 +166,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		duty = 0.25
 	}
 	c.RebuildDuty = duty
+	if err := gateway.ValidRegion(c.Region); err != nil {
+		errs = append(errs, fmt.Errorf("CATALOG_REGION: %w", err))
+	}
+	// Each region counts its own part of a client's daily limit; a default
+	// prefix naming the region keeps two regions' counts apart even where
+	// they share a Redis by mistake.
+	defPrefix := "catalog:quota:"
+	if c.Region != gateway.Central {
+		defPrefix += c.Region + ":"
+	}
+	c.QuotaPrefix = get("CATALOG_QUOTA_PREFIX", defPrefix)
+	if c.RegionURLs, err = parseRegionURLs(get("CATALOG_REGION_URLS", "")); err != nil {
+		errs = append(errs, err)
+	}
 	for _, n := range strings.Split(get("CATALOG_PROJECTIONS", ""), ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			c.Projections = append(c.Projections, n)
@@ -219,6 +234,41 @@ func parseDPIDs(s string) ([]string, error) {
 	return ids, nil
 }
 
+// maxRegions bounds CATALOG_REGION_URLS.
+const maxRegions = 32
+
+// parseRegionURLs reads CATALOG_REGION_URLS: comma-separated name=URL
+// pairs, each region's public gateway URL (empty: none known).
+func parseRegionURLs(s string) (map[string]*url.URL, error) {
+	const want = "want comma-separated region=URL pairs such as central=https://api.example.com,india=https://in.api.example.com"
+	out := map[string]*url.URL{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		name, raw, ok := strings.Cut(f, "=")
+		name, raw = strings.TrimSpace(name), strings.TrimSpace(raw)
+		if !ok {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: %q has no '=': %s", f, want)
+		}
+		if err := gateway.ValidRegion(name); err != nil {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: %w", err)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: region %s is named twice", name)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("CATALOG_REGION_URLS: region %s: %q is not an absolute http(s) URL without query or credentials: %s", name, raw, want)
+		}
+		out[name] = u
+	}
+	if len(out) > maxRegions {
+		return nil, fmt.Errorf("CATALOG_REGION_URLS: %d regions, want at most %d", len(out), maxRegions)
+	}
+	return out, nil
+}
+
 // maxTrustedProxies bounds CATALOG_GATEWAY_TRUSTED_PROXIES.
 const maxTrustedProxies = 100
 
@@ -242,12 +292,6 @@ func parseTrustedProxies(s string) ([]*net.IPNet, error) {
 	return nets, nil
 }
 
-// regionName is the form of a region's name (CATALOG_REGION, CATALOG_REGIONS).
-var regionName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-
-// maxRegions bounds CATALOG_REGIONS.
-const maxRegions = 32
-
 // parseRegions reads CATALOG_REGIONS: a comma-separated list of
 // NAME=BROKERS, BROKERS being one or more host:port joined by | (empty: no
 // regions), such as india=127.0.0.1:59192 or india=k1:9092|k2:9092.
@@ -260,7 +304,7 @@ func parseRegions(s string) ([]regionKafka, error) {
 		}
 		name, brokers, ok := strings.Cut(f, "=")
 		name = strings.TrimSpace(name)
-		if !ok || !regionName.MatchString(name) || name == centralRegion {
+		if !ok || gateway.ValidRegion(name) != nil || name == centralRegion {
 			return nil, fmt.Errorf("CATALOG_REGIONS: %q: want NAME=HOST:PORT[|HOST:PORT...] with NAME a region other than central (lower-case letters, digits, -), such as india=127.0.0.1:59192", f)
 		}
 		if seen[name] {

@@ -62,10 +62,9 @@ func TestTopicReplicationSetting(t *testing.T) {
 	}
 }
 
-// TestRegionSettings: CATALOG_REGION is central by default and a region
-// name otherwise; CATALOG_REGIONS is a list of NAME=BROKERS; anything else
-// is refused by name.
-func TestRegionSettings(t *testing.T) {
+// TestRegionKafkaSettings: CATALOG_REGIONS is a list of NAME=BROKERS
+// naming regions other than central; anything else is refused by name.
+func TestRegionKafkaSettings(t *testing.T) {
 	c, err := loadConfig(envOf(nil))
 	if err != nil || c.Region != "central" || len(c.Regions) != 0 {
 		t.Fatalf("default: %q %v %v, want central and no regions", c.Region, c.Regions, err)
@@ -81,6 +80,39 @@ func TestRegionSettings(t *testing.T) {
 		for _, v := range bad {
 			if _, err := loadConfig(envOf(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 				t.Errorf("%s=%q: %v, want an error naming the setting", k, v, err)
+			}
+		}
+	}
+}
+
+// TestRegionSettings: CATALOG_REGION is central by default and a valid
+// region name when set; CATALOG_REGION_URLS is name=URL pairs of absolute
+// http(s) URLs, at most 32; the quota prefix names a region other than
+// central; anything else is refused naming the setting.
+func TestRegionSettings(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	if err != nil || c.Region != "central" || len(c.RegionURLs) != 0 || c.QuotaPrefix != "catalog:quota:" {
+		t.Fatalf("default: %q %v %q %v", c.Region, c.RegionURLs, c.QuotaPrefix, err)
+	}
+	c, err = loadConfig(envOf(map[string]string{"CATALOG_REGION": "india",
+		"CATALOG_REGION_URLS": " central=http://127.0.0.1:8080 , india=https://in.api.example.com/catalog "}))
+	if err != nil || c.Region != "india" || c.RegionURLs["central"].String() != "http://127.0.0.1:8080" ||
+		c.RegionURLs["india"].String() != "https://in.api.example.com/catalog" || c.QuotaPrefix != "catalog:quota:india:" {
+		t.Fatalf("india: %q %v %q %v", c.Region, c.RegionURLs, c.QuotaPrefix, err)
+	}
+	many := ""
+	for i := 0; i < 33; i++ {
+		many += fmt.Sprintf("r%d=http://h%d,", i, i)
+	}
+	for k, bad := range map[string][]string{
+		"CATALOG_REGION": {"India", "1india", "in_dia", strings.Repeat("a", 33)},
+		"CATALOG_REGION_URLS": {"central", "central=127.0.0.1:8080", "central=ftp://h", "Central=http://h", "central=http://h,central=http://i",
+			"central=http://h?x=1", "central=http://u:p@h", "central=/relative", many},
+	} {
+		for _, v := range bad {
+			_, err := loadConfig(envOf(map[string]string{k: v}))
+			if err == nil || !strings.Contains(err.Error(), k) {
+				t.Errorf("%s=%.40q: %v, want an error naming the setting", k, v, err)
 			}
 		}
 	}

@@ -337,6 +337,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		QuotaTimeout:    cfg.QuotaTimeout,
 		QuotaFailClosed: cfg.QuotaFailClosed,
 		TrustedProxies:  cfg.TrustedProxies,
+		Regions:         gateway.Regions{Self: cfg.Region, URLs: cfg.RegionURLs},
 		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
 		// The access log is JSON lines on stdout, whatever the format of the

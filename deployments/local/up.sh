@@ -58,11 +58,16 @@ start_postgres() {
   fi
   if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
     log "postgres: already running on 127.0.0.1:$PG_PORT"
+    # wal_level=logical lets regions subscribe to the API clients tables
+    # (catalog clients replicate); a server started before needs a restart.
+    if [ "$("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc 'show wal_level' 2>/dev/null)" != logical ]; then
+      log "postgres: runs without wal_level=logical, so regions cannot replicate its API clients until it restarts (make down && make up)"
+    fi
   else
     log "postgres: starting on 127.0.0.1:$PG_PORT"
     touch "$LOG_DIR/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres: "$LOG_DIR/postgres.log"
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$LOG_DIR/postgres.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$PG_DIR' -c max_connections=200 -c fsync=on" \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$PG_DIR' -c max_connections=200 -c fsync=on -c wal_level=logical" \
       start >/dev/null || { tail -n 30 "$LOG_DIR/postgres.log" >&2; die "postgres did not start"; }
   fi
   for _ in $(seq 1 100); do

@@ -140,31 +140,71 @@ func (s *Store) SetEnabled(ctx context.Context, key string, enabled bool) error 
 	return s.update(ctx, key, `update api_clients set enabled = $2, updated_at = now() where key = $1`, enabled)
 }
 
+// selectClients reads clients with their pins in one statement, so a
+// reload sees each committed change (replicated ones included) whole.
+const selectClients = `select c.key, c.name, c.enabled, c.daily_limit, c.services, c.parties,
+	array(select p.route from api_client_pins p where p.key = c.key order by p.route),
+	array(select p.region from api_client_pins p where p.key = c.key order by p.route),
+	array(select coalesce(p.share, 0) from api_client_pins p where p.key = c.key order by p.route)
+	from api_clients c `
+
+// clientRow scans one row of selectClients.
+type clientRow struct {
+	c               gateway.Client
+	routes, regions []string
+	shares          []int32
+}
+
+func (r *clientRow) dest() []any {
+	return []any{&r.c.Key, &r.c.Name, &r.c.Enabled, &r.c.DailyLimit, &r.c.Services, &r.c.Parties, &r.routes, &r.regions, &r.shares}
+}
+
+func (r *clientRow) client() gateway.Client {
+	c := r.c
+	c.Pins = nil
+	for i := range r.routes {
+		c.Pins = append(c.Pins, gateway.Pin{Route: r.routes[i], Region: r.regions[i], Share: int(r.shares[i])})
+	}
+	return c
+}
+
 // ByName returns the oldest enabled client with that name, if any.
 func (s *Store) ByName(ctx context.Context, name string) (gateway.Client, bool, error) {
-	var c gateway.Client
-	err := s.pool.QueryRow(ctx, `select key, name, enabled, daily_limit, services, parties from api_clients where name = $1 and enabled order by created_at limit 1`, name).
-		Scan(&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services, &c.Parties)
+	var r clientRow
+	err := s.pool.QueryRow(ctx, selectClients+`where c.name = $1 and c.enabled order by c.created_at limit 1`, name).Scan(r.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gateway.Client{}, false, nil
 	}
 	if err != nil {
 		return gateway.Client{}, false, fmt.Errorf("client %s: %w", name, err)
 	}
-	return c, true, nil
+	return r.client(), true, nil
+}
+
+// Get returns the client with key, or ErrNoClient.
+func (s *Store) Get(ctx context.Context, key string) (gateway.Client, error) {
+	var r clientRow
+	err := s.pool.QueryRow(ctx, selectClients+`where c.key = $1`, key).Scan(r.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return gateway.Client{}, fmt.Errorf("client %s: %w", key, ErrNoClient)
+	}
+	if err != nil {
+		return gateway.Client{}, fmt.Errorf("client %s: %w", key, err)
+	}
+	return r.client(), nil
 }
 
 // List returns every client, oldest first.
 func (s *Store) List(ctx context.Context) ([]gateway.Client, error) {
-	rows, err := s.pool.Query(ctx, `select key, name, enabled, daily_limit, services, parties from api_clients order by created_at, key`)
+	rows, err := s.pool.Query(ctx, selectClients+`order by c.created_at, c.key`)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	var out []gateway.Client
-	var c gateway.Client
-	if _, err := pgx.ForEachRow(rows, []any{&c.Key, &c.Name, &c.Enabled, &c.DailyLimit, &c.Services, &c.Parties}, func() error {
-		out = append(out, c)
-		c.Services, c.Parties = nil, nil
+	var r clientRow
+	if _, err := pgx.ForEachRow(rows, r.dest(), func() error {
+		out = append(out, r.client())
+		r = clientRow{}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
