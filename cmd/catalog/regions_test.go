@@ -6,12 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,82 +18,6 @@ import (
 // replicationCut is how long the region test keeps MirrorMaker stopped
 // while deliveries go on centrally.
 const replicationCut = 20 * time.Second
-
-// mirrorMaker is MirrorMaker 2 (dedicated mode) run by a test from
-// deployments/regions/mm2.properties.
-type mirrorMaker struct {
-	t     testing.TB
-	argv  []string
-	log   string
-	p     *testenv.Process
-	runs  int
-	props string
-}
-
-// startMirrorMaker renders deployments/regions/mm2.properties for central
-// -> region (topics and groups by prefix) and starts MirrorMaker 2 for that
-// target only (--clusters), killed when the test ends.
-func startMirrorMaker(t testing.TB, central, region []string, regionName, prefix string) *mirrorMaker {
-	t.Helper()
-	libs := testenv.KafkaLibs(t)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := os.ReadFile(filepath.Join(root, "deployments", "regions", "mm2.properties"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := strings.ReplaceAll(regexp.QuoteMeta(prefix), `\.`, "[.]")
-	props := strings.NewReplacer(
-		"@REGION@", regionName, "@CENTRAL_BOOTSTRAP@", strings.Join(central, ","), "@REGION_BOOTSTRAP@", strings.Join(region, ","),
-		"@TOPIC_PREFIX_RE@", re, "@GROUP_PREFIX_RE@", re, "@REFRESH_SECONDS@", "2", "@REGION_RF@", "1", "@TASKS@", "1",
-	).Replace(string(tmpl))
-	if left := regexp.MustCompile(`@[A-Z_]+@`).FindString(props); left != "" {
-		t.Fatalf("mm2.properties has a placeholder left: %s", left)
-	}
-	dir := t.TempDir()
-	m := &mirrorMaker{t: t, props: filepath.Join(dir, "mm2.properties"), log: filepath.Join(dir, "mirrormaker.log")}
-	if err := os.WriteFile(m.props, []byte(props), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m.argv = []string{"java", "-Xms128m", "-Xmx384m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-		"-Dlog4j2.configurationFile=" + filepath.Join(root, "deployments", "local", "log4j2.properties"),
-		"-cp", filepath.Join(libs, "*"), "org.apache.kafka.connect.mirror.MirrorMaker", m.props, "--clusters", regionName}
-	m.start()
-	t.Cleanup(func() {
-		if m.p != nil {
-			m.p.Stop(syscall.SIGKILL, 10*time.Second)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(m.log)
-			if len(b) > 20000 {
-				b = b[len(b)-20000:]
-			}
-			t.Logf("--- MirrorMaker log (tail) ---\n%s", b)
-		}
-	})
-	return m
-}
-
-func (m *mirrorMaker) start() {
-	m.t.Helper()
-	m.runs++
-	p, err := testenv.StartProcess(fmt.Sprintf("mirrormaker-%d", m.runs), m.argv, os.Environ(), "", m.log, nil)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	m.p = p
-}
-
-// stop sends SIGTERM and waits for MirrorMaker to shut down.
-func (m *mirrorMaker) stop() {
-	m.t.Helper()
-	if !m.p.Stop(syscall.SIGTERM, 60*time.Second) {
-		m.t.Fatal("MirrorMaker did not stop within 60 s of SIGTERM")
-	}
-	m.p = nil
-}
 
 // eventIDs reads every record of topic with kcat (an independent reader)
 // and counts each CloudEvents id.
@@ -195,7 +115,7 @@ func TestRegion(t *testing.T) {
 	waitHTTP(t, "http://"+r.api+"/healthz")
 	dev := s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
-	mm := startMirrorMaker(t, s.brokers, r.brokers, "india", s.prefix)
+	mm := testenv.StartMirrorMaker(t, testenv.MirrorOptions{Central: s.brokers, Region: r.brokers, Name: "india", Prefix: s.prefix})
 
 	// (a) Accepted centrally, visible regionally.
 	accepted := time.Now()
@@ -260,7 +180,7 @@ func TestRegion(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, hashesEqual)
 
 	// (c) Replication cut.
-	mm.stop()
+	mm.Stop()
 	cutAt := time.Now()
 	for i := 2; i <= 6; i++ {
 		deliver(t, s.ingest, restartRelease(i, 1))
@@ -273,7 +193,7 @@ func TestRegion(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	restarted := time.Now()
-	mm.start()
+	mm.Start()
 	testenv.Eventually(t, 90*time.Second, titleIs("Release 1 v3"))
 	testenv.Eventually(t, 30*time.Second, hashesEqual)
 	t.Logf("replication cut of %s; caught up %s after MirrorMaker restarted", replicationCut, time.Since(restarted).Round(time.Millisecond))
