@@ -98,6 +98,11 @@ type benchRun struct {
 	gwOps  string  // the gateway's operations address (metrics, profiles)
 	valid  []int64 // track ids that answer 200 for country=GB
 	events int64   // records in the releases topic after the load
+
+	consumerRate figure  // ConsumerPerformance over the releases topic, records/s
+	consumerMB   figure  // the same in MB/s (MiB of keys and values)
+	topicMB      float64 // the releases topic's keys and values, MiB, as ConsumerPerformance counts them
+	region       *benchRegion
 }
 
 func (r *benchRun) logf(format string, a ...any) {
@@ -157,7 +162,9 @@ func BenchmarkCatalogue(b *testing.B) {
 	r.consumerPerf()
 	r.rawCopy()
 	r.reads()
+	r.mirror()
 	r.freshness()
+	r.stopRegion()
 	r.rebuildUnderLoad()
 	r.footprint()
 	r.targets()
@@ -365,6 +372,11 @@ func (r *benchRun) producerPerf() {
 		rates = append(rates, v)
 		r.logf("ProducerPerformance: %s", m[len(m)-1][0])
 	}
+	// The tool's topic goes: MirrorMaker copies every topic of the prefix,
+	// and its copy of the releases topic is measured alone.
+	if err := deleteTopic(r.s.brokers, perf); err != nil {
+		r.b.Fatal(err)
+	}
 	raw := fig(rates...)
 	ev := r.rep.find("Ingest: ERN 4.3 files to durable events in Kafka", "First deliveries")
 	for i, x := range r.rep.Rows {
@@ -444,27 +456,7 @@ func (r *benchRun) startRoles() {
 }
 
 func (r *benchRun) startLogged(role string, env []string) *proc {
-	dir := filepath.Join(r.work, "logs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		r.b.Fatal(err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, role+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		r.b.Fatal(err)
-	}
-	p := &proc{cmd: exec.Command(catalogBin, role), out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Env = append(append([]string(nil), r.s.env...), env...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		r.b.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait(); f.Close() }()
-	r.b.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
+	return r.startIn(r.s, role, role, env)
 }
 
 // stopRole stops a role with SIGTERM and waits for it.
@@ -620,7 +612,7 @@ func (r *benchRun) profile(name, addr string, secs int) {
 // consumerPerf runs Kafka's ConsumerPerformance over the releases topic,
 // a new group each run, and sets it as the raw limit of the rebuild rate.
 func (r *benchRun) consumerPerf() {
-	var rates []float64
+	var rates, mbs []float64
 	for i := 0; i < r.cfg.runs; i++ {
 		out, err := exec.Command("java", "-Xmx2g", "-cp", filepath.Join(r.libs, "*"), "org.apache.kafka.tools.ConsumerPerformance",
 			"--bootstrap-server", strings.Join(r.s.brokers, ","), "--topic", r.topic, "--messages", strconv.FormatInt(r.events, 10),
@@ -628,22 +620,29 @@ func (r *benchRun) consumerPerf() {
 		if err != nil {
 			r.b.Fatalf("ConsumerPerformance: %v\n%s", err, out)
 		}
-		var v float64
+		// Its columns: start.time, end.time, data.consumed.in.MB,
+		// MB.sec, data.consumed.in.nMsg, nMsg.sec, ... (MB: MiB of keys
+		// and values).
+		var v, mb, mbs1 float64
 		for _, l := range strings.Split(string(out), "\n") {
 			f := strings.Split(l, ",")
 			if len(f) >= 6 {
 				if n, err := strconv.ParseFloat(strings.TrimSpace(f[5]), 64); err == nil {
 					v = n
+					mb, _ = strconv.ParseFloat(strings.TrimSpace(f[2]), 64)
+					mbs1, _ = strconv.ParseFloat(strings.TrimSpace(f[3]), 64)
 				}
 			}
 		}
 		if v == 0 {
 			r.b.Fatalf("ConsumerPerformance printed no rate:\n%s", out)
 		}
-		rates = append(rates, v)
-		r.logf("ConsumerPerformance: %.0f msg/s", v)
+		rates, mbs = append(rates, v), append(mbs, mbs1)
+		r.topicMB = mb
+		r.logf("ConsumerPerformance: %.0f msg/s, %.1f MB/s", v, mbs1)
 	}
 	raw := fig(rates...)
+	r.consumerRate, r.consumerMB = raw, fig(mbs...)
 	r.setRaw("Projection and rebuild", "Zero-downtime rebuild from offset zero", "events/s",
 		"Kafka ConsumerPerformance over the same topic (new group each run)", raw)
 }
@@ -762,6 +761,19 @@ func endOffsets(brokers []string, topic string) (map[int32]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// deleteTopic deletes a topic of the run's own.
+func deleteTopic(brokers []string, topic string) error {
+	admin, err := sarama.NewClusterAdmin(brokers, kafkaConfig())
+	if err != nil {
+		return fmt.Errorf("connect kafka admin: %w", err)
+	}
+	defer admin.Close()
+	if err := admin.DeleteTopic(topic); err != nil {
+		return fmt.Errorf("delete topic %s: %w", topic, err)
+	}
+	return nil
 }
 
 // createTopic creates a topic of the run's own (for Kafka's performance

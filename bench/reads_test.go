@@ -288,14 +288,20 @@ type freshItem struct {
 	visible  time.Time
 	status   int
 	seen     string // the last title or status the API answered, for the log
+	// The same through the regional API.
+	regionVisible time.Time
+	regionSeen    string
 }
+
+// freshSection is the central freshness section of BENCHMARKS.md.
+const freshSection = "Freshness: delivery accepted → visible through the API"
 
 var freshTitle = regexp.MustCompile(`Fresh (\d{9})`)
 
 // freshness sends metadata updates (a new title on a release's first track)
 // as ERN 4.3 deliveries at a steady rate, then a burst at ten times that
 // rate, and measures each one from accepted (202) to visible through the
-// API.
+// API, and, when the run has a region, through the regional API too.
 func (r *benchRun) freshness() {
 	later := map[string]bool{}
 	for _, d := range r.cat.deliveries {
@@ -360,31 +366,36 @@ func (r *benchRun) freshness() {
 		}
 		return items
 	}
-	const sec = "Freshness: delivery accepted → visible through the API"
+	const sec = freshSection
 	steady := build(int(r.cfg.rate) * r.cfg.freshSecs)
 	r.sendAndWatch(steady, r.cfg.rate)
-	r.freshRows(sec, fmt.Sprintf("Steady %s deliveries/s offered for %d s", num(r.cfg.rate), r.cfg.freshSecs), steady)
+	label := fmt.Sprintf("Steady %s deliveries/s offered for %d s", num(r.cfg.rate), r.cfg.freshSecs)
+	r.freshRows(sec, label, steady)
+	r.crossRows(label, steady)
 	burst := build(min(int(10*r.cfg.rate)*2, len(cands)))
 	r.sendAndWatch(burst, 10*r.cfg.rate)
-	r.freshRows(sec, fmt.Sprintf("Burst of %s deliveries offered at %s/s (10x)", num(float64(len(burst))), num(10*r.cfg.rate)), burst)
+	label = fmt.Sprintf("Burst of %s deliveries offered at %s/s (10x)", num(float64(len(burst))), num(10*r.cfg.rate))
+	r.freshRows(sec, label, burst)
+	r.crossRows(label, burst)
 }
 
 // sendAndWatch posts items at rate (open loop: each is due at its time,
 // whatever the answers to earlier ones), then polls the API for each
 // accepted one until its title shows, every tenth of its age so far (at
-// least 5 ms apart; 16 polls at a time).
+// least 5 ms apart; 16 polls at a time). With a region, the regional API is
+// polled the same way, by watchers of its own (16 more polls at a time), so
+// neither API's watch waits for the other's.
 func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 2 * time.Minute}
-	polls := make(chan struct{}, 16)
 	var watch sync.WaitGroup
-	poll := func(it *freshItem) {
+	poll := func(it *freshItem, api string, polls chan struct{}, visible *time.Time, seen *string) {
 		defer watch.Done()
 		deadline := it.accepted.Add(2 * time.Minute)
 		for time.Now().Before(deadline) {
 			wait := max(5*time.Millisecond, time.Since(it.accepted)/10)
 			time.Sleep(wait)
 			polls <- struct{}{}
-			resp, err := client.Do(trackDetails(r.s.api, it.track))
+			resp, err := client.Do(trackDetails(api, it.track))
 			now := time.Now()
 			<-polls
 			if err != nil {
@@ -392,16 +403,17 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			it.seen = fmt.Sprintf("HTTP %d", resp.StatusCode)
+			*seen = fmt.Sprintf("HTTP %d", resp.StatusCode)
 			if m := freshTitle.FindSubmatch(body); m != nil {
-				it.seen += ", " + string(m[0])
+				*seen += ", " + string(m[0])
 				if n, _ := strconv.Atoi(string(m[1])); n >= it.k {
-					it.visible = now
+					*visible = now
 					return
 				}
 			}
 		}
 	}
+	polls, regionPolls := make(chan struct{}, 16), make(chan struct{}, 16)
 	send := newLoad(128, 2*time.Minute)
 	send.paced(len(items), rate, func(i int) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+r.s.ingest+"/v1/deliveries", bytes.NewReader(items[i].body))
@@ -413,7 +425,11 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 		if res.status == http.StatusAccepted {
 			it.accepted = res.at
 			watch.Add(1)
-			go poll(it)
+			go poll(it, r.s.api, polls, &it.visible, &it.seen)
+			if r.region != nil {
+				watch.Add(1)
+				go poll(it, r.region.s.api, regionPolls, &it.regionVisible, &it.regionSeen)
+			}
 		}
 	})
 	watch.Wait()
@@ -445,14 +461,7 @@ func (r *benchRun) freshRows(sec, label string, items []*freshItem) {
 		}
 		fresh = append(fresh, float64(it.visible.Sub(it.accepted).Microseconds())/1000)
 	}
-	q := func(v []float64, p float64) float64 {
-		if len(v) == 0 {
-			return 0
-		}
-		s := slices.Clone(v)
-		slices.Sort(s)
-		return s[int(p*float64(len(s)-1))]
-	}
+	q := freshQuantile
 	rate := float64(len(accept)) / last.Sub(first).Seconds()
 	note := fmt.Sprintf("%d deliveries: %d not accepted (non-202), %d not visible within 2 min; accepted at %s/s; offer → 202 p50 %s ms, p99 %s ms",
 		len(items), rejected, notSeen, num(rate), num(q(accept, 0.5)), num(q(accept, 0.99)))
@@ -460,6 +469,56 @@ func (r *benchRun) freshRows(sec, label string, items []*freshItem) {
 	r.rep.add(row{Section: sec, Measure: label + ": p50", Unit: "ms", Value: fig(q(fresh, 0.5)), Note: note})
 	r.rep.add(row{Section: sec, Measure: label + ": p99", Unit: "ms", Value: fig(q(fresh, 0.99))})
 	r.rep.add(row{Section: sec, Measure: label + ": accepted", Unit: "deliveries/s", Value: fig(rate)})
+}
+
+// freshQuantile is the p-quantile of v, 0 for none; v is left unsorted.
+func freshQuantile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}
+
+// crossRows adds the cross-region freshness of items, accepted centrally
+// and visible through the regional API, each next to the central figure of
+// the same deliveries.
+func (r *benchRun) crossRows(label string, items []*freshItem) {
+	if r.region == nil {
+		return
+	}
+	var central, region []float64
+	accepted, notSeen := 0, 0
+	for _, it := range items {
+		if it.status != http.StatusAccepted {
+			continue
+		}
+		accepted++
+		if !it.visible.IsZero() {
+			central = append(central, float64(it.visible.Sub(it.accepted).Microseconds())/1000)
+		}
+		if it.regionVisible.IsZero() {
+			notSeen++
+			if notSeen <= 5 {
+				r.logf("not visible in the region: Fresh %09d on track %d, accepted %s; the regional API last answered %s",
+					it.k, it.track, it.accepted.Format("15:04:05.000"), it.regionSeen)
+			}
+			continue
+		}
+		region = append(region, float64(it.regionVisible.Sub(it.accepted).Microseconds())/1000)
+	}
+	q := freshQuantile
+	note := fmt.Sprintf("%d deliveries accepted centrally (the same as the central rows above), %d not visible in the region within 2 min; central API → MirrorMaker 2 → regional projector → regional API; polled as the central API is",
+		accepted, notSeen)
+	r.logf("cross-region freshness %s: p50 %.1f ms p99 %.1f ms (central %.1f / %.1f ms); %d not visible", label,
+		q(region, 0.5), q(region, 0.99), q(central, 0.5), q(central, 0.99), notSeen)
+	c50, c99 := fig(q(central, 0.5)), fig(q(central, 0.99))
+	r.rep.add(row{Section: crossSection, Measure: label + ": p50", Unit: "ms", Value: fig(q(region, 0.5)),
+		Raw: "central freshness p50, same deliveries", RawValue: &c50, Note: note})
+	r.rep.add(row{Section: crossSection, Measure: label + ": p99", Unit: "ms", Value: fig(q(region, 0.99)),
+		Raw: "central freshness p99, same deliveries", RawValue: &c99})
+	r.rep.add(row{Section: crossSection, Measure: label + ": not visible in the region within 2 min", Unit: "deliveries", Value: fig(float64(notSeen))})
 }
 
 // rebuildUnderLoad restarts the projector with the default rebuild duty
@@ -548,6 +607,9 @@ func (r *benchRun) targets() {
 	gwP99 := r.rep.find("Reads: p99 latency", "Gateway (key, quota in Redis, proxy), Redis hot, 64 connections")
 	var freshP99, freshRate row
 	for _, x := range r.rep.Rows {
+		if x.Section != freshSection {
+			continue
+		}
 		if strings.HasPrefix(x.Measure, "Steady") && strings.HasSuffix(x.Measure, ": p99") {
 			freshP99 = x
 		}
