@@ -3,7 +3,10 @@
 // starts (each run with its own database, topic prefix and Redis key space,
 // from testenv), and drives them from the outside: the
 // HTTP APIs through one load generator (load_test.go) and wrk, Kafka with
-// its own performance tools, Postgres and Redis with their clients.
+// its own performance tools, Postgres and Redis with their clients. A
+// region of the run's own (region_test.go: a Kafka cluster fed by
+// MirrorMaker 2, a regional projector and API) gives the cross-region
+// figures.
 //
 // Its benchmarks are behind the bench build tag, so `go test ./...` does
 // not compile them (build tags are for stress and bench only):

@@ -71,7 +71,7 @@ func (r *benchRun) mirror() {
 	for _, n := range central {
 		records += n
 	}
-	r.logf("MirrorMaker will copy the topics of %s: %s", r.s.prefix, strings.Join(r.prefixTopics(), ", "))
+	r.logf("central topics under %s (MirrorMaker leaves out the per-cluster *.poison ones): %s", r.s.prefix, strings.Join(r.prefixTopics(), ", "))
 	// One task, as ConsumerPerformance is one consumer; a heap that holds
 	// the producer's 64 MiB buffer and 16 MiB fetches with room.
 	reg.mm = testenv.NewMirrorMaker(r.b, testenv.MirrorOptions{Central: r.s.brokers, Region: reg.s.brokers, Name: regionName,
