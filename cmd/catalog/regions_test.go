@@ -3,21 +3,39 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/catalog-org/catalog/events"
+	"github.com/catalog-org/catalog/gateway/gatewaypg"
 	"github.com/catalog-org/catalog/testenv"
 )
 
 // replicationCut is how long the region test keeps MirrorMaker stopped
-// while deliveries go on centrally.
-const replicationCut = 20 * time.Second
+// while deliveries go on centrally: 20 s, or CATALOG_TEST_REPLICATION_CUT
+// (a Go duration, such as 1m).
+func replicationCut(t testing.TB) time.Duration {
+	t.Helper()
+	v := os.Getenv("CATALOG_TEST_REPLICATION_CUT")
+	if v == "" {
+		return 20 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > time.Hour {
+		t.Fatalf("CATALOG_TEST_REPLICATION_CUT=%q: want a duration from 1s to 1h", v)
+	}
+	return d
+}
 
 // eventIDs reads every record of topic with kcat (an independent reader)
 // and counts each CloudEvents id.
@@ -83,24 +101,48 @@ func TestRegion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The central PostgreSQL is a server of the test's own with
+	// wal_level=logical: the region's copy of the clients tables comes
+	// from it by logical replication, and the outage stops it.
+	centralPG := testenv.StartPostgres(t, testenv.PostgresOptions{Settings: map[string]string{"wal_level": "logical"}})
 	s := newStack(t)
 	s.brokers = centralK.Brokers()
-	s.env = append(s.env, "CATALOG_KAFKA_BROKERS="+strings.Join(s.brokers, ","), "CATALOG_LOG_LEVEL=info")
+	s.pgURL = centralPG.URL("catalog")
+	gateways := "" // CATALOG_REGION_URLS, once the regional gateway's address is known
 	topic := s.prefix + "releases"
 
 	// The region: same topic and group names, its own everything else.
 	r := s
 	r.pgURL = testenv.PostgresURL(t)
 	r.brokers = regionK.Brokers()
-	r.api, r.projector = testenv.FreeAddr(t), testenv.FreeAddr(t)
+	r.api, r.projector, r.gateway = testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	gateways = "CATALOG_REGION_URLS=central=http://" + s.gateway + ",india=http://" + r.gateway
+	s.env = append(s.env, "CATALOG_KAFKA_BROKERS="+strings.Join(s.brokers, ","), "CATALOG_PG_URL="+s.pgURL,
+		"CATALOG_LOG_LEVEL=info", gateways)
 	r.env = append(append([]string(nil), s.env...),
 		"CATALOG_REGION=india",
 		"CATALOG_PG_URL="+r.pgURL,
 		"CATALOG_KAFKA_BROKERS="+strings.Join(r.brokers, ","),
 		"CATALOG_REDIS_PREFIX="+s.prefix+"india:",
+		"CATALOG_QUOTA_PREFIX="+s.prefix+"india:quota:",
 		"CATALOG_API_ADDR="+r.api,
+		"CATALOG_API_URL=http://"+r.api,
 		"CATALOG_PROJECTOR_ADDR="+r.projector,
+		"CATALOG_GATEWAY_ADDR="+r.gateway,
+		"CATALOG_GATEWAY_METRICS_ADDR="+testenv.FreeAddr(t),
 	)
+	t.Cleanup(func() {
+		// The central server is stopped by then: its slot dies with it.
+		pool, err := pgxpool.New(context.Background(), r.pgURL)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer pool.Close()
+		if err := gatewaypg.Unsubscribe(context.Background(), pool, gatewaypg.SubscriptionName("india")); err != nil && !errors.Is(err, gatewaypg.ErrSlotLeft) {
+			t.Errorf("unsubscribe: %v", err)
+		}
+	})
 
 	// Ingest refuses to run in a region, by name.
 	cmd := exec.Command(catalogBin, "ingest")
@@ -117,25 +159,43 @@ func TestRegion(t *testing.T) {
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	mm := testenv.StartMirrorMaker(t, testenv.MirrorOptions{Central: s.brokers, Region: r.brokers, Name: "india", Prefix: s.prefix})
 
-	// (a) Accepted centrally, visible regionally.
+	// A customer of the region: registered and pinned centrally, known to
+	// the regional gateway through the replicated clients tables.
+	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	s.run(t, "clients", "add", "--key", "india-customer-key", "india customer")
+	s.run(t, "clients", "pin", "india-customer-key", "india")
+	if out := r.run(t, "clients", "replicate", "--from", s.pgURL); !strings.Contains(out, "ready: true") {
+		t.Fatalf("clients replicate: %s", out)
+	}
+	r.start(t, "gateway")
+	waitHTTP(t, "http://"+r.gateway+"/healthz")
+
+	// (a) Accepted centrally, visible regionally: through the regional
+	// gateway, for the client pinned there.
 	accepted := time.Now()
 	first := deliver(t, s.ingest, restartRelease(1, 1))
 	trackID := first.TrackIDs[fmt.Sprintf("GBRST%07d", 2)]
-	regional := fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.api, trackID)
+	const key = "&oauth_consumer_key=india-customer-key"
+	regional := fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", r.gateway, trackID) + key
 	titleIs := func(want string) func() error {
 		return func() error {
 			status, _, body := get(t, regional)
 			if status != http.StatusOK {
-				return fmt.Errorf("regional API: %d %s", status, body)
+				return fmt.Errorf("regional gateway: %d %s", status, body)
 			}
 			if got := parse(t, body); got.Track == nil || got.Track.Release.Title != want {
-				return fmt.Errorf("regional API: release title %+v, want %q", got.Track, want)
+				return fmt.Errorf("regional gateway: release title %+v, want %q", got.Track, want)
 			}
 			return nil
 		}
 	}
 	testenv.Eventually(t, 90*time.Second, titleIs("Release 1 v1"))
-	t.Logf("accepted centrally -> visible through the regional API: %s (MirrorMaker starting included)", time.Since(accepted).Round(time.Millisecond))
+	t.Logf("accepted centrally -> visible through the regional gateway: %s (MirrorMaker starting included)", time.Since(accepted).Round(time.Millisecond))
+	// The central gateway sends the pinned client to its region.
+	resp, _ := getNoFollow(t, fmt.Sprintf("http://%s/1.2/track/details?trackId=%d&country=GB", s.gateway, trackID)+key)
+	if want := regional; resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != want {
+		t.Errorf("pinned client at the central gateway: %d Location %q, want 307 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
 	if !strings.Contains(rproj.out.String(), "MirrorMaker owns the mirrored topics here") {
 		t.Errorf("the regional projector did not say it waits for MirrorMaker's topic:\n%s", rproj.out)
 	}
@@ -180,13 +240,14 @@ func TestRegion(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, hashesEqual)
 
 	// (c) Replication cut.
+	cut := replicationCut(t)
 	mm.Stop()
 	cutAt := time.Now()
 	for i := 2; i <= 6; i++ {
 		deliver(t, s.ingest, restartRelease(i, 1))
 	}
 	deliver(t, s.ingest, restartRelease(1, 3))
-	for time.Since(cutAt) < replicationCut {
+	for time.Since(cutAt) < cut {
 		if err := titleIs("Release 1 v2")(); err != nil {
 			t.Fatalf("during the cut the region must serve its last state: %v", err)
 		}
@@ -196,7 +257,7 @@ func TestRegion(t *testing.T) {
 	mm.Start()
 	testenv.Eventually(t, 90*time.Second, titleIs("Release 1 v3"))
 	testenv.Eventually(t, 30*time.Second, hashesEqual)
-	t.Logf("replication cut of %s; caught up %s after MirrorMaker restarted", replicationCut, time.Since(restarted).Round(time.Millisecond))
+	t.Logf("replication cut of %s; caught up %s after MirrorMaker restarted", cut, time.Since(restarted).Round(time.Millisecond))
 	centralIDs, mirrorIDs := eventIDs(t, s.brokers, topic), eventIDs(t, r.brokers, topic)
 	for id, n := range mirrorIDs {
 		if n != 1 || centralIDs[id] != 1 {
@@ -247,9 +308,11 @@ func TestRegion(t *testing.T) {
 	t.Logf("regions status --json: %s", out)
 	t.Logf("regions status:\n%s", s.runEnv(t, []string{"CATALOG_REGIONS=india=" + strings.Join(r.brokers, "|")}, "regions", "status"))
 
-	// (d) Central outage: every central role and the central Kafka killed.
+	// (d) Central outage: every central role and the central Kafka killed,
+	// the central PostgreSQL stopped.
 	dev.kill(t)
 	centralK.Kill(0)
+	centralPG.Stop(t)
 	for i := 0; i < 5; i++ {
 		if err := titleIs("Release 1 v3")(); err != nil {
 			t.Fatalf("with central down the region must keep answering: %v", err)

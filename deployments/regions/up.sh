@@ -23,6 +23,10 @@ CENTRAL_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/catalog?sslmode=disable"
 BIN="$REPO_ROOT/bin/catalog"
 SAMPLE="${SAMPLE:-50}"
 DEMO_KEY="${CATALOG_DEMO_KEY:-regions-demo-key-0000000000000000}"
+# A second demo client, pinned to the region: the central gateway answers its
+# requests 307 to the region's gateway, which serves and counts them.
+REGION_KEY="${CATALOG_REGION_DEMO_KEY:-regions-demo-key-$REGION}"
+REGION_URLS="central=http://$CENTRAL_GATEWAY,$REGION=http://127.0.0.1:8180"
 TOPIC_PREFIX="${CATALOG_TOPIC_PREFIX:-catalog.}"
 GROUP_PREFIX="${CATALOG_GROUP_PREFIX:-catalog.}"
 
@@ -33,10 +37,13 @@ if pid_alive "$RUN_DIR/catalog.pid" "catalog"; then
   log "central: catalog dev already running"
 else
   log "central: starting catalog dev (log: $LOG_DIR/catalog.log)"
-  ( cd "$REPO_ROOT" && CATALOG_PID_FILE="$RUN_DIR/catalog.pid" CATALOG_DEMO_KEY="$DEMO_KEY" \
+  # exec: the background job is catalog itself, not a shell waiting for it
+  # (which would hold a caller's pipe open).
+  ( cd "$REPO_ROOT" && exec env CATALOG_PID_FILE="$RUN_DIR/catalog.pid" CATALOG_DEMO_KEY="$DEMO_KEY" \
+      CATALOG_REGION_URLS="$REGION_URLS" \
       CATALOG_CDN_URL="http://127.0.0.1:$CDN_PORT" CATALOG_CDN_PURGE_URL="http://127.0.0.1:$CDN_PORT" \
       CATALOG_CDN_SERVICE_ID="$CDN_SERVICE_ID" CATALOG_CDN_PURGE_TOKEN="$CDN_PURGE_TOKEN" \
-      setsid nohup "$BIN" dev --sample "$SAMPLE" >>"$LOG_DIR/catalog.log" 2>&1 </dev/null & )
+      setsid nohup "$BIN" dev --sample "$SAMPLE" ) >>"$LOG_DIR/catalog.log" 2>&1 </dev/null &
 fi
 wait_http() {
   local url="$1" name="$2"
@@ -83,7 +90,8 @@ region_env=(CATALOG_REGION="$REGION"
   CATALOG_PG_URL="postgres://postgres@127.0.0.1:$R_PG_PORT/catalog?sslmode=disable"
   CATALOG_KAFKA_BROKERS="127.0.0.1:$R_KAFKA_PORT" CATALOG_REDIS_ADDR="127.0.0.1:$R_REDIS_PORT"
   CATALOG_API_ADDR="$R_API" CATALOG_API_URL="http://$R_API" CATALOG_PROJECTOR_ADDR="$R_PROJECTOR"
-  CATALOG_GATEWAY_ADDR="$R_GATEWAY" CATALOG_GATEWAY_METRICS_ADDR="$R_GATEWAY_METRICS")
+  CATALOG_GATEWAY_ADDR="$R_GATEWAY" CATALOG_GATEWAY_METRICS_ADDR="$R_GATEWAY_METRICS"
+  CATALOG_REGION_URLS="$REGION_URLS")
 start_role() {
   local role="$1"
   if pid_alive "$R_RUN/$role.pid" "catalog $role"; then
@@ -91,16 +99,24 @@ start_role() {
     return
   fi
   log "region $REGION: starting $role (log: $R_LOG/$role.log)"
-  ( cd "$REPO_ROOT" && env "${region_env[@]}" setsid nohup "$BIN" "$role" >>"$R_LOG/$role.log" 2>&1 </dev/null & echo $! >"$R_RUN/$role.pid" )
+  ( cd "$REPO_ROOT" && exec env "${region_env[@]}" setsid nohup "$BIN" "$role" ) >>"$R_LOG/$role.log" 2>&1 </dev/null &
+  echo $! >"$R_RUN/$role.pid"
 }
 start_role project
 start_role api
 
 # The regional gateway reads its clients from the regional Postgres, which
-# PostgreSQL logical replication keeps in step with the central one.
-# TODO(regions-gateway): run `catalog clients replicate --from "$CENTRAL_PG_URL"`
-# with the region's settings here once that command exists.
-: "$CENTRAL_PG_URL"
+# PostgreSQL logical replication keeps in step with the central one
+# (publication on central, subscription here; both idempotent). Clients are
+# created and pinned centrally only.
+log "region $REGION: replicating the central clients tables (log: $R_LOG/replicate.log)"
+( cd "$REPO_ROOT" && env "${region_env[@]}" "$BIN" clients replicate --from "$CENTRAL_PG_URL" ) \
+  >>"$R_LOG/replicate.log" 2>&1 || { tail -n 20 "$R_LOG/replicate.log" >&2; die "clients replication to $REGION failed"; }
+if ! "$BIN" clients show "$REGION_KEY" >/dev/null 2>&1; then
+  "$BIN" clients add "$REGION demo" --key "$REGION_KEY" >/dev/null
+  CATALOG_REGION_URLS="$REGION_URLS" "$BIN" clients pin "$REGION_KEY" "$REGION" >/dev/null
+  log "central: demo client $REGION_KEY pinned to $REGION"
+fi
 start_role gateway
 
 wait_http "http://$R_API/healthz" "region $REGION API"
@@ -112,7 +128,10 @@ Central gateway:        http://$CENTRAL_GATEWAY
 Region $REGION gateway: http://$R_GATEWAY   (API http://$R_API, projector http://$R_PROJECTOR)
 Replication status:     CATALOG_REGIONS=$REGION=127.0.0.1:$R_KAFKA_PORT ./bin/catalog regions status
 
+Demo keys: $DEMO_KEY (home: central), $REGION_KEY (pinned to $REGION)
+
 Try (the region serves what MirrorMaker has copied; a first run takes a minute):
-  curl -s "http://$R_API/1.2/track/details?trackId=1&country=GB"
-  curl -s "http://$R_GATEWAY/1.2/track/details?trackId=1&country=GB&oauth_consumer_key=$DEMO_KEY"
+  curl -s "http://$R_GATEWAY/1.2/track/details?trackId=1&country=GB&oauth_consumer_key=$REGION_KEY"
+  curl -si "http://$CENTRAL_GATEWAY/1.2/track/details?trackId=1&country=GB&oauth_consumer_key=$REGION_KEY"   # 307 to $REGION
+  curl -si "http://$R_GATEWAY/ingest/v1/deliveries" -X POST   # 421: the region is read-only
 MSG
