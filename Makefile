@@ -7,6 +7,13 @@ BIN     := bin/catalog
 DATA    := $(CURDIR)/.data
 SAMPLE  ?= 50
 
+# Kafka nodes make up starts: 1 (default) or 3 (make up KAFKA_NODES=3 /
+# make run KAFKA_NODES=3); deployments/local/env.sh, CATALOG_KAFKA_NODES.
+KAFKA_NODES ?=
+ifneq ($(KAFKA_NODES),)
+export CATALOG_KAFKA_NODES := $(KAFKA_NODES)
+endif
+
 FUZZTIME ?= 15s
 # The engine minimises each new interesting input for up to 60 s by default,
 # which would spend a short run minimising instead of fuzzing.
@@ -20,7 +27,7 @@ help: ## list the targets
 build: ## build bin/catalog
 	$(GO) build -o $(BIN) ./cmd/catalog
 
-up: ## install (when missing) and start Kafka, PostgreSQL and Redis on loopback
+up: ## install (when missing) and start Kafka (KAFKA_NODES=3: a 3-node cluster), PostgreSQL and Redis on loopback
 	@bash deployments/local/up.sh
 
 down: ## stop everything `make up`, `make run` and `make regions` started
@@ -28,7 +35,7 @@ down: ## stop everything `make up`, `make run` and `make regions` started
 
 run: up build ## start every role, load a sample catalogue, print the gateway URL, demo key and a curl
 	@mkdir -p $(DATA)/run
-	. deployments/local/env.sh && CATALOG_PID_FILE=$(DATA)/run/catalog.pid \
+	. deployments/local/env.sh && CATALOG_PID_FILE=$(DATA)/run/catalog.pid CATALOG_KAFKA_BROKERS=$$KAFKA_BROKERS \
 	  CATALOG_CDN_URL=http://127.0.0.1:$$CDN_PORT CATALOG_CDN_PURGE_URL=http://127.0.0.1:$$CDN_PORT \
 	  CATALOG_CDN_SERVICE_ID=$$CDN_SERVICE_ID CATALOG_CDN_PURGE_TOKEN=$$CDN_PURGE_TOKEN \
 	  exec ./$(BIN) dev --sample $(SAMPLE)

@@ -111,3 +111,36 @@ func TestAdminSharesOneConnection(t *testing.T) {
 		t.Fatalf("HighWatermarks after Close: %v, want sarama.ErrClosedClient", err)
 	}
 }
+
+// TestEnsureTopicsReplication: with replication auto a topic gets one
+// replica per broker (the shared cluster has one) and the broker's
+// min.insync.replicas; an explicit factor above the brokers up is a
+// *events.ReplicationError naming both, and creates nothing. (Three
+// brokers: cmd/catalog's TestBrokerKillMidIngest.)
+func TestEnsureTopicsReplication(t *testing.T) {
+	t.Parallel()
+	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, kc.Brokers, prefix)
+	admin := openAdmin(t, kc)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	auto := prefix + "auto"
+	if err := admin.EnsureTopics(ctx, []events.TopicSpec{{Name: auto, Partitions: 1, ReplicationFactor: events.ReplicationAuto}}, log); err != nil {
+		t.Fatal(err)
+	}
+	if _, cfg, err := admin.TopicSettings(ctx, auto); err != nil || cfg["min.insync.replicas"] != "1" {
+		t.Fatalf("auto on one broker: min.insync.replicas=%s, %v; want 1", cfg["min.insync.replicas"], err)
+	}
+
+	three := prefix + "three"
+	err := admin.EnsureTopics(ctx, []events.TopicSpec{{Name: three, Partitions: 1, ReplicationFactor: 3}}, log)
+	var re *events.ReplicationError
+	if !errors.As(err, &re) || re.ReplicationFactor != 3 || re.Brokers != 1 || re.Topic != three {
+		t.Fatalf("replication 3 on one broker: %v, want a ReplicationError naming 3 and 1 broker", err)
+	}
+	if _, _, err := admin.TopicSettings(ctx, three); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		t.Fatalf("the refused topic exists (describe: %v)", err)
+	}
+}

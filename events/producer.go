@@ -46,7 +46,19 @@ func NewProducer(kc KafkaConfig) (*Producer, error) {
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1
-	cfg.Producer.Retry.Max = 10
+	// A broker's death moves its partitions' leadership only once the
+	// controller fences it, after broker.session.timeout.ms (9 s by
+	// default) and an election: about 10 s in which every send to those
+	// partitions fails. sarama's defaults (3 retries 100 ms apart) give up
+	// within a second, and the relay would then back off and re-read the
+	// log before sending again; these retries, 100 ms doubling to 1 s, ride
+	// through about 17 s of it instead, and the idempotent producer keeps
+	// them from writing a record twice. Past that the relay's own retry
+	// takes over (events/eventpg).
+	cfg.Producer.Retry.Max = 20
+	cfg.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
+		return min(100*time.Millisecond<<min(retries, 4), time.Second)
+	}
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Return.Errors = true
 	// LZ4 shrinks a batch on the wire and on disk; the size bounds are set on

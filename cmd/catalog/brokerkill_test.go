@@ -191,7 +191,7 @@ func TestBrokerKillMidIngest(t *testing.T) {
 		}
 	}
 	if firstBad.IsZero() {
-		t.Logf("after the kill: %d deliveries answered, %d with 2xx at the first try; no answer other than 2xx; slowest 2xx %s",
+		t.Logf("after the kill: %d deliveries answered, %d with 2xx, every one at the first try; slowest 2xx %s",
 			after, afterOK, slowest.Round(time.Millisecond))
 	} else {
 		t.Logf("after the kill: %d deliveries answered, %d with 2xx; %d answers other than 2xx (or none), retried, between +%s and +%s after the kill; slowest 2xx %s",
@@ -389,4 +389,23 @@ func containsID(ids []int32, id int32) bool {
 		}
 	}
 	return false
+}
+
+// TestTopicReplicationAboveBrokers: an explicit CATALOG_TOPIC_REPLICATION
+// above the brokers of the cluster (the shared one has one) stops ingest at
+// start with an error naming the setting and what to set instead.
+func TestTopicReplicationAboveBrokers(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	cmd := exec.Command(catalogBin, "ingest")
+	cmd.Env = append(append([]string(nil), s.env...), "CATALOG_TOPIC_REPLICATION=3")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("ingest started with replication 3 on one broker:\n%s", out)
+	}
+	for _, want := range []string{"CATALOG_TOPIC_REPLICATION=3", "replication factor 3 is above the 1 broker(s)", "at most 1, or to auto"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ingest's error does not say %q:\n%s", want, out)
+		}
+	}
 }

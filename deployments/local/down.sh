@@ -38,7 +38,12 @@ done
 
 stop_pid "$RUN_DIR/catalog.pid" "catalog" "catalog dev"
 stop_pid "$RUN_DIR/varnish.pid" "varnishd" "varnish"
-stop_pid "$RUN_DIR/kafka.pid" "kafka.Kafka" "kafka"
+# Every Kafka node at once: a node stopped after the others would wait for
+# a controller quorum that is gone.
+for n in 1 2 3; do
+  stop_pid "$(kafka_pid_file "$n")" "kafka.Kafka" "kafka node $n" &
+done
+wait
 stop_pid "$RUN_DIR/redis.pid" "redis-server" "redis"
 stop_postgres "$PG_DIR" "postgres"
 log "down"

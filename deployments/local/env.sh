@@ -27,6 +27,38 @@ VARNISH_DIR="$DATA_DIR/varnish"
 RUN_DIR="$DATA_DIR/run"
 LOG_DIR="$DATA_DIR/log"
 
+# Kafka nodes: 1 (the default) or 3, a KRaft cluster of combined broker and
+# controller nodes with a static quorum of the three. Without
+# CATALOG_KAFKA_NODES it is what .data/kafka was formatted for (the file
+# .data/kafka/nodes; up.sh writes it), else 1. Node 1 uses KAFKA_PORT and
+# KAFKA_CONTROLLER_PORT, .data/kafka/data and .data/run/kafka.pid; node n
+# (2, 3) the two ports 2(n-1) above them (59094/59095, 59096/59097),
+# .data/kafka/node-n/ and .data/run/kafka-n.pid.
+if [ -n "${CATALOG_KAFKA_NODES:-}" ]; then
+  KAFKA_NODES="$CATALOG_KAFKA_NODES"
+elif [ -s "$KAFKA_DIR/nodes" ]; then
+  KAFKA_NODES="$(cat "$KAFKA_DIR/nodes")"
+else
+  KAFKA_NODES=1
+fi
+# kafka_port N / kafka_controller_port N / kafka_node_dir N / kafka_pid_file N /
+# kafka_log N: node N's client port, controller port, folder (its
+# server.properties and data/), pid file and log.
+kafka_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
+kafka_controller_port() { echo $((KAFKA_CONTROLLER_PORT + 2 * ($1 - 1))); }
+kafka_node_dir() { if [ "$1" = 1 ]; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR/node-$1"; fi; }
+kafka_pid_file() { if [ "$1" = 1 ]; then echo "$RUN_DIR/kafka.pid"; else echo "$RUN_DIR/kafka-$1.pid"; fi; }
+kafka_log() { if [ "$1" = 1 ]; then echo "$LOG_DIR/kafka.log"; else echo "$LOG_DIR/kafka-$1.log"; fi; }
+# KAFKA_BROKERS is catalog's default CATALOG_KAFKA_BROKERS: every node.
+KAFKA_BROKERS=""
+if [ "$KAFKA_NODES" = 1 ] || [ "$KAFKA_NODES" = 3 ]; then
+  for _n in $(seq 1 "$KAFKA_NODES"); do
+    KAFKA_BROKERS="${KAFKA_BROKERS:+$KAFKA_BROKERS,}127.0.0.1:$(kafka_port "$_n")"
+  done
+  unset _n
+fi
+KAFKA_BROKERS="${CATALOG_KAFKA_BROKERS:-$KAFKA_BROKERS}"
+
 log() { printf '[local] %s\n' "$*" >&2; }
 die() { printf '[local] error: %s\n' "$*" >&2; exit 1; }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs (when missing) and starts PostgreSQL, Redis and a single-node
-# Apache Kafka broker (KRaft) on loopback. Idempotent: a service that is
+# Installs (when missing) and starts PostgreSQL, Redis and Apache Kafka
+# (KRaft: one node, or three with CATALOG_KAFKA_NODES=3) on loopback. Idempotent: a service that is
 # already running is left alone. All data and logs live under $DATA_DIR.
 #
 # Sourced (rather than run) it only defines its functions, which read the
@@ -110,42 +110,102 @@ kafka_jars() {
     >"$LOG_DIR/maven.log" 2>&1 || { tail -n 30 "$LOG_DIR/maven.log" >&2; die "maven could not fetch Kafka's jars"; }
   echo "$sum" >"$stamp"
 }
+# kafka_nodes_check: KAFKA_NODES is 1 or 3, and .data/kafka, if formatted,
+# was formatted for as many nodes (a KRaft quorum's voters are fixed when
+# its storage is formatted: switching needs fresh Kafka data).
+kafka_nodes_check() {
+  case "$KAFKA_NODES" in
+    1|3) ;;
+    *) die "CATALOG_KAFKA_NODES=$KAFKA_NODES: want 1 or 3 (make up KAFKA_NODES=3)" ;;
+  esac
+  local formatted=""
+  if [ -s "$KAFKA_DIR/nodes" ]; then
+    formatted="$(cat "$KAFKA_DIR/nodes")"
+  elif [ -f "$KAFKA_DIR/data/meta.properties" ]; then
+    formatted=1 # formatted before 3-node clusters existed: one node
+  fi
+  if [ -n "$formatted" ] && [ "$formatted" != "$KAFKA_NODES" ]; then
+    die "kafka: $KAFKA_DIR holds a $formatted-node cluster, and $KAFKA_NODES node(s) were asked for. A KRaft cluster's controller quorum is fixed when its storage is formatted, so switching needs new Kafka data: keep KAFKA_NODES=$formatted, or run make clean-data (it deletes every service's data, so the event log and the read models stay consistent) and then make up KAFKA_NODES=$KAFKA_NODES"
+  fi
+}
 start_kafka() {
   mkdir -p "$KAFKA_DIR"
-  if pid_alive "$RUN_DIR/kafka.pid" kafka.Kafka; then
-    log "kafka: already running on 127.0.0.1:$KAFKA_PORT"
+  kafka_nodes_check
+  local n running=0
+  for n in $(seq 1 "$KAFKA_NODES"); do
+    pid_alive "$(kafka_pid_file "$n")" "$(kafka_node_dir "$n")/server.properties" && running=$((running + 1))
+  done
+  if [ "$running" = "$KAFKA_NODES" ]; then
+    log "kafka: already running on $KAFKA_BROKERS"
     return
   fi
-  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process"
   kafka_jars
-  sed -e "s|@BROKER_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-      -e "s|@LOG_DIR@|$KAFKA_DIR/data|g" -e "s|@NODE_ID@|1|g" -e "s|@VOTERS@|1@127.0.0.1:$KAFKA_CONTROLLER_PORT|g" \
-      -e "s|@REPLICATION@|1|g" -e "s|@MIN_ISR@|1|g" \
-      "$REPO_ROOT/deployments/local/server.properties" >"$KAFKA_DIR/server.properties"
-  local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+  local voters="" rf="$KAFKA_NODES" min_isr=1
+  [ "$KAFKA_NODES" -ge 3 ] && min_isr=2
+  for n in $(seq 1 "$KAFKA_NODES"); do
+    voters="${voters:+$voters,}$n@127.0.0.1:$(kafka_controller_port "$n")"
+  done
+  # One node has a heap of 768 MiB; three share the machine with 512 each.
+  local heap=768m
+  [ "$KAFKA_NODES" -ge 3 ] && heap=512m
+  local java=(java -Xms256m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true
               "-Dlog4j2.configurationFile=$REPO_ROOT/deployments/local/log4j2.properties"
               -cp "$KAFKA_LIBS/*")
-  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-    local cluster_id
-    cluster_id="$("${java[@]}" kafka.tools.StorageTool random-uuid 2>>"$LOG_DIR/kafka-format.log")"
-    log "kafka: formatting storage (cluster $cluster_id)"
-    "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
-      --ignore-formatted >>"$LOG_DIR/kafka-format.log" 2>&1 || { cat "$LOG_DIR/kafka-format.log" >&2; die "kafka storage format failed"; }
-  fi
-  log "kafka: starting on 127.0.0.1:$KAFKA_PORT (KRaft, broker+controller)"
-  : >"$LOG_DIR/kafka.log"
-  setsid nohup "${java[@]}" kafka.Kafka "$KAFKA_DIR/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 </dev/null &
-  echo $! >"$RUN_DIR/kafka.pid"
-  for _ in $(seq 1 600); do
-    if grep -q "Kafka Server started" "$LOG_DIR/kafka.log" && port_open "$KAFKA_PORT"; then
-      log "kafka: ready"
+  local cluster_id=""
+  for n in $(seq 1 "$KAFKA_NODES"); do
+    local dir props
+    dir="$(kafka_node_dir "$n")"; props="$dir/server.properties"
+    mkdir -p "$dir"
+    sed -e "s|@BROKER_PORT@|$(kafka_port "$n")|g" -e "s|@CONTROLLER_PORT@|$(kafka_controller_port "$n")|g" \
+        -e "s|@LOG_DIR@|$dir/data|g" -e "s|@NODE_ID@|$n|g" -e "s|@VOTERS@|$voters|g" \
+        -e "s|@REPLICATION@|$rf|g" -e "s|@MIN_ISR@|$min_isr|g" \
+        "$REPO_ROOT/deployments/local/server.properties" >"$props"
+    if [ ! -f "$dir/data/meta.properties" ]; then
+      # Every node of a cluster is formatted with the same cluster id.
+      if [ -z "$cluster_id" ]; then
+        cluster_id="$("${java[@]}" kafka.tools.StorageTool random-uuid 2>>"$LOG_DIR/kafka-format.log")"
+      fi
+      log "kafka: formatting node $n's storage (cluster $cluster_id)"
+      "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
+        --ignore-formatted >>"$LOG_DIR/kafka-format.log" 2>&1 || { cat "$LOG_DIR/kafka-format.log" >&2; die "kafka storage format failed"; }
+    fi
+  done
+  echo "$KAFKA_NODES" >"$KAFKA_DIR/nodes"
+  # Every node starts at once: a node of a quorum does not finish starting
+  # until a majority of the controllers run.
+  for n in $(seq 1 "$KAFKA_NODES"); do
+    local props pidf logf
+    props="$(kafka_node_dir "$n")/server.properties"; pidf="$(kafka_pid_file "$n")"; logf="$(kafka_log "$n")"
+    if pid_alive "$pidf" "$props"; then
+      log "kafka: node $n already running on 127.0.0.1:$(kafka_port "$n")"
+      continue
+    fi
+    port_open "$(kafka_port "$n")" && die "port $(kafka_port "$n") is taken by another process"
+    log "kafka: starting node $n on 127.0.0.1:$(kafka_port "$n") (KRaft, broker+controller, controller port $(kafka_controller_port "$n"))"
+    : >"$logf"
+    setsid nohup "${java[@]}" kafka.Kafka "$props" >>"$logf" 2>&1 </dev/null &
+    echo $! >"$pidf"
+  done
+  local ready
+  for _ in $(seq 1 900); do
+    ready=0
+    for n in $(seq 1 "$KAFKA_NODES"); do
+      local logf
+      logf="$(kafka_log "$n")"
+      pid_alive "$(kafka_pid_file "$n")" "$(kafka_node_dir "$n")/server.properties" \
+        || { tail -n 40 "$logf" >&2; die "kafka node $n exited during start-up (log: $logf)"; }
+      if grep -q "Kafka Server started" "$logf" && port_open "$(kafka_port "$n")"; then
+        ready=$((ready + 1))
+      fi
+    done
+    if [ "$ready" = "$KAFKA_NODES" ]; then
+      log "kafka: ready ($KAFKA_BROKERS)"
       return
     fi
-    pid_alive "$RUN_DIR/kafka.pid" kafka.Kafka || { tail -n 40 "$LOG_DIR/kafka.log" >&2; die "kafka exited during start-up"; }
     sleep 0.2
   done
-  tail -n 40 "$LOG_DIR/kafka.log" >&2
-  die "kafka did not become ready within 120 s"
+  for n in $(seq 1 "$KAFKA_NODES"); do tail -n 20 "$(kafka_log "$n")" >&2; done
+  die "kafka did not become ready within 180 s"
 }
 
 # --- Varnish (the local CDN) -------------------------------------------------
@@ -179,4 +239,4 @@ start_postgres
 start_redis
 start_kafka
 start_varnish
-log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, kafka 127.0.0.1:$KAFKA_PORT, cdn http://127.0.0.1:$CDN_PORT (data and logs in $DATA_DIR)"
+log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, kafka $KAFKA_BROKERS, cdn http://127.0.0.1:$CDN_PORT (data and logs in $DATA_DIR)"

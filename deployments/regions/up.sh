@@ -39,7 +39,7 @@ else
   log "central: starting catalog dev (log: $LOG_DIR/catalog.log)"
   # exec: the background job is catalog itself, not a shell waiting for it
   # (which would hold a caller's pipe open).
-  ( cd "$REPO_ROOT" && exec env CATALOG_PID_FILE="$RUN_DIR/catalog.pid" CATALOG_DEMO_KEY="$DEMO_KEY" \
+  ( cd "$REPO_ROOT" && exec env CATALOG_PID_FILE="$RUN_DIR/catalog.pid" CATALOG_DEMO_KEY="$DEMO_KEY" CATALOG_KAFKA_BROKERS="$KAFKA_BROKERS" \
       CATALOG_REGION_URLS="$REGION_URLS" \
       CATALOG_CDN_URL="http://127.0.0.1:$CDN_PORT" CATALOG_CDN_PURGE_URL="http://127.0.0.1:$CDN_PORT" \
       CATALOG_CDN_SERVICE_ID="$CDN_SERVICE_ID" CATALOG_CDN_PURGE_TOKEN="$CDN_PURGE_TOKEN" \
@@ -58,7 +58,9 @@ wait_http "http://$CENTRAL_GATEWAY/healthz" "central gateway"
 # --- the region's services ------------------------------------------------------
 (
   export CATALOG_DATA_DIR="$REGION_DATA" CATALOG_PG_PORT="$R_PG_PORT" CATALOG_REDIS_PORT="$R_REDIS_PORT" \
-    CATALOG_KAFKA_PORT="$R_KAFKA_PORT" CATALOG_KAFKA_CONTROLLER_PORT="$R_KAFKA_CONTROLLER_PORT" KAFKA_LIBS
+    CATALOG_KAFKA_PORT="$R_KAFKA_PORT" CATALOG_KAFKA_CONTROLLER_PORT="$R_KAFKA_CONTROLLER_PORT" KAFKA_LIBS \
+    CATALOG_KAFKA_NODES=1
+  unset CATALOG_KAFKA_BROKERS
   . "$REPO_ROOT/deployments/local/up.sh"
   mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
   log "region $REGION: services under $DATA_DIR"
@@ -73,7 +75,7 @@ if pid_alive "$R_RUN/mirrormaker.pid" "connect.mirror.MirrorMaker"; then
   log "region $REGION: MirrorMaker already running"
 else
   re() { printf '%s' "$1" | sed -e 's/[][\\^$*+?(){}|]/\\&/g' -e 's/\./[.]/g'; }
-  sed -e "s|@REGION@|$REGION|g" -e "s|@CENTRAL_BOOTSTRAP@|127.0.0.1:$KAFKA_PORT|g" \
+  sed -e "s|@REGION@|$REGION|g" -e "s|@CENTRAL_BOOTSTRAP@|$KAFKA_BROKERS|g" \
       -e "s|@REGION_BOOTSTRAP@|127.0.0.1:$R_KAFKA_PORT|g" -e "s|@TOPIC_PREFIX_RE@|$(re "$TOPIC_PREFIX")|g" \
       -e "s|@GROUP_PREFIX_RE@|$(re "$GROUP_PREFIX")|g" -e "s|@REFRESH_SECONDS@|10|g" -e "s|@REGION_RF@|1|g" -e "s|@TASKS@|2|g" \
       "$HERE/mm2.properties" >"$REGION_DATA/mm2.properties"
