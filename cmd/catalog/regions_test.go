@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/events"
@@ -271,6 +272,25 @@ func TestRegion(t *testing.T) {
 	}
 	t.Logf("%d events in central, %d in the mirror, each once", len(centralIDs), len(mirrorIDs))
 
+	// An analyst's consumer group on central has its offsets translated
+	// into the region (MirrorMaker's checkpoints, synced to the region's
+	// group): an analyst moving to the region resumes there, never past
+	// what it had read centrally.
+	analysts := "analysts-" + testenv.Suffix()
+	committed := commitGroupAtEnd(t, s.brokers, analysts, topic)
+	testenv.Eventually(t, 60*time.Second, func() error {
+		got, err := groupOffsets(r.brokers, analysts, topic, parts)
+		if err != nil {
+			return err
+		}
+		for p, off := range committed {
+			if got[p] < 0 || (off > 0 && got[p] == 0) || got[p] > off {
+				return fmt.Errorf("partition %d: the region's %s offset is %d, central's %d: want it translated, at most central's", p, analysts, got[p], off)
+			}
+		}
+		return nil
+	})
+
 	// regions status: MirrorMaker's lag (its committed source offsets
 	// trail by up to offset.flush.interval.ms) and the regional projector's.
 	var out string
@@ -326,4 +346,72 @@ func (s stack) runEnv(t testing.TB, env []string, args ...string) string {
 	t.Helper()
 	s.env = append(append([]string(nil), s.env...), env...)
 	return s.run(t, args...)
+}
+
+// commitGroupAtEnd commits group's offsets on topic at the topic's end, as
+// a consumer that has read everything would, and returns them.
+func commitGroupAtEnd(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	om, err := sarama.NewOffsetManagerFromClient(group, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := map[int32]int64{}
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pom, err := om.ManagePartition(topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pom.MarkOffset(end, "")
+		ends[p] = end
+		pom.AsyncClose()
+	}
+	om.Commit()
+	if err := om.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ends
+}
+
+// groupOffsets reads group's committed offsets on topic (-1: none).
+func groupOffsets(brokers []string, group, topic string, partitions int) (map[int32]int64, error) {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	admin, err := sarama.NewClusterAdmin(brokers, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	ps := make([]int32, partitions)
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: ps})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for _, p := range ps {
+		b := resp.GetBlock(topic, p)
+		if b == nil {
+			return nil, fmt.Errorf("no offset of %s for %s/%d", group, topic, p)
+		}
+		out[p] = b.Offset
+	}
+	return out, nil
 }
