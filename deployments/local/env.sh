@@ -100,3 +100,30 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# reserve_ports PORT...: takes the ports out of the kernel's ephemeral range
+# (net.ipv4.ip_local_reserved_ports), so no outgoing connection is given one
+# of them as its local port while its service is not listening yet; a Kafka
+# node's own connection to its controller, made just before the node binds
+# its client port, was seen taking that port. Our defaults lie inside Linux's
+# ephemeral range (32768-60999). Needs root (or sudo); without it, a warning.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur want p
+  [ -r "$f" ] || return 0
+  cur="$(cat "$f")"
+  want="$cur"
+  for p in "$@"; do
+    if ! printf ',%s,' "$cur" | grep -q ",$p,"; then
+      want="${want:+$want,}$p"
+    fi
+  done
+  [ "$want" = "$cur" ] && return 0
+  if [ "$(id -u)" = 0 ]; then
+    printf '%s' "$want" >"$f" 2>/dev/null || log "warning: could not reserve ports $* (net.ipv4.ip_local_reserved_ports)"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo -n sysctl -q -w "net.ipv4.ip_local_reserved_ports=$want" || log "warning: could not reserve ports $*"
+  else
+    log "warning: ports $* are not reserved (net.ipv4.ip_local_reserved_ports needs root); a busy machine may hand one to an outgoing connection"
+  fi
+}
+

@@ -232,9 +232,17 @@ start_varnish() {
   die "varnish did not listen on 127.0.0.1:$CDN_PORT"
 }
 
+# reserve_our_ports: this data folder's service ports (every Kafka node's).
+reserve_our_ports() {
+  local ports=("$PG_PORT" "$REDIS_PORT" "$CDN_PORT") n
+  for n in $(seq 1 "$KAFKA_NODES"); do ports+=("$(kafka_port "$n")" "$(kafka_controller_port "$n")"); done
+  reserve_ports "${ports[@]}"
+}
+
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
 install_packages
+reserve_our_ports
 start_postgres
 start_redis
 start_kafka

@@ -64,6 +64,7 @@ wait_http "http://$CENTRAL_GATEWAY/healthz" "central gateway"
   . "$REPO_ROOT/deployments/local/up.sh"
   mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
   log "region $REGION: services under $DATA_DIR"
+  reserve_our_ports
   start_postgres
   start_redis
   start_kafka
