@@ -61,18 +61,7 @@ func TestRegionalGatewayWithReplicatedClients(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartPostgres(t, testenv.PostgresOptions{Settings: map[string]string{"wal_level": "logical"}})
 	centralPG, regionPG := srv.URL("catalog"), testenv.PostgresURL(t)
-	t.Cleanup(func() {
-		pool, err := pgxpool.New(context.Background(), regionPG)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer pool.Close()
-		// The central server is stopped by then: the slot dies with it.
-		if err := gatewaypg.Unsubscribe(context.Background(), pool, gatewaypg.SubscriptionName("india")); err != nil && !errors.Is(err, gatewaypg.ErrSlotLeft) {
-			t.Errorf("unsubscribe: %v", err)
-		}
-	})
+	unsubscribeAtCleanup(t, regionPG, "india")
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `<response status="ok"/>`)
 	}))
@@ -180,4 +169,21 @@ func TestRegionalGatewayWithReplicatedClients(t *testing.T) {
 	if out := india.run(t, "clients", "replication"); !strings.Contains(out, "subscription: catalog_gateway_india") {
 		t.Errorf("clients replication:\n%s", out)
 	}
+}
+
+// unsubscribeAtCleanup drops region's subscription to the central clients
+// tables from the regional database when the test ends. The central server
+// is stopped by then, so its slot dies with it (ErrSlotLeft is expected).
+func unsubscribeAtCleanup(t testing.TB, regionPG, region string) {
+	t.Cleanup(func() {
+		pool, err := pgxpool.New(context.Background(), regionPG)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer pool.Close()
+		if err := gatewaypg.Unsubscribe(context.Background(), pool, gatewaypg.SubscriptionName(region)); err != nil && !errors.Is(err, gatewaypg.ErrSlotLeft) {
+			t.Errorf("unsubscribe: %v", err)
+		}
+	})
 }

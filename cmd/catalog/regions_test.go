@@ -3,9 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,10 +13,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/events"
-	"github.com/catalog-org/catalog/gateway/gatewaypg"
 	"github.com/catalog-org/catalog/testenv"
 )
 
@@ -132,18 +128,7 @@ func TestRegion(t *testing.T) {
 		"CATALOG_GATEWAY_ADDR="+r.gateway,
 		"CATALOG_GATEWAY_METRICS_ADDR="+testenv.FreeAddr(t),
 	)
-	t.Cleanup(func() {
-		// The central server is stopped by then: its slot dies with it.
-		pool, err := pgxpool.New(context.Background(), r.pgURL)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer pool.Close()
-		if err := gatewaypg.Unsubscribe(context.Background(), pool, gatewaypg.SubscriptionName("india")); err != nil && !errors.Is(err, gatewaypg.ErrSlotLeft) {
-			t.Errorf("unsubscribe: %v", err)
-		}
-	})
+	unsubscribeAtCleanup(t, r.pgURL, "india")
 
 	// Ingest refuses to run in a region, by name.
 	cmd := exec.Command(catalogBin, "ingest")

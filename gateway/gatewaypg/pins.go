@@ -28,16 +28,9 @@ func (s *Store) Pin(ctx context.Context, key, region string, routes []string, sh
 	if share < 0 || share > 100 {
 		return fmt.Errorf("pin %s: %w: %d%%: from 1 to 100 (0: none)", key, ErrBadShare, share)
 	}
-	norm := []string{""}
-	if len(routes) > 0 {
-		norm = norm[:0]
-		for _, r := range routes {
-			n, err := gateway.NormalizePinRoute(r)
-			if err != nil {
-				return fmt.Errorf("pin %s: %w", key, err)
-			}
-			norm = append(norm, n)
-		}
+	norm, err := pinRoutes(routes)
+	if err != nil {
+		return fmt.Errorf("pin %s: %w", key, err)
 	}
 	return s.inClient(ctx, key, func(tx pgx.Tx) error {
 		var named *int32
@@ -72,16 +65,9 @@ func (s *Store) Pin(ctx context.Context, key, region string, routes []string, sh
 // empty, else those of the routes named; all when all is true. Requests
 // a pin covered go to the next most specific pin's region, or Central.
 func (s *Store) Unpin(ctx context.Context, key string, routes []string, all bool) error {
-	norm := []string{""}
-	if len(routes) > 0 {
-		norm = norm[:0]
-		for _, r := range routes {
-			n, err := gateway.NormalizePinRoute(r)
-			if err != nil {
-				return fmt.Errorf("unpin %s: %w", key, err)
-			}
-			norm = append(norm, n)
-		}
+	norm, err := pinRoutes(routes)
+	if err != nil {
+		return fmt.Errorf("unpin %s: %w", key, err)
 	}
 	return s.inClient(ctx, key, func(tx pgx.Tx) error {
 		var err error
@@ -119,4 +105,21 @@ func (s *Store) inClient(ctx context.Context, key string, fn func(pgx.Tx) error)
 		}
 		return nil
 	})
+}
+
+// pinRoutes normalises the routes of a pin; none is the pin of every route
+// (the empty route).
+func pinRoutes(routes []string) ([]string, error) {
+	if len(routes) == 0 {
+		return []string{""}, nil
+	}
+	norm := make([]string, 0, len(routes))
+	for _, r := range routes {
+		n, err := gateway.NormalizePinRoute(r)
+		if err != nil {
+			return nil, err
+		}
+		norm = append(norm, n)
+	}
+	return norm, nil
 }
