@@ -132,20 +132,36 @@ func (e *element) pathTo(names ...string) string {
 // XPath position ([n], 1-based) only when it has siblings of the same name,
 // as libxml's xmlGetNodePath does. Recursion depth is bounded by maxDepth.
 func assignPaths(e *element, path string) {
-	e.path = path
-	count := map[string]int{}
-	for _, c := range e.children {
-		count[c.name]++
-	}
-	seen := map[string]int{}
-	for _, c := range e.children {
-		seen[c.name]++
-		p := path + "/" + release.Clip(c.name)
-		if count[c.name] > 1 {
-			p += "[" + strconv.Itoa(seen[c.name]) + "]"
+	var count, seen map[string]int
+	var walk func(e *element, path string)
+	walk = func(e *element, path string) {
+		e.path = path
+		if len(e.children) == 0 {
+			return
 		}
-		assignPaths(c, p)
+		// The maps are shared by the whole walk: every child's path is set
+		// before the walk goes down into it.
+		if count == nil {
+			count, seen = map[string]int{}, map[string]int{}
+		}
+		clear(count)
+		clear(seen)
+		for _, c := range e.children {
+			count[c.name]++
+		}
+		for _, c := range e.children {
+			p := path + "/" + release.Clip(c.name)
+			if count[c.name] > 1 {
+				seen[c.name]++
+				p += "[" + strconv.Itoa(seen[c.name]) + "]"
+			}
+			c.path = p
+		}
+		for _, c := range e.children {
+			walk(c, c.path)
+		}
 	}
+	walk(e, path)
 }
 
 // charsetError reports an encoding declaration other than UTF-8.
@@ -156,8 +172,24 @@ func (e *charsetError) Error() string { return "unsupported encoding " + e.label
 // decodeTree reads data into an element tree. On failure it returns the
 // part of the tree read so far (root may be nil) and the problem. Only the
 // bytes of data are read: no DTD, external entity or schema is fetched.
+//
+// A delivery is first read by scanTree, which takes the common shape of
+// ERN (UTF-8, elements, attributes, character and predefined entity
+// references, comments, CDATA) without allocating per token. Whatever
+// scanTree does not take, and every malformed document, is read again by
+// decodeStd, whose encoding/xml decoder decides and words the problem.
 func decodeTree(data []byte) (*element, *release.Problem) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
+	if root, ok := scanTree(data); ok {
+		return root, nil
+	}
+	return decodeStd(data)
+}
+
+// decodeStd reads data (without a byte order mark) into an element tree
+// with encoding/xml. It is the reference scanTree is tested against, and
+// the reader of every document scanTree declines.
+func decodeStd(data []byte) (*element, *release.Problem) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
 		// Called only for a declared encoding other than "UTF-8". ASCII is a
