@@ -26,14 +26,14 @@ func CompareDecoders(data []byte) (scanned bool, diff string) {
 
 func diffTrees(got, want *element) string {
 	switch {
-	case got.name != want.name || got.space != want.space || got.path != want.path:
-		return fmt.Sprintf("element %q {%q} at %q, want %q {%q} at %q", got.name, got.space, got.path, want.name, want.space, want.path)
+	case got.name != want.name || got.space != want.space || got.loc() != want.loc():
+		return fmt.Sprintf("element %q {%q} at %q, want %q {%q} at %q", got.name, got.space, got.loc(), want.name, want.space, want.loc())
 	case got.text != want.text:
-		return fmt.Sprintf("%s: text %q, want %q", want.path, got.text, want.text)
+		return fmt.Sprintf("%s: text %q, want %q", want.loc(), got.text, want.text)
 	case !slices.Equal(got.attrs, want.attrs):
-		return fmt.Sprintf("%s: attributes %q, want %q", want.path, got.attrs, want.attrs)
+		return fmt.Sprintf("%s: attributes %q, want %q", want.loc(), got.attrs, want.attrs)
 	case len(got.children) != len(want.children):
-		return fmt.Sprintf("%s: %d children, want %d", want.path, len(got.children), len(want.children))
+		return fmt.Sprintf("%s: %d children, want %d", want.loc(), len(got.children), len(want.children))
 	}
 	for i := range got.children {
 		if d := diffTrees(got.children[i], want.children[i]); d != "" {

@@ -61,7 +61,7 @@ func (n *newRelease) indexResources() {
 		case ref.value() == "":
 			n.ps.add(r.pathTo("ResourceReference"), "is missing or empty; every resource needs a reference that releases use to point at it")
 		case n.resources[ref.value()] != nil:
-			n.ps.add(ref.path, "repeats ResourceReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.resources[ref.value()].path)
+			n.ps.add(ref.loc(), "repeats ResourceReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.resources[ref.value()].loc())
 		default:
 			n.resources[ref.value()] = r
 		}
@@ -78,7 +78,7 @@ func (n *newRelease) indexParties() {
 		switch {
 		case ref.value() == "":
 		case n.parties[ref.value()] != nil:
-			n.ps.add(ref.path, "repeats PartyReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.parties[ref.value()].path)
+			n.ps.add(ref.loc(), "repeats PartyReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.parties[ref.value()].loc())
 		default:
 			n.parties[ref.value()] = p
 		}
@@ -149,7 +149,7 @@ func (n *newRelease) releaseFields(rel, meta *element) {
 	assign(&d.Version, src, "version", sub)
 
 	if t := firstNonEmpty(append(meta.all("ReleaseType"), rel.all("ReleaseType")...)); t != nil {
-		d.Type, src["type"] = typeValue(t), t.path
+		d.Type, src["type"] = typeValue(t), t.loc()
 	}
 
 	if n.v38 {
@@ -228,12 +228,12 @@ func (n *newRelease) credits(holder *element) (artists []release.DraftArtist, ar
 		if slices.ContainsFunc(roles, func(r *element) bool { return r.value() == "MainArtist" }) {
 			mains = append(mains, name.value())
 			if path == "" {
-				path = name.path
+				path = name.loc()
 			}
 		}
 	}
 	if e := pick("", holder.all("DisplayArtistName")); e != nil {
-		return artists, e.value(), e.path
+		return artists, e.value(), e.loc()
 	}
 	return artists, strings.Join(mains, ", "), path
 }
@@ -251,7 +251,7 @@ func (n *newRelease) artistName(da *element) *element {
 func (n *newRelease) party(ref *element) *element {
 	p := n.parties[ref.value()]
 	if p == nil {
-		n.reportOnce(ref.path, "refers to party %s, which is not in PartyList", release.Quote(ref.value()))
+		n.reportOnce(ref.loc(), "refers to party %s, which is not in PartyList", release.Quote(ref.value()))
 	}
 	return p
 }
@@ -270,12 +270,12 @@ func (n *newRelease) resource(ref *element, missingPath string) *element {
 		n.reportOnce(missingPath, "is missing; it must name a resource of ResourceList")
 		return nil
 	case ref.value() == "":
-		n.reportOnce(ref.path, "is empty; it must name a resource of ResourceList")
+		n.reportOnce(ref.loc(), "is empty; it must name a resource of ResourceList")
 		return nil
 	}
 	r := n.resources[ref.value()]
 	if r == nil {
-		n.reportOnce(ref.path, "refers to resource %s, which is not in ResourceList", release.Quote(ref.value()))
+		n.reportOnce(ref.loc(), "refers to resource %s, which is not in ResourceList", release.Quote(ref.value()))
 	}
 	return r
 }
@@ -320,7 +320,7 @@ func assign(dst *string, source map[string]string, key string, e *element) {
 		return
 	}
 	*dst = e.value()
-	source[key] = e.path
+	source[key] = e.loc()
 }
 
 // firstNonEmpty returns the first element with text, else the first

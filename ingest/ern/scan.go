@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/catalog-org/catalog/domain/release"
 )
 
 // xmlURL is the namespace the reserved prefix xml stands for.
@@ -42,7 +40,6 @@ func scanTree(data []byte) (*element, bool) {
 	if !ok {
 		return nil, false
 	}
-	assignPaths(root, "/"+release.Clip(root.name))
 	return root, true
 }
 
@@ -66,6 +63,7 @@ type scanner struct {
 	stack []frame
 	ns    []binding
 	kids  []*element // children of the open elements, in document order
+	sb    siblings
 	els   []element  // block elements are taken from
 	links []*element // block child lists are taken from
 	attrs []xml.Attr // block attribute lists are taken from
@@ -315,6 +313,7 @@ func (sc *scanner) close() {
 		start := len(sc.links)
 		sc.links = append(sc.links, kids...)
 		f.el.children = sc.links[start:len(sc.links):len(sc.links)]
+		sc.sb.link(f.el)
 		sc.kids = sc.kids[:f.kids]
 	}
 	sc.ns = sc.ns[:f.bindings]

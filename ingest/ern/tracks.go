@@ -63,7 +63,7 @@ func (n *newRelease) slots(rel, meta *element) []slot {
 // which gathers a classical work's movements and is flattened into disc 1.
 func (n *newRelease) walkGroup(top *element) []slot {
 	var out []slot
-	first := &disc{number: 1, path: top.path}
+	first := &disc{number: 1, path: top.loc()}
 	ordinal := 0
 	for _, c := range top.children {
 		switch c.name {
@@ -75,10 +75,10 @@ func (n *newRelease) walkGroup(top *element) []slot {
 				continue
 			}
 			ordinal++
-			d := &disc{number: ordinal, path: c.path}
+			d := &disc{number: ordinal, path: c.loc()}
 			if sn := c.first("SequenceNumber"); sn != nil {
 				if v, ok := n.sequence(sn); ok {
-					d.number, d.path = v, sn.path
+					d.number, d.path = v, sn.loc()
 				}
 			}
 			for _, cc := range c.children {
@@ -117,10 +117,10 @@ func (n *newRelease) addItem(out *[]slot, d *disc, item *element, own bool) {
 	if res == nil || res.name != "SoundRecording" {
 		return
 	}
-	s := slot{recording: res, disc: d.number, discPath: d.path, number: d.last + 1, numberPath: item.path}
+	s := slot{recording: res, disc: d.number, discPath: d.path, number: d.last + 1, numberPath: item.loc()}
 	if sn := item.first("SequenceNumber"); own && sn != nil {
 		if v, ok := n.sequence(sn); ok {
-			s.number, s.numberPath = v, sn.path
+			s.number, s.numberPath = v, sn.loc()
 		}
 	}
 	d.last = s.number
@@ -141,7 +141,7 @@ func (n *newRelease) listedSlots(rel *element) []slot {
 			continue
 		}
 		d.last++
-		out = append(out, slot{recording: res, disc: d.number, discPath: d.path, number: d.last, numberPath: ref.path})
+		out = append(out, slot{recording: res, disc: d.number, discPath: d.path, number: d.last, numberPath: ref.loc()})
 	}
 	return out
 }
@@ -150,7 +150,7 @@ func (n *newRelease) listedSlots(rel *element) []slot {
 func (n *newRelease) sequence(sn *element) (int, bool) {
 	v, err := strconv.Atoi(sn.value())
 	if err != nil {
-		n.ps.add(sn.path, "%s is not a whole number", release.Quote(sn.value()))
+		n.ps.add(sn.loc(), "%s is not a whole number", release.Quote(sn.value()))
 		return 0, false
 	}
 	return v, true

@@ -30,9 +30,32 @@ type element struct {
 	attrs    []xml.Attr
 	text     string
 	children []*element
-	path     string
+	parent   *element
+	pos      int    // 1-based position among same-named siblings, 0 when it has none
+	cpath    string // set by loc on first use; read it through loc
 
 	buf []byte // character data while decoding
+}
+
+// loc returns the element's path from the root
+// ("/NewReleaseMessage/ResourceList/SoundRecording[3]"), built on first use:
+// most elements of an accepted delivery are never named. An element name
+// longer than release.MaxQuoted (none in ERN is) is clipped, so a problem
+// never repeats a huge name. A child gets an XPath position ([n], 1-based)
+// only when it has siblings of the same name, as libxml's xmlGetNodePath
+// does. Recursion depth is bounded by maxDepth.
+func (e *element) loc() string {
+	if e.cpath == "" {
+		p := "/" + release.Clip(e.name)
+		if e.parent != nil {
+			p = e.parent.loc() + p
+		}
+		if e.pos > 0 {
+			p += "[" + strconv.Itoa(e.pos) + "]"
+		}
+		e.cpath = p
+	}
+	return e.cpath
 }
 
 // first returns the first child named name, or nil.
@@ -119,49 +142,61 @@ func (e *element) pathTo(names ...string) string {
 	for i, n := range names {
 		c := e.first(n)
 		if c == nil {
-			return e.path + "/" + strings.Join(names[i:], "/")
+			return e.loc() + "/" + strings.Join(names[i:], "/")
 		}
 		e = c
 	}
-	return e.path
+	return e.loc()
 }
 
-// assignPaths sets the path of e and its descendants. An element name
-// longer than release.MaxQuoted (none in ERN is) is clipped, so a problem
-// never repeats a huge name. A child gets an
-// XPath position ([n], 1-based) only when it has siblings of the same name,
-// as libxml's xmlGetNodePath does. Recursion depth is bounded by maxDepth.
-func assignPaths(e *element, path string) {
-	var count, seen map[string]int
-	var walk func(e *element, path string)
-	walk = func(e *element, path string) {
-		e.path = path
-		if len(e.children) == 0 {
-			return
+// siblings counts the children of one element by name while link sets
+// their positions; it is reused from element to element.
+type siblings []struct {
+	name     string
+	count, n int
+}
+
+// link sets the parent and sibling position of e's children (not of their
+// own children), which loc turns into paths.
+func (sb *siblings) link(e *element) {
+	*sb = (*sb)[:0]
+	for _, c := range e.children {
+		c.parent = e
+		k := sb.index(c.name)
+		if k < 0 {
+			*sb = append(*sb, struct {
+				name     string
+				count, n int
+			}{name: c.name})
+			k = len(*sb) - 1
 		}
-		// The maps are shared by the whole walk: every child's path is set
-		// before the walk goes down into it.
-		if count == nil {
-			count, seen = map[string]int{}, map[string]int{}
-		}
-		clear(count)
-		clear(seen)
-		for _, c := range e.children {
-			count[c.name]++
-		}
-		for _, c := range e.children {
-			p := path + "/" + release.Clip(c.name)
-			if count[c.name] > 1 {
-				seen[c.name]++
-				p += "[" + strconv.Itoa(seen[c.name]) + "]"
-			}
-			c.path = p
-		}
-		for _, c := range e.children {
-			walk(c, c.path)
+		(*sb)[k].count++
+	}
+	for _, c := range e.children {
+		k := sb.index(c.name)
+		if (*sb)[k].count > 1 {
+			(*sb)[k].n++
+			c.pos = (*sb)[k].n
 		}
 	}
-	walk(e, path)
+}
+
+func (sb siblings) index(name string) int {
+	for k := range sb {
+		if sb[k].name == name {
+			return k
+		}
+	}
+	return -1
+}
+
+// linkTree links every element under e. Recursion depth is bounded by
+// maxDepth.
+func linkTree(e *element, sb *siblings) {
+	sb.link(e)
+	for _, c := range e.children {
+		linkTree(c, sb)
+	}
 }
 
 // charsetError reports an encoding declaration other than UTF-8.
@@ -207,9 +242,9 @@ func decodeStd(data []byte) (*element, *release.Problem) {
 	fail := func(reason string) (*element, *release.Problem) {
 		field := "/"
 		if root != nil {
-			assignPaths(root, "/"+release.Clip(root.name))
+			linkTree(root, &siblings{})
 			if len(stack) > 0 {
-				field = stack[len(stack)-1].path
+				field = stack[len(stack)-1].loc()
 			}
 		}
 		return root, &release.Problem{Field: field, Reason: reason}
@@ -269,6 +304,6 @@ func decodeStd(data []byte) (*element, *release.Problem) {
 	if root == nil {
 		return nil, &release.Problem{Field: "/", Reason: "the document is empty: it has no root element"}
 	}
-	assignPaths(root, "/"+release.Clip(root.name))
+	linkTree(root, &siblings{})
 	return root, nil
 }
