@@ -1,7 +1,6 @@
 package ern
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -174,13 +173,15 @@ func (n *newRelease) terms(deal *element) (terms, bool) {
 // names.
 func (n *newRelease) addDeal(ref *element, tg target, t terms, p *element) {
 	j := len(n.draft.Deals)
-	src := n.draft.Source
-	key := func(field string) string { return fmt.Sprintf("deals[%d].%s", j, field) }
+	src := &n.src
 	list := func(field string, els []*element, value func(*element) string) []string {
-		var out []string
+		if len(els) == 0 {
+			return nil
+		}
+		out := make([]string, 0, len(els))
 		for k, e := range els {
 			out = append(out, value(e))
-			src[fmt.Sprintf("deals[%d].%s[%d]", j, field, k)] = e.loc()
+			src.setItemAt("deals", j, field, k, e.loc())
 		}
 		return out
 	}
@@ -194,18 +195,18 @@ func (n *newRelease) addDeal(ref *element, tg target, t terms, p *element) {
 		TakeDown:            t.takeDown,
 	}
 	if tg.track != "" {
-		src[key("track")] = ref.loc()
+		src.setItem("deals", j, "track", ref.loc())
 	}
-	assign(&d.Start, src, key("start"), firstWithText(p.first("StartDate"), p.first("StartDateTime")))
-	assign(&d.End, src, key("end"), firstWithText(p.first("EndDate"), p.first("EndDateTime")))
+	assignItem(&d.Start, src, "deals", j, "start", firstWithText(p.first("StartDate"), p.first("StartDateTime")))
+	assignItem(&d.End, src, "deals", j, "end", firstWithText(p.first("EndDate"), p.first("EndDateTime")))
 	if t.amount != nil {
 		d.PriceAmount, d.PriceCurrency = t.amount.value(), t.amount.attr("CurrencyCode")
-		src[key("price")] = t.amount.loc()
+		src.setItem("deals", j, "price", t.amount.loc())
 	}
 	if t.priceCode != nil {
 		d.PriceCode = t.priceCode.value()
 		if t.amount == nil {
-			src[key("price")] = t.priceCode.loc()
+			src.setItem("deals", j, "price", t.priceCode.loc())
 		}
 	}
 	n.draft.Deals = append(n.draft.Deals, d)

@@ -18,6 +18,7 @@ type newRelease struct {
 	root    *element
 	ps      *problems
 	draft   *release.Draft
+	src     sources // the draft's Source, made when the mapping ends
 
 	resources map[string]*element // ResourceList children by ResourceReference
 	parties   map[string]*element // ERN 4 PartyList/Party by PartyReference
@@ -30,7 +31,7 @@ func parseNewRelease(root *element, version string, msg release.Message, ps *pro
 		v38:       strings.HasPrefix(version, "3."),
 		root:      root,
 		ps:        ps,
-		draft:     &release.Draft{Message: msg, Source: map[string]string{}},
+		draft:     &release.Draft{Message: msg},
 		resources: map[string]*element{},
 		parties:   map[string]*element{},
 		reported:  map[string]bool{},
@@ -39,11 +40,13 @@ func parseNewRelease(root *element, version string, msg release.Message, ps *pro
 	n.indexParties()
 	main, meta := n.mainRelease()
 	if main == nil {
+		n.draft.Source = n.src.into(nil)
 		return n.draft
 	}
 	n.releaseFields(main, meta)
 	n.tracks(main, meta)
 	n.deals(n.releaseTargets(main))
+	n.draft.Source = n.src.into(nil)
 	return n.draft
 }
 
@@ -139,7 +142,7 @@ func isTrackRelease38(r *element) bool {
 // main Release; meta holds the territorial details (the same element in ERN 4).
 func (n *newRelease) releaseFields(rel, meta *element) {
 	d := n.draft
-	src := d.Source
+	src := &n.src
 	assign(&d.UPC, src, "upc", firstNonEmpty(rel.findAll("ReleaseId", "ICPN")))
 	assign(&d.GRid, src, "grid", firstNonEmpty(rel.findAll("ReleaseId", "GRid")))
 	assign(&d.CatalogNumber, src, "catalogNumber", firstNonEmpty(rel.findAll("ReleaseId", "CatalogNumber")))
@@ -149,7 +152,8 @@ func (n *newRelease) releaseFields(rel, meta *element) {
 	assign(&d.Version, src, "version", sub)
 
 	if t := firstNonEmpty(append(meta.all("ReleaseType"), rel.all("ReleaseType")...)); t != nil {
-		d.Type, src["type"] = typeValue(t), t.loc()
+		d.Type = typeValue(t)
+		src.set("type", t.loc())
 	}
 
 	if n.v38 {
@@ -163,7 +167,8 @@ func (n *newRelease) releaseFields(rel, meta *element) {
 	var artist, artistPath string
 	d.Artists, artist, artistPath = n.credits(meta)
 	if artistPath != "" {
-		d.Artist, src["artist"] = artist, artistPath
+		d.Artist = artist
+		src.set("artist", artistPath)
 	}
 
 	assign(&d.PLine, src, "pline", pick("PLineText", rel.all("PLine"), meta.all("PLine")))
@@ -315,12 +320,22 @@ func (n *newRelease) isrcPath(sr *element) string {
 
 // assign sets *dst to e's text and records e's path as the source of key;
 // it does nothing when e is nil.
-func assign(dst *string, source map[string]string, key string, e *element) {
+func assign(dst *string, src *sources, key string, e *element) {
 	if e == nil {
 		return
 	}
 	*dst = e.value()
-	source[key] = e.loc()
+	src.set(key, e.loc())
+}
+
+// assignItem is assign for the field of an item of a list, e.g.
+// tracks[2].isrc.
+func assignItem(dst *string, src *sources, list string, i int, field string, e *element) {
+	if e == nil {
+		return
+	}
+	*dst = e.value()
+	src.setItem(list, i, field, e.loc())
 }
 
 // firstNonEmpty returns the first element with text, else the first

@@ -1,7 +1,6 @@
 package ern
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -166,24 +165,25 @@ func (n *newRelease) track(i int, s slot) release.DraftTrack {
 	if n.v38 {
 		meta = byTerritory(sr.all("SoundRecordingDetailsByTerritory"))
 	}
-	src := n.draft.Source
-	key := func(field string) string { return fmt.Sprintf("tracks[%d].%s", i, field) }
+	src := &n.src
 
 	var t release.DraftTrack
-	assign(&t.ISRC, src, key("isrc"), firstNonEmpty(isrcElements(sr)))
+	assignItem(&t.ISRC, src, "tracks", i, "isrc", firstNonEmpty(isrcElements(sr)))
 	title, sub := n.title(sr, meta)
-	assign(&t.Title, src, key("title"), title)
-	assign(&t.Version, src, key("version"), sub)
+	assignItem(&t.Title, src, "tracks", i, "title", title)
+	assignItem(&t.Version, src, "tracks", i, "version", sub)
 	var artist, artistPath string
 	t.Artists, artist, artistPath = n.credits(meta)
 	if artistPath != "" {
-		t.Artist, src[key("artist")] = artist, artistPath
+		t.Artist = artist
+		src.setItem("tracks", i, "artist", artistPath)
 	}
-	assign(&t.Duration, src, key("duration"), sr.first("Duration"))
-	assign(&t.PLine, src, key("pline"),
+	assignItem(&t.Duration, src, "tracks", i, "duration", sr.first("Duration"))
+	assignItem(&t.PLine, src, "tracks", i, "pline",
 		pick("PLineText", sr.findAll("SoundRecordingEdition", "PLine"), sr.all("PLine"), meta.all("PLine")))
-	assign(&t.ParentalWarning, src, key("parentalWarning"), pick("", meta.all("ParentalWarningType")))
-	t.Disc, src[key("disc")] = s.disc, s.discPath
-	t.Number, src[key("number")] = s.number, s.numberPath
+	assignItem(&t.ParentalWarning, src, "tracks", i, "parentalWarning", pick("", meta.all("ParentalWarningType")))
+	t.Disc, t.Number = s.disc, s.number
+	src.setItem("tracks", i, "disc", s.discPath)
+	src.setItem("tracks", i, "number", s.numberPath)
 	return t
 }

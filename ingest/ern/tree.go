@@ -46,14 +46,15 @@ type element struct {
 // does. Recursion depth is bounded by maxDepth.
 func (e *element) loc() string {
 	if e.cpath == "" {
-		p := "/" + release.Clip(e.name)
+		var parent string
 		if e.parent != nil {
-			p = e.parent.loc() + p
+			parent = e.parent.loc()
 		}
 		if e.pos > 0 {
-			p += "[" + strconv.Itoa(e.pos) + "]"
+			e.cpath = parent + "/" + release.Clip(e.name) + "[" + strconv.Itoa(e.pos) + "]"
+		} else {
+			e.cpath = parent + "/" + release.Clip(e.name)
 		}
-		e.cpath = p
 	}
 	return e.cpath
 }
