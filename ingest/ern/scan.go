@@ -71,10 +71,15 @@ type scanner struct {
 
 func (sc *scanner) run() (*element, bool) {
 	s := sc.s
-	n := strings.Count(s, "</") + strings.Count(s, "/>") + 1
+	// Every element takes at least one '<' of its own; most take two.
+	// Blocks that turn out too small are followed by more (newElement,
+	// close).
+	n := strings.Count(s, "<")/2 + 1
 	sc.els = make([]element, 0, n)
 	sc.links = make([]*element, 0, n)
 	sc.stack = make([]frame, 0, 16)
+	sc.kids = make([]*element, 0, 64)
+	sc.attrs = make([]xml.Attr, 0, min(strings.Count(s, "="), n))
 	i := 0
 	if strings.HasPrefix(s, "<?xml") {
 		end, ok := xmlDecl(s)
@@ -134,16 +139,28 @@ func (sc *scanner) newElement() *element {
 
 // chars takes the character data s between two tags.
 func (sc *scanner) chars(s string) bool {
+	// One pass classifies s: blank (only ' ', '\t', '\n', '\r') and plain
+	// (nothing to decode or check further: no reference, carriage return,
+	// control or non-ASCII character, and no ']' that could end "]]>").
+	blank, plain := true, true
+	for j := 0; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == ' ' || c == '\t' || c == '\n':
+		case c == '\r':
+			plain = false
+		case c == '&' || c == ']' || c < 0x20 || c >= utf8.RuneSelf:
+			blank, plain = false, false
+		default:
+			blank = false
+		}
+	}
 	if len(sc.stack) == 0 {
 		// Outside the root only white space; encoding/xml's decoder says
 		// which non-space text is an error and decodeStd words it.
-		for j := 0; j < len(s); j++ {
-			switch s[j] {
-			case ' ', '\t', '\n', '\r':
-			default:
-				return false
-			}
-		}
+		return blank
+	}
+	if plain {
+		sc.text(s, blank)
 		return true
 	}
 	if strings.Contains(s, "]]>") {
@@ -153,16 +170,17 @@ func (sc *scanner) chars(s string) bool {
 	if !ok {
 		return false
 	}
-	sc.text(t)
+	sc.text(t, strings.TrimSpace(t) == "")
 	return true
 }
 
-// text appends decoded character data to the open element. The element's
+// text appends decoded character data t to the open element; blank tells
+// whether t is all white space as strings.TrimSpace sees it. The element's
 // text is the trimmed concatenation of all of it; white space before the
 // first text and after the last is never concatenated.
-func (sc *scanner) text(t string) {
+func (sc *scanner) text(t string, blank bool) {
 	f := &sc.stack[len(sc.stack)-1]
-	if strings.TrimSpace(t) == "" {
+	if blank {
 		if f.acc != "" {
 			f.pend += t
 		}
@@ -346,7 +364,8 @@ func (sc *scanner) bang(i int) (int, bool) {
 		if !validChars(body) {
 			return 0, false
 		}
-		sc.text(crlf(body))
+		t := crlf(body)
+		sc.text(t, strings.TrimSpace(t) == "")
 		return i + 9 + e + 3, true
 	}
 	return 0, false

@@ -77,7 +77,16 @@ func (e *element) all(name string) []*element {
 	if e == nil {
 		return nil
 	}
-	var out []*element
+	n := 0
+	for _, c := range e.children {
+		if c.name == name {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]*element, 0, n)
 	for _, c := range e.children {
 		if c.name == name {
 			out = append(out, c)
