@@ -30,17 +30,14 @@ const xmlURL = "http://www.w3.org/XML/1998/namespace"
 // in memory.
 //
 // The document is copied into one string once: names, attribute values and
-// text without references or carriage returns are substrings of it, so a
-// parse allocates per element only its path, and elements, attributes and
-// child lists come from a few shared blocks. The tree keeps the copy alive
-// as long as any of its strings is referenced.
+// text without references or carriage returns are substrings of it, and
+// elements, attribute lists and child lists come from a few shared blocks,
+// so a parse allocates next to nothing per element (paths are built only
+// when asked for, by loc). A draft's strings keep that copy alive as long
+// as any of them is referenced.
 func scanTree(data []byte) (*element, bool) {
 	sc := scanner{s: string(data)}
-	root, ok := sc.run()
-	if !ok {
-		return nil, false
-	}
-	return root, true
+	return sc.run()
 }
 
 // frame is an open element while scanning.
