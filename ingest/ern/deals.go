@@ -1,7 +1,6 @@
 package ern
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -42,9 +41,9 @@ func (n *newRelease) releaseTargets(main *element) map[string]target {
 		switch {
 		case ref.value() == "":
 		case firstAt[ref.value()] != "":
-			n.ps.add(ref.path, "repeats ReleaseReference %s of %s; references must be unique within a message", release.Quote(ref.value()), firstAt[ref.value()])
+			n.ps.add(ref.loc(), "repeats ReleaseReference %s of %s; references must be unique within a message", release.Quote(ref.value()), firstAt[ref.value()])
 		default:
-			firstAt[ref.value()] = r.path
+			firstAt[ref.value()] = r.loc()
 			out[ref.value()] = t
 		}
 	}
@@ -111,10 +110,10 @@ func (n *newRelease) deals(targets map[string]target) {
 			tg, known := targets[ref.value()]
 			switch {
 			case ref.value() == "":
-				n.ps.add(ref.path, "is empty; it must name a release of ReleaseList")
+				n.ps.add(ref.loc(), "is empty; it must name a release of ReleaseList")
 				continue
 			case !known:
-				n.ps.add(ref.path, "refers to release %s, which is not in ReleaseList", release.Quote(ref.value()))
+				n.ps.add(ref.loc(), "refers to release %s, which is not in ReleaseList", release.Quote(ref.value()))
 				continue
 			case !tg.mapped:
 				continue
@@ -122,7 +121,7 @@ func (n *newRelease) deals(targets map[string]target) {
 			for _, t := range all {
 				for _, p := range t.periods {
 					if len(n.draft.Deals) == maxDeals {
-						n.ps.add(rd.path, "expands into more than %d deals (Deal × ValidityPeriod × DealReleaseReference); split the delivery", maxDeals)
+						n.ps.add(rd.loc(), "expands into more than %d deals (Deal × ValidityPeriod × DealReleaseReference); split the delivery", maxDeals)
 						return
 					}
 					n.addDeal(ref, tg, t, p)
@@ -174,13 +173,15 @@ func (n *newRelease) terms(deal *element) (terms, bool) {
 // names.
 func (n *newRelease) addDeal(ref *element, tg target, t terms, p *element) {
 	j := len(n.draft.Deals)
-	src := n.draft.Source
-	key := func(field string) string { return fmt.Sprintf("deals[%d].%s", j, field) }
+	src := &n.src
 	list := func(field string, els []*element, value func(*element) string) []string {
-		var out []string
+		if len(els) == 0 {
+			return nil
+		}
+		out := make([]string, 0, len(els))
 		for k, e := range els {
 			out = append(out, value(e))
-			src[fmt.Sprintf("deals[%d].%s[%d]", j, field, k)] = e.path
+			src.setItemAt("deals", j, field, k, e.loc())
 		}
 		return out
 	}
@@ -194,18 +195,18 @@ func (n *newRelease) addDeal(ref *element, tg target, t terms, p *element) {
 		TakeDown:            t.takeDown,
 	}
 	if tg.track != "" {
-		src[key("track")] = ref.path
+		src.setItem("deals", j, "track", ref.loc())
 	}
-	assign(&d.Start, src, key("start"), firstWithText(p.first("StartDate"), p.first("StartDateTime")))
-	assign(&d.End, src, key("end"), firstWithText(p.first("EndDate"), p.first("EndDateTime")))
+	assignItem(&d.Start, src, "deals", j, "start", firstWithText(p.first("StartDate"), p.first("StartDateTime")))
+	assignItem(&d.End, src, "deals", j, "end", firstWithText(p.first("EndDate"), p.first("EndDateTime")))
 	if t.amount != nil {
 		d.PriceAmount, d.PriceCurrency = t.amount.value(), t.amount.attr("CurrencyCode")
-		src[key("price")] = t.amount.path
+		src.setItem("deals", j, "price", t.amount.loc())
 	}
 	if t.priceCode != nil {
 		d.PriceCode = t.priceCode.value()
 		if t.amount == nil {
-			src[key("price")] = t.priceCode.path
+			src.setItem("deals", j, "price", t.priceCode.loc())
 		}
 	}
 	n.draft.Deals = append(n.draft.Deals, d)

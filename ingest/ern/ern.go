@@ -70,14 +70,14 @@ func Parse(data []byte) (Parsed, error) {
 	var ps problems
 	version, known := versions[strings.TrimSpace(root.space)]
 	if root.name != newReleaseMessage && root.name != purgeReleaseMessage {
-		ps.add(root.path, "is not a message this parser reads: the root element must be %s or %s", newReleaseMessage, purgeReleaseMessage)
+		ps.add(root.loc(), "is not a message this parser reads: the root element must be %s or %s", newReleaseMessage, purgeReleaseMessage)
 	}
 	switch {
 	case known:
 	case root.space == "":
-		ps.add(root.path, "has no namespace; an ERN root element is in a DDEX ERN namespace such as http://ddex.net/xml/ern/43")
+		ps.add(root.loc(), "has no namespace; an ERN root element is in a DDEX ERN namespace such as http://ddex.net/xml/ern/43")
 	default:
-		ps.add(root.path, "is in namespace %s, which is not a supported DDEX ERN version (supported: %s)", release.Quote(root.space), supportedNamespaces)
+		ps.add(root.loc(), "is in namespace %s, which is not a supported DDEX ERN version (supported: %s)", release.Quote(root.space), supportedNamespaces)
 	}
 	msg, headerSource, headerProblems := readHeader(root)
 	if len(ps) > 0 {

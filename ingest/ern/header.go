@@ -18,11 +18,11 @@ func readHeader(root *element) (release.Message, map[string]string, problems) {
 	var ps problems
 	h := root.first("MessageHeader")
 	src := map[string]string{
-		"sender":         root.path + "/MessageHeader/MessageSender/PartyId",
-		"recipient":      root.path + "/MessageHeader/MessageRecipient/PartyId",
-		"messageCreated": root.path + "/MessageHeader/MessageCreatedDateTime",
-		"messageId":      root.path + "/MessageHeader/MessageId",
-		"sentOnBehalfOf": root.path + "/MessageHeader/SentOnBehalfOf/PartyId",
+		"sender":         root.loc() + "/MessageHeader/MessageSender/PartyId",
+		"recipient":      root.loc() + "/MessageHeader/MessageRecipient/PartyId",
+		"messageCreated": root.loc() + "/MessageHeader/MessageCreatedDateTime",
+		"messageId":      root.loc() + "/MessageHeader/MessageId",
+		"sentOnBehalfOf": root.loc() + "/MessageHeader/SentOnBehalfOf/PartyId",
 	}
 	if h == nil {
 		ps.add(root.pathTo("MessageHeader"), "is missing; every ERN message has a MessageHeader")
@@ -32,7 +32,7 @@ func readHeader(root *element) (release.Message, map[string]string, problems) {
 	if id := h.first("MessageId"); id == nil {
 		ps.add(h.pathTo("MessageId"), "is missing; the sender's message id names the delivery")
 	} else if id.value() == "" {
-		ps.add(id.path, "is empty; the sender's message id names the delivery")
+		ps.add(id.loc(), "is empty; the sender's message id names the delivery")
 	} else {
 		msg.ID = id.value()
 	}
@@ -49,7 +49,7 @@ func readHeader(root *element) (release.Message, map[string]string, problems) {
 	if c := h.first("MessageCreatedDateTime"); c == nil {
 		ps.add(h.pathTo("MessageCreatedDateTime"), "is missing; it orders the messages about a release")
 	} else if t, reason := parseCreated(c.value()); reason != "" {
-		ps.add(c.path, "%s", reason)
+		ps.add(c.loc(), "%s", reason)
 	} else {
 		msg.Created = t
 	}

@@ -18,6 +18,7 @@ type newRelease struct {
 	root    *element
 	ps      *problems
 	draft   *release.Draft
+	src     sources // the draft's Source, made when the mapping ends
 
 	resources map[string]*element // ResourceList children by ResourceReference
 	parties   map[string]*element // ERN 4 PartyList/Party by PartyReference
@@ -30,7 +31,7 @@ func parseNewRelease(root *element, version string, msg release.Message, ps *pro
 		v38:       strings.HasPrefix(version, "3."),
 		root:      root,
 		ps:        ps,
-		draft:     &release.Draft{Message: msg, Source: map[string]string{}},
+		draft:     &release.Draft{Message: msg},
 		resources: map[string]*element{},
 		parties:   map[string]*element{},
 		reported:  map[string]bool{},
@@ -39,11 +40,13 @@ func parseNewRelease(root *element, version string, msg release.Message, ps *pro
 	n.indexParties()
 	main, meta := n.mainRelease()
 	if main == nil {
+		n.draft.Source = n.src.into(nil)
 		return n.draft
 	}
 	n.releaseFields(main, meta)
 	n.tracks(main, meta)
 	n.deals(n.releaseTargets(main))
+	n.draft.Source = n.src.into(nil)
 	return n.draft
 }
 
@@ -61,7 +64,7 @@ func (n *newRelease) indexResources() {
 		case ref.value() == "":
 			n.ps.add(r.pathTo("ResourceReference"), "is missing or empty; every resource needs a reference that releases use to point at it")
 		case n.resources[ref.value()] != nil:
-			n.ps.add(ref.path, "repeats ResourceReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.resources[ref.value()].path)
+			n.ps.add(ref.loc(), "repeats ResourceReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.resources[ref.value()].loc())
 		default:
 			n.resources[ref.value()] = r
 		}
@@ -78,7 +81,7 @@ func (n *newRelease) indexParties() {
 		switch {
 		case ref.value() == "":
 		case n.parties[ref.value()] != nil:
-			n.ps.add(ref.path, "repeats PartyReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.parties[ref.value()].path)
+			n.ps.add(ref.loc(), "repeats PartyReference %s of %s; references must be unique within a message", release.Quote(ref.value()), n.parties[ref.value()].loc())
 		default:
 			n.parties[ref.value()] = p
 		}
@@ -139,7 +142,7 @@ func isTrackRelease38(r *element) bool {
 // main Release; meta holds the territorial details (the same element in ERN 4).
 func (n *newRelease) releaseFields(rel, meta *element) {
 	d := n.draft
-	src := d.Source
+	src := &n.src
 	assign(&d.UPC, src, "upc", firstNonEmpty(rel.findAll("ReleaseId", "ICPN")))
 	assign(&d.GRid, src, "grid", firstNonEmpty(rel.findAll("ReleaseId", "GRid")))
 	assign(&d.CatalogNumber, src, "catalogNumber", firstNonEmpty(rel.findAll("ReleaseId", "CatalogNumber")))
@@ -149,7 +152,8 @@ func (n *newRelease) releaseFields(rel, meta *element) {
 	assign(&d.Version, src, "version", sub)
 
 	if t := firstNonEmpty(append(meta.all("ReleaseType"), rel.all("ReleaseType")...)); t != nil {
-		d.Type, src["type"] = typeValue(t), t.path
+		d.Type = typeValue(t)
+		src.set("type", t.loc())
 	}
 
 	if n.v38 {
@@ -163,7 +167,8 @@ func (n *newRelease) releaseFields(rel, meta *element) {
 	var artist, artistPath string
 	d.Artists, artist, artistPath = n.credits(meta)
 	if artistPath != "" {
-		d.Artist, src["artist"] = artist, artistPath
+		d.Artist = artist
+		src.set("artist", artistPath)
 	}
 
 	assign(&d.PLine, src, "pline", pick("PLineText", rel.all("PLine"), meta.all("PLine")))
@@ -228,12 +233,12 @@ func (n *newRelease) credits(holder *element) (artists []release.DraftArtist, ar
 		if slices.ContainsFunc(roles, func(r *element) bool { return r.value() == "MainArtist" }) {
 			mains = append(mains, name.value())
 			if path == "" {
-				path = name.path
+				path = name.loc()
 			}
 		}
 	}
 	if e := pick("", holder.all("DisplayArtistName")); e != nil {
-		return artists, e.value(), e.path
+		return artists, e.value(), e.loc()
 	}
 	return artists, strings.Join(mains, ", "), path
 }
@@ -251,7 +256,7 @@ func (n *newRelease) artistName(da *element) *element {
 func (n *newRelease) party(ref *element) *element {
 	p := n.parties[ref.value()]
 	if p == nil {
-		n.reportOnce(ref.path, "refers to party %s, which is not in PartyList", release.Quote(ref.value()))
+		n.reportOnce(ref.loc(), "refers to party %s, which is not in PartyList", release.Quote(ref.value()))
 	}
 	return p
 }
@@ -270,12 +275,12 @@ func (n *newRelease) resource(ref *element, missingPath string) *element {
 		n.reportOnce(missingPath, "is missing; it must name a resource of ResourceList")
 		return nil
 	case ref.value() == "":
-		n.reportOnce(ref.path, "is empty; it must name a resource of ResourceList")
+		n.reportOnce(ref.loc(), "is empty; it must name a resource of ResourceList")
 		return nil
 	}
 	r := n.resources[ref.value()]
 	if r == nil {
-		n.reportOnce(ref.path, "refers to resource %s, which is not in ResourceList", release.Quote(ref.value()))
+		n.reportOnce(ref.loc(), "refers to resource %s, which is not in ResourceList", release.Quote(ref.value()))
 	}
 	return r
 }
@@ -315,12 +320,22 @@ func (n *newRelease) isrcPath(sr *element) string {
 
 // assign sets *dst to e's text and records e's path as the source of key;
 // it does nothing when e is nil.
-func assign(dst *string, source map[string]string, key string, e *element) {
+func assign(dst *string, src *sources, key string, e *element) {
 	if e == nil {
 		return
 	}
 	*dst = e.value()
-	source[key] = e.path
+	src.set(key, e.loc())
+}
+
+// assignItem is assign for the field of an item of a list, e.g.
+// tracks[2].isrc.
+func assignItem(dst *string, src *sources, list string, i int, field string, e *element) {
+	if e == nil {
+		return
+	}
+	*dst = e.value()
+	src.setItem(list, i, field, e.loc())
 }
 
 // firstNonEmpty returns the first element with text, else the first

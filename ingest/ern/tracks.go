@@ -1,7 +1,6 @@
 package ern
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -63,7 +62,7 @@ func (n *newRelease) slots(rel, meta *element) []slot {
 // which gathers a classical work's movements and is flattened into disc 1.
 func (n *newRelease) walkGroup(top *element) []slot {
 	var out []slot
-	first := &disc{number: 1, path: top.path}
+	first := &disc{number: 1, path: top.loc()}
 	ordinal := 0
 	for _, c := range top.children {
 		switch c.name {
@@ -75,10 +74,10 @@ func (n *newRelease) walkGroup(top *element) []slot {
 				continue
 			}
 			ordinal++
-			d := &disc{number: ordinal, path: c.path}
+			d := &disc{number: ordinal, path: c.loc()}
 			if sn := c.first("SequenceNumber"); sn != nil {
 				if v, ok := n.sequence(sn); ok {
-					d.number, d.path = v, sn.path
+					d.number, d.path = v, sn.loc()
 				}
 			}
 			for _, cc := range c.children {
@@ -117,10 +116,10 @@ func (n *newRelease) addItem(out *[]slot, d *disc, item *element, own bool) {
 	if res == nil || res.name != "SoundRecording" {
 		return
 	}
-	s := slot{recording: res, disc: d.number, discPath: d.path, number: d.last + 1, numberPath: item.path}
+	s := slot{recording: res, disc: d.number, discPath: d.path, number: d.last + 1, numberPath: item.loc()}
 	if sn := item.first("SequenceNumber"); own && sn != nil {
 		if v, ok := n.sequence(sn); ok {
-			s.number, s.numberPath = v, sn.path
+			s.number, s.numberPath = v, sn.loc()
 		}
 	}
 	d.last = s.number
@@ -141,7 +140,7 @@ func (n *newRelease) listedSlots(rel *element) []slot {
 			continue
 		}
 		d.last++
-		out = append(out, slot{recording: res, disc: d.number, discPath: d.path, number: d.last, numberPath: ref.path})
+		out = append(out, slot{recording: res, disc: d.number, discPath: d.path, number: d.last, numberPath: ref.loc()})
 	}
 	return out
 }
@@ -150,7 +149,7 @@ func (n *newRelease) listedSlots(rel *element) []slot {
 func (n *newRelease) sequence(sn *element) (int, bool) {
 	v, err := strconv.Atoi(sn.value())
 	if err != nil {
-		n.ps.add(sn.path, "%s is not a whole number", release.Quote(sn.value()))
+		n.ps.add(sn.loc(), "%s is not a whole number", release.Quote(sn.value()))
 		return 0, false
 	}
 	return v, true
@@ -166,24 +165,25 @@ func (n *newRelease) track(i int, s slot) release.DraftTrack {
 	if n.v38 {
 		meta = byTerritory(sr.all("SoundRecordingDetailsByTerritory"))
 	}
-	src := n.draft.Source
-	key := func(field string) string { return fmt.Sprintf("tracks[%d].%s", i, field) }
+	src := &n.src
 
 	var t release.DraftTrack
-	assign(&t.ISRC, src, key("isrc"), firstNonEmpty(isrcElements(sr)))
+	assignItem(&t.ISRC, src, "tracks", i, "isrc", firstNonEmpty(isrcElements(sr)))
 	title, sub := n.title(sr, meta)
-	assign(&t.Title, src, key("title"), title)
-	assign(&t.Version, src, key("version"), sub)
+	assignItem(&t.Title, src, "tracks", i, "title", title)
+	assignItem(&t.Version, src, "tracks", i, "version", sub)
 	var artist, artistPath string
 	t.Artists, artist, artistPath = n.credits(meta)
 	if artistPath != "" {
-		t.Artist, src[key("artist")] = artist, artistPath
+		t.Artist = artist
+		src.setItem("tracks", i, "artist", artistPath)
 	}
-	assign(&t.Duration, src, key("duration"), sr.first("Duration"))
-	assign(&t.PLine, src, key("pline"),
+	assignItem(&t.Duration, src, "tracks", i, "duration", sr.first("Duration"))
+	assignItem(&t.PLine, src, "tracks", i, "pline",
 		pick("PLineText", sr.findAll("SoundRecordingEdition", "PLine"), sr.all("PLine"), meta.all("PLine")))
-	assign(&t.ParentalWarning, src, key("parentalWarning"), pick("", meta.all("ParentalWarningType")))
-	t.Disc, src[key("disc")] = s.disc, s.discPath
-	t.Number, src[key("number")] = s.number, s.numberPath
+	assignItem(&t.ParentalWarning, src, "tracks", i, "parentalWarning", pick("", meta.all("ParentalWarningType")))
+	t.Disc, t.Number = s.disc, s.number
+	src.setItem("tracks", i, "disc", s.discPath)
+	src.setItem("tracks", i, "number", s.numberPath)
 	return t
 }

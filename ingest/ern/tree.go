@@ -30,9 +30,33 @@ type element struct {
 	attrs    []xml.Attr
 	text     string
 	children []*element
-	path     string
+	parent   *element
+	pos      int    // 1-based position among same-named siblings, 0 when it has none
+	cpath    string // set by loc on first use; read it through loc
 
 	buf []byte // character data while decoding
+}
+
+// loc returns the element's path from the root
+// ("/NewReleaseMessage/ResourceList/SoundRecording[3]"), built on first use:
+// most elements of an accepted delivery are never named. An element name
+// longer than release.MaxQuoted (none in ERN is) is clipped, so a problem
+// never repeats a huge name. A child gets an XPath position ([n], 1-based)
+// only when it has siblings of the same name, as libxml's xmlGetNodePath
+// does. Recursion depth is bounded by maxDepth.
+func (e *element) loc() string {
+	if e.cpath == "" {
+		var parent string
+		if e.parent != nil {
+			parent = e.parent.loc()
+		}
+		if e.pos > 0 {
+			e.cpath = parent + "/" + release.Clip(e.name) + "[" + strconv.Itoa(e.pos) + "]"
+		} else {
+			e.cpath = parent + "/" + release.Clip(e.name)
+		}
+	}
+	return e.cpath
 }
 
 // first returns the first child named name, or nil.
@@ -53,7 +77,16 @@ func (e *element) all(name string) []*element {
 	if e == nil {
 		return nil
 	}
-	var out []*element
+	n := 0
+	for _, c := range e.children {
+		if c.name == name {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]*element, 0, n)
 	for _, c := range e.children {
 		if c.name == name {
 			out = append(out, c)
@@ -119,32 +152,60 @@ func (e *element) pathTo(names ...string) string {
 	for i, n := range names {
 		c := e.first(n)
 		if c == nil {
-			return e.path + "/" + strings.Join(names[i:], "/")
+			return e.loc() + "/" + strings.Join(names[i:], "/")
 		}
 		e = c
 	}
-	return e.path
+	return e.loc()
 }
 
-// assignPaths sets the path of e and its descendants. An element name
-// longer than release.MaxQuoted (none in ERN is) is clipped, so a problem
-// never repeats a huge name. A child gets an
-// XPath position ([n], 1-based) only when it has siblings of the same name,
-// as libxml's xmlGetNodePath does. Recursion depth is bounded by maxDepth.
-func assignPaths(e *element, path string) {
-	e.path = path
-	count := map[string]int{}
+// siblings counts the children of one element by name while link sets
+// their positions; it is reused from element to element.
+type siblings []struct {
+	name     string
+	count, n int
+}
+
+// link sets the parent and sibling position of e's children (not of their
+// own children), which loc turns into paths.
+func (sb *siblings) link(e *element) {
+	*sb = (*sb)[:0]
 	for _, c := range e.children {
-		count[c.name]++
-	}
-	seen := map[string]int{}
-	for _, c := range e.children {
-		seen[c.name]++
-		p := path + "/" + release.Clip(c.name)
-		if count[c.name] > 1 {
-			p += "[" + strconv.Itoa(seen[c.name]) + "]"
+		c.parent = e
+		k := sb.index(c.name)
+		if k < 0 {
+			*sb = append(*sb, struct {
+				name     string
+				count, n int
+			}{name: c.name})
+			k = len(*sb) - 1
 		}
-		assignPaths(c, p)
+		(*sb)[k].count++
+	}
+	for _, c := range e.children {
+		k := sb.index(c.name)
+		if (*sb)[k].count > 1 {
+			(*sb)[k].n++
+			c.pos = (*sb)[k].n
+		}
+	}
+}
+
+func (sb siblings) index(name string) int {
+	for k := range sb {
+		if sb[k].name == name {
+			return k
+		}
+	}
+	return -1
+}
+
+// linkTree links every element under e. Recursion depth is bounded by
+// maxDepth.
+func linkTree(e *element, sb *siblings) {
+	sb.link(e)
+	for _, c := range e.children {
+		linkTree(c, sb)
 	}
 }
 
@@ -156,8 +217,24 @@ func (e *charsetError) Error() string { return "unsupported encoding " + e.label
 // decodeTree reads data into an element tree. On failure it returns the
 // part of the tree read so far (root may be nil) and the problem. Only the
 // bytes of data are read: no DTD, external entity or schema is fetched.
+//
+// A delivery is first read by scanTree, which takes the common shape of
+// ERN (UTF-8, elements, attributes, character and predefined entity
+// references, comments, CDATA) without allocating per token. Whatever
+// scanTree does not take, and every malformed document, is read again by
+// decodeStd, whose encoding/xml decoder decides and words the problem.
 func decodeTree(data []byte) (*element, *release.Problem) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
+	if root, ok := scanTree(data); ok {
+		return root, nil
+	}
+	return decodeStd(data)
+}
+
+// decodeStd reads data (without a byte order mark) into an element tree
+// with encoding/xml. It is the reference scanTree is tested against, and
+// the reader of every document scanTree declines.
+func decodeStd(data []byte) (*element, *release.Problem) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
 		// Called only for a declared encoding other than "UTF-8". ASCII is a
@@ -175,9 +252,9 @@ func decodeTree(data []byte) (*element, *release.Problem) {
 	fail := func(reason string) (*element, *release.Problem) {
 		field := "/"
 		if root != nil {
-			assignPaths(root, "/"+release.Clip(root.name))
+			linkTree(root, &siblings{})
 			if len(stack) > 0 {
-				field = stack[len(stack)-1].path
+				field = stack[len(stack)-1].loc()
 			}
 		}
 		return root, &release.Problem{Field: field, Reason: reason}
@@ -237,6 +314,6 @@ func decodeTree(data []byte) (*element, *release.Problem) {
 	if root == nil {
 		return nil, &release.Problem{Field: "/", Reason: "the document is empty: it has no root element"}
 	}
-	assignPaths(root, "/"+release.Clip(root.name))
+	linkTree(root, &siblings{})
 	return root, nil
 }
