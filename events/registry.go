@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
@@ -152,11 +153,35 @@ func (r *Registry) DecodePayload(e Envelope) (Envelope, Payload, bool, error) {
 	return e, reflect.ValueOf(ptr).Elem().Interface().(Payload), true, nil
 }
 
-// DecodeRecord decodes a record's envelope and payload (DecodePayload).
+// DecodeRecord decodes a record's envelope and payload (DecodePayload),
+// reporting what Decode and DecodePayload in turn would.
 func DecodeRecord(rec Record) (Envelope, Payload, bool, error) {
-	env, err := Decode(rec.Headers, rec.Value)
-	if err != nil {
+	return registry.DecodeRecord(rec)
+}
+
+// DecodeRecord is the package-level DecodeRecord on r. A record of a
+// current-version type is scanned once, by the payload decoder, which
+// rejects what is not JSON as Decode's own check would; the value is
+// checked separately (Decode's error, as before) only when that decoder
+// fails, or before an upcaster or a pass-over of an unknown type reads it.
+func (r *Registry) DecodeRecord(rec Record) (Envelope, Payload, bool, error) {
+	notJSON := func() (Envelope, Payload, bool, error) {
+		env, err := Decode(rec.Headers, rec.Value)
 		return env, nil, false, err
 	}
-	return DecodePayload(env)
+	env, err := decode(rec.Headers, rec.Value, false)
+	if err != nil {
+		return notJSON()
+	}
+	if t, known := r.types[env.Type]; !known || env.SchemaVersion != t.Version {
+		if !json.Valid(rec.Value) {
+			return notJSON()
+		}
+		return r.DecodePayload(env)
+	}
+	env, p, ok, err := r.DecodePayload(env)
+	if err != nil && !json.Valid(rec.Value) {
+		return notJSON()
+	}
+	return env, p, ok, err
 }
