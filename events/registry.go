@@ -6,11 +6,6 @@ import (
 	"reflect"
 	"sort"
 
-	// encoding/json's semantics on the json/v2 engine: decoding an album's
-	// deals is most of a rebuild's CPU, and v2 decodes them in one pass
-	// where encoding/json scans every payload twice.
-	jsonv1 "github.com/go-json-experiment/json/v1"
-
 	"github.com/catalog-org/catalog/domain/release"
 )
 
@@ -146,8 +141,8 @@ func (r *Registry) DecodePayload(e Envelope) (Envelope, Payload, bool, error) {
 	if err != nil {
 		return e, nil, true, err
 	}
-	ptr := t.New()
-	if err := jsonv1.Unmarshal(e.Data, ptr); err != nil {
+	ptr, err := decodePayload(e.Data, t)
+	if err != nil {
 		return e, nil, true, fmt.Errorf("%w: decode %s: %w", ErrMalformed, e.Type, err)
 	}
 	return e, reflect.ValueOf(ptr).Elem().Interface().(Payload), true, nil
