@@ -85,8 +85,9 @@ bench: up bench-tools ## the whole set at 1M tracks, beside the raw limits: writ
 bench-quick: up bench-tools ## the same set at 50k tracks, in a few minutes
 	CATALOG_BENCH_TRACKS=50000 $(BENCH)
 
-bench-parts: up bench-tools ## each part's own Go benchmarks (ingest, projection, API during a rebuild, proxies)
+bench-parts: up bench-tools ## each part's own Go benchmarks (ingest, decode and fold, projection, API during a rebuild, proxies)
 	$(GO) test -run='^$$' -bench=. -benchtime=500x -count=3 ./ingest/
+	$(GO) test -run='^$$' -bench=. -count=3 ./projections/trackdetails/
 	$(GO) test -run='^$$' -bench=. -benchtime=2000x -count=3 ./projections/trackdetails/trackdetailspg/
 	$(GO) test -run='^$$' -bench='^BenchmarkCDNPurge$$' -benchtime=1x -timeout=15m ./api/cdnpurge/
 	$(GO) test -tags bench -run='^$$' -bench='^(BenchmarkAPIDuringRebuild|BenchmarkProxies)$$' -benchtime=1x -timeout=30m ./bench/

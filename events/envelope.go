@@ -88,6 +88,14 @@ func (e Envelope) Headers() map[string]string {
 // Decode reads an envelope back from a record's headers and value. Every
 // problem is reported, wrapped in ErrMalformed.
 func Decode(headers map[string]string, value []byte) (Envelope, error) {
+	return decode(headers, value, true)
+}
+
+// decode is Decode; checkJSON false leaves out the scan of the value that
+// checks it is JSON, for a caller whose payload decoder scans it anyway
+// (DecodeRecord): on a 100 KB album that scan is a quarter of a
+// projector's decoding.
+func decode(headers map[string]string, value []byte, checkJSON bool) (Envelope, error) {
 	var errs []error
 	req := func(k string) string {
 		v := headers[k]
@@ -136,7 +144,7 @@ func Decode(headers map[string]string, value []byte) (Envelope, error) {
 	if ct := headers[headerContentType]; ct != "" && ct != contentJSON {
 		errs = append(errs, fmt.Errorf("header %s is %q, want %s", headerContentType, ct, contentJSON))
 	}
-	if !json.Valid(value) {
+	if checkJSON && !json.Valid(value) {
 		errs = append(errs, errors.New("value is not JSON"))
 	}
 	e.Data = value

@@ -118,3 +118,49 @@ func openAdmin(t testing.TB, kc events.KafkaConfig) *events.Admin {
 	t.Cleanup(func() { _ = a.Close() })
 	return a
 }
+
+// TestDecodeRecordReportsWhatDecodeDoes shows that DecodeRecord, which
+// leaves the JSON check to the payload decoder for a current-version
+// type, rejects every value Decode rejects, with Decode's error, and
+// decodes a valid one.
+func TestDecodeRecordReportsWhatDecodeDoes(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	record := func(typ string, version int, value string) events.Record {
+		e, err := events.NewEnvelope(typ, version, "/catalog/ingest", "00724349501058", 1, at, "msg-1", map[string]int{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events.Record{Headers: e.Headers(), Value: []byte(value)}
+	}
+	delivered := "catalog.release.delivered"
+	var current int
+	for _, ty := range events.Types() {
+		if ty.Name == delivered {
+			current = ty.Version
+		}
+	}
+	for name, rec := range map[string]events.Record{
+		"current version, cut short":     record(delivered, current, `{"releaseId": 1, "title": "x"`),
+		"current version, trailing data": record(delivered, current, `{"releaseId": 1} {}`),
+		"current version, not JSON":      record(delivered, current, `releaseId=1`),
+		"an older version":               record(delivered, 1, `{"releaseId": 1`),
+		"an unknown type":                record("catalog.release.unheard-of", 1, `{`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, want := events.Decode(rec.Headers, rec.Value)
+			if want == nil {
+				t.Fatal("Decode accepted the value")
+			}
+			_, p, _, err := events.DecodeRecord(rec)
+			if err == nil || err.Error() != want.Error() || !errors.Is(err, events.ErrMalformed) || p != nil {
+				t.Errorf("DecodeRecord: payload %v, err %v; want Decode's %v", p, err, want)
+			}
+		})
+	}
+	_, p, ok, err := events.DecodeRecord(record(delivered, current, `{"releaseId": 7}`))
+	if err != nil || !ok || p == nil {
+		t.Fatalf("a valid record: payload %v, ok %v, err %v", p, ok, err)
+	}
+}

@@ -1,14 +1,10 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
-
-	// encoding/json's semantics on the json/v2 engine: decoding an album's
-	// deals is most of a rebuild's CPU, and v2 decodes them in one pass
-	// where encoding/json scans every payload twice.
-	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/catalog-org/catalog/domain/release"
 )
@@ -145,18 +141,42 @@ func (r *Registry) DecodePayload(e Envelope) (Envelope, Payload, bool, error) {
 	if err != nil {
 		return e, nil, true, err
 	}
-	ptr := t.New()
-	if err := jsonv1.Unmarshal(e.Data, ptr); err != nil {
+	ptr, err := decodePayload(e.Data, t)
+	if err != nil {
 		return e, nil, true, fmt.Errorf("%w: decode %s: %w", ErrMalformed, e.Type, err)
 	}
 	return e, reflect.ValueOf(ptr).Elem().Interface().(Payload), true, nil
 }
 
-// DecodeRecord decodes a record's envelope and payload (DecodePayload).
+// DecodeRecord decodes a record's envelope and payload (DecodePayload),
+// reporting what Decode and DecodePayload in turn would.
 func DecodeRecord(rec Record) (Envelope, Payload, bool, error) {
-	env, err := Decode(rec.Headers, rec.Value)
-	if err != nil {
+	return registry.DecodeRecord(rec)
+}
+
+// DecodeRecord is the package-level DecodeRecord on r. A record of a
+// current-version type is scanned once, by the payload decoder, which
+// rejects what is not JSON as Decode's own check would; the value is
+// checked separately (Decode's error, as before) only when that decoder
+// fails, or before an upcaster or a pass-over of an unknown type reads it.
+func (r *Registry) DecodeRecord(rec Record) (Envelope, Payload, bool, error) {
+	notJSON := func() (Envelope, Payload, bool, error) {
+		env, err := Decode(rec.Headers, rec.Value)
 		return env, nil, false, err
 	}
-	return DecodePayload(env)
+	env, err := decode(rec.Headers, rec.Value, false)
+	if err != nil {
+		return notJSON()
+	}
+	if t, known := r.types[env.Type]; !known || env.SchemaVersion != t.Version {
+		if !json.Valid(rec.Value) {
+			return notJSON()
+		}
+		return r.DecodePayload(env)
+	}
+	env, p, ok, err := r.DecodePayload(env)
+	if err != nil && !json.Valid(rec.Value) {
+		return notJSON()
+	}
+	return env, p, ok, err
 }

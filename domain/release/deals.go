@@ -321,10 +321,10 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 		}
 	}
 	// One slot per (territory, usage), in the order the windows are
-	// returned: territories as listed (sorted), usages by name.
+	// returned: territories as listed (sorted), usages by name. A slot in
+	// use has its Territory set; the slots in use are then moved to the
+	// front of acc, which is returned (one allocation per call, not three).
 	acc := make([]Window, len(territoryList)*len(usageOrder))
-	used := make([]bool, len(acc))
-	n := 0
 	for k := range deals {
 		d := &deals[k]
 		if d.Track != scope {
@@ -346,8 +346,7 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 				u := usageOrder[slot]
 				i := ti*len(usageOrder) + slot
 				w := &acc[i]
-				if !used[i] {
-					used[i], n = true, n+1
+				if w.Territory == "" {
 					*w = Window{Territory: t, Usage: u, From: d.Start, To: d.End, Price: d.Price}
 					continue
 				}
@@ -360,12 +359,13 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 			}
 		}
 	}
-	out := make([]Window, 0, n)
+	out := acc[:0]
 	for i := range acc {
-		if used[i] {
+		if acc[i].Territory != "" {
 			out = append(out, acc[i])
 		}
 	}
+	clear(acc[len(out):])
 	return out
 }
 
