@@ -322,7 +322,8 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		return err
 	}
 	go clients.Watch(ctx, cfg.ClientsReload)
-	quota, err := gatewayredis.New(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout)
+	quota, err := gatewayredis.NewWithOptions(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout,
+		gatewayredis.Options{MaxLease: cfg.QuotaLeaseMax, IdleReturn: cfg.QuotaLeaseIdle})
 	if err != nil {
 		return err
 	}
