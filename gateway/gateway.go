@@ -580,6 +580,26 @@ func (g *gw) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// bufferPool lends ReverseProxy its copy buffers. httputil ships the
+// interface but no implementation, and without one every proxied response
+// allocates a fresh 32 KB buffer (the gateway's largest allocation under
+// load); a sync.Pool of them is the whole implementation.
+type bufferPool struct{ p sync.Pool }
+
+// copyBuffers is shared by every upstream's proxy.
+var copyBuffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}}
+
+// Get implements httputil.BufferPool.
+func (b *bufferPool) Get() []byte { return *b.p.Get().(*[]byte) }
+
+// Put implements httputil.BufferPool.
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == 32*1024 {
+		buf = buf[:cap(buf)]
+		b.p.Put(&buf)
+	}
+}
+
 // newProxy builds a reverse proxy to one upstream. Rewrite (not the
 // deprecated Director) runs after hop-by-hop and client X-Forwarded-*
 // headers are removed; it drops X-Real-IP, sets fresh forwarding headers
@@ -628,7 +648,8 @@ func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clie
 				pr.Out.Header.Del("X-Forwarded-For")
 			}
 		},
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Error("upstream request failed", "path", r.URL.Path, "err", err)
 			status := http.StatusBadGateway

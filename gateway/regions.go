@@ -118,6 +118,14 @@ func (c Client) Home(endpoint string) string {
 // region whose pins name a Share counts that percentage; the regions
 // without one share what is left equally. Parts are rounded down.
 func (c Client) DailyLimitIn(region string) int {
+	if len(c.Pins) == 0 {
+		// Most clients: Central serves them whole (the gateway asks this
+		// on every request, so without building the route table).
+		if region == Central {
+			return c.DailyLimit
+		}
+		return 0
+	}
 	serving := map[string]bool{}
 	for _, r := range apiroutes.Public() {
 		serving[c.Home(r.Endpoint)] = true

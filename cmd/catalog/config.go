@@ -44,6 +44,8 @@ type config struct {
 	QuotaTimeout       time.Duration
 	QuotaFailClosed    bool
 	QuotaPrefix        string
+	QuotaLeaseMax      int
+	QuotaLeaseIdle     time.Duration
 	ClientsReload      time.Duration
 	DefaultCountry     string
 	DemoKey            string
@@ -130,6 +132,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),
 		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 100, 1, 10000)) * time.Millisecond,
 		QuotaFailClosed:    get("CATALOG_QUOTA_ON_REDIS_DOWN", "open") == "closed",
+		QuotaLeaseMax:      num("CATALOG_QUOTA_LEASE_MAX", 256, 1, 100000),
+		QuotaLeaseIdle:     time.Duration(num("CATALOG_QUOTA_LEASE_IDLE_MS", 1000, 10, 86400000)) * time.Millisecond,
 		Region:             get("CATALOG_REGION", gateway.Central),
 		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
 		DefaultCountry:     get("CATALOG_DEFAULT_COUNTRY", "GB"),

@@ -322,13 +322,18 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		return err
 	}
 	go clients.Watch(ctx, cfg.ClientsReload)
-	quota, err := gatewayredis.New(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout)
+	quota, err := gatewayredis.NewWithOptions(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout,
+		gatewayredis.Options{MaxLease: cfg.QuotaLeaseMax, IdleReturn: cfg.QuotaLeaseIdle})
 	if err != nil {
 		return err
 	}
 	defer quota.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	// The access log is JSON lines on stdout, whatever the format of the
+	// application log (stderr), written in batches (at least every 100 ms).
+	access := gateway.NewBufferedLog(os.Stdout, 64<<10, 100*time.Millisecond)
+	defer access.Close()
 	ingestURL, _ := url.Parse("http://" + cfg.IngestAddr)
 	adminURL, _ := url.Parse("http://" + cfg.ProjectorAddr)
 	h, err := gateway.NewHandler(gateway.Config{
@@ -340,9 +345,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		Regions:         gateway.Regions{Self: cfg.Region, URLs: cfg.RegionURLs},
 		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
-		// The access log is JSON lines on stdout, whatever the format of the
-		// application log (stderr).
-		AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("log", "access"),
+		AccessLog: slog.New(slog.NewJSONHandler(access, nil)).With("log", "access"),
 	}, clients, quota, log)
 	if err != nil {
 		return err
