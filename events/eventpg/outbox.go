@@ -79,8 +79,11 @@ type Relay struct {
 	log   *slog.Logger
 	nudge chan struct{}
 
-	mu   sync.Mutex
-	done chan struct{} // closed (and replaced) after every relayed batch
+	mu       sync.Mutex
+	done     chan struct{}        // closed (and replaced) after every relayed batch
+	waiters  map[*waiter]struct{} // Wait calls not yet answered
+	checking bool                 // a confirm loop is running for waiters
+	wake     chan struct{}        // tells the confirm loop a waiter arrived
 
 	positioned map[string]bool // topics whose partitions all have a stored position
 }
@@ -102,7 +105,7 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, admin 
 		cfg.Poll = 250 * time.Millisecond
 	}
 	return &Relay{cfg: cfg, pool: pool, prod: prod, admin: admin, log: log, nudge: make(chan struct{}, 1), done: make(chan struct{}),
-		positioned: map[string]bool{}}, nil
+		waiters: map[*waiter]struct{}{}, wake: make(chan struct{}, 1), positioned: map[string]bool{}}, nil
 }
 
 // Nudge tells the relay there is something to publish now.
@@ -482,48 +485,3 @@ func (r *Relay) reportBlocked(ctx context.Context) error {
 
 // Stats reads the outbox's state (for metrics); any process may call it.
 func (r *Relay) Stats(ctx context.Context) (Stats, error) { return ReadStats(ctx, r.pool) }
-
-// relayed returns a channel closed when the relay in this process next
-// finishes a batch.
-func (r *Relay) relayed() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.done
-}
-
-// Wait returns once none of the outbox rows ids (nor, when key is not
-// empty, any row with that key) is pending, or fails with ErrNotConfirmed
-// when timeout passes first, or at once with events.ErrBlocked when those
-// rows are held behind a blocked row. It wakes when this process's relay finishes a
-// batch, and polls too, for when another process holds the relay lock.
-func (r *Relay) Wait(ctx context.Context, ids []int64, key string, timeout time.Duration) error {
-	r.Nudge()
-	deadline := time.Now().Add(timeout)
-	delay := 5 * time.Millisecond
-	for {
-		batch := r.relayed()
-		var n int
-		var blocked *int64
-		if err := r.pool.QueryRow(ctx, `select count(*), min(id) filter (where blocked_at is not null) from outbox
-			where id = any($1) or key = $2`,
-			ids, key).Scan(&n, &blocked); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-		if blocked != nil {
-			return fmt.Errorf("outbox row %d: %w", *blocked, events.ErrBlocked)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d events: %w", n, ErrNotConfirmed)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-batch:
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 50*time.Millisecond)
-	}
-}
