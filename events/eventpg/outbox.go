@@ -86,6 +86,8 @@ type Relay struct {
 	wake     chan struct{}        // tells the confirm loop a waiter arrived
 
 	positioned map[string]bool // topics whose partitions all have a stored position
+
+	sess *pgxpool.Conn // the session holding the relay lock; used by Run's goroutine only
 }
 
 // NewRelay builds a relay; Run starts it. It reads the ends of the
@@ -122,13 +124,41 @@ func lockKey() int64 {
 	return int64(h.Sum64())
 }
 
-// Run relays until ctx ends.
+// errSessionLost reports that the relay's database session ended, and its
+// advisory lock with it.
+var errSessionLost = errors.New("relay session lost")
+
+// Run relays until ctx ends. When its database session breaks (and the
+// lock with it), it takes a new session and the lock again.
 func (r *Relay) Run(ctx context.Context) error {
+	for {
+		err := r.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, errSessionLost) {
+			return err
+		}
+		r.log.Error("outbox relay lost its database session and the relay lock; taking them again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// runSession relays on one session, which holds the relay lock. Every
+// read and write of the relay goes through that session rather than the
+// pool: under load the pool is busy with deliveries, and a relay queued
+// behind them would hold back the confirmations those deliveries wait for.
+func (r *Relay) runSession(ctx context.Context) error {
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
 	defer conn.Release()
+	r.sess = conn
 	for {
 		var ok bool
 		if err := conn.QueryRow(ctx, `select pg_try_advisory_lock($1)`, lockKey()).Scan(&ok); err != nil {
@@ -157,6 +187,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	for {
 		if !recovered {
 			if err := r.recover(ctx); err != nil {
+				if conn.Conn().IsClosed() {
+					return fmt.Errorf("%w: %w", errSessionLost, err)
+				}
 				r.log.Error("outbox recovery failed; retrying", "err", err)
 				backoff = nextBackoff(backoff)
 			} else {
@@ -169,6 +202,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			case err != nil:
 				if ctx.Err() != nil {
 					return nil
+				}
+				if conn.Conn().IsClosed() {
+					return fmt.Errorf("%w: %w", errSessionLost, err)
 				}
 				r.log.Error("outbox relay round failed; retrying", "err", err)
 				recovered = false
@@ -214,7 +250,7 @@ type row struct {
 // of its key. A row Kafka can never accept is blocked (with its key); a
 // row that failed for another reason fails the round, to be retried.
 func (r *Relay) round(ctx context.Context) (int, error) {
-	rows, err := r.pool.Query(ctx, `select id, topic, key, event_id::text, headers, payload from (
+	rows, err := r.sess.Query(ctx, `select id, topic, key, event_id::text, headers, payload from (
 			select *, sum(octet_length(payload)) over (order by id) - octet_length(payload) as before
 			from (select id, topic, key, event_id, headers, payload from outbox o
 				where not exists (select 1 from outbox b where b.key = o.key and b.blocked_at is not null)
@@ -363,7 +399,7 @@ func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) 
 // block marks a row Kafka can never accept, so the relay stops sending its
 // key (and only its key), and says so loudly.
 func (r *Relay) block(ctx context.Context, b row, reason error) error {
-	if _, err := r.pool.Exec(ctx, `update outbox set blocked_at = now(), blocked_reason = $2 where id = $1 and blocked_at is null`,
+	if _, err := r.sess.Exec(ctx, `update outbox set blocked_at = now(), blocked_reason = $2 where id = $1 and blocked_at is null`,
 		b.id, reason.Error()); err != nil {
 		return fmt.Errorf("block outbox row %d: %w", b.id, err)
 	}
@@ -379,7 +415,7 @@ func (r *Relay) hook(stage string) {
 }
 
 func (r *Relay) commit(ctx context.Context, ids []int64, next map[[2]any]int64) error {
-	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, r.sess, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `delete from outbox where id = any($1)`, ids); err != nil {
 			return fmt.Errorf("delete relayed rows: %w", err)
 		}
@@ -401,7 +437,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 		return nil
 	}
 	var n int
-	if err := r.pool.QueryRow(ctx, `select count(*) from outbox_positions where topic = $1`, topic).Scan(&n); err != nil {
+	if err := r.sess.QueryRow(ctx, `select count(*) from outbox_positions where topic = $1`, topic).Scan(&n); err != nil {
 		return fmt.Errorf("relay positions: %w", err)
 	}
 	hw, err := r.admin.HighWatermarks(ctx, topic)
@@ -410,7 +446,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 	}
 	if n != len(hw) {
 		for p, off := range hw {
-			if _, err := r.pool.Exec(ctx, `insert into outbox_positions (topic, partition, next_offset) values ($1, $2, $3)
+			if _, err := r.sess.Exec(ctx, `insert into outbox_positions (topic, partition, next_offset) values ($1, $2, $3)
 				on conflict (topic, partition) do nothing`, topic, p, off); err != nil {
 				return fmt.Errorf("relay positions: %w", err)
 			}
@@ -423,7 +459,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 // recover deletes outbox rows whose events are already in Kafka: those a
 // relay produced but could not delete before it died.
 func (r *Relay) recover(ctx context.Context) error {
-	rows, err := r.pool.Query(ctx, `select topic, partition, next_offset from outbox_positions`)
+	rows, err := r.sess.Query(ctx, `select topic, partition, next_offset from outbox_positions`)
 	if err != nil {
 		return fmt.Errorf("relay positions: %w", err)
 	}
@@ -449,7 +485,7 @@ func (r *Relay) recover(ctx context.Context) error {
 		for id := range ids {
 			list = append(list, id)
 		}
-		err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		err = pgx.BeginFunc(ctx, r.sess, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, `delete from outbox where topic = $1 and event_id = any($2::uuid[])`, p.topic, list)
 			if err != nil {
 				return err
