@@ -33,8 +33,23 @@ var ErrNotConfirmed = errors.New("events not yet confirmed by Kafka")
 // Append writes envelopes bound for topic to the outbox inside tx and
 // returns their outbox ids, in order.
 func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope) ([]int64, error) {
-	ids := make([]int64, len(envs))
 	b := &pgx.Batch{}
+	ids, err := QueueAppend(b, topic, envs)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("append to outbox: %w", err)
+	}
+	return ids, nil
+}
+
+// QueueAppend queues on b the statements that write envelopes bound for
+// topic to the outbox, so a caller can send them in one round trip with
+// its own statements of the same transaction. The returned slice holds
+// their outbox ids, in order, once b has been sent and closed without error.
+func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope) ([]int64, error) {
+	ids := make([]int64, len(envs))
 	for i, e := range envs {
 		h, err := json.Marshal(e.Headers())
 		if err != nil {
@@ -42,9 +57,6 @@ func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope
 		}
 		b.Queue(`insert into outbox (topic, key, event_id, headers, payload) values ($1, $2, $3, $4, $5) returning id`,
 			topic, e.Subject, e.ID, h, []byte(e.Data)).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("append to outbox: %w", err)
 	}
 	return ids, nil
 }
