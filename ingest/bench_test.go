@@ -38,10 +38,18 @@ func benchAlbum(i int) release.Draft {
 // BenchmarkIngestAlbum measures deliveries from validated input to events
 // durable in Kafka (state and outbox in Postgres, relay, acks=all), four
 // deliveries at a time.
-func BenchmarkIngestAlbum(b *testing.B) {
+func BenchmarkIngestAlbum(b *testing.B) { benchIngestAlbum(b, 2) } // 2 x GOMAXPROCS callers: 4 on a 2-core machine
+
+// BenchmarkIngestAlbumInFlight is BenchmarkIngestAlbum with 64 deliveries
+// at a time on a 2-core machine, as an HTTP client posting at a steady
+// rate keeps many in flight: it shows what the confirmation of many
+// waiting deliveries at once costs.
+func BenchmarkIngestAlbumInFlight(b *testing.B) { benchIngestAlbum(b, 32) }
+
+func benchIngestAlbum(b *testing.B, parallelism int) {
 	f := newFixture(b)
 	var n atomic.Int64
-	b.SetParallelism(2) // 2 x GOMAXPROCS callers: 4 on a 2-core machine
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -50,6 +50,9 @@ func projectedVersion(t *testing.T, db *pgx.Conn, id int64) int64 {
 // answers it (and so has cached it).
 func cacheV1(t *testing.T, s stack) int64 {
 	t.Helper()
+	// The API of `catalog dev` may start listening after ingest has already
+	// confirmed the delivery.
+	waitHTTP(t, "http://"+s.api+"/healthz")
 	id := deliver(t, s.ingest, restartRelease(7, 1)).TrackIDs["GBRST0000014"]
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if got := servedTitle(t, s, id); got != "Release 7 v1" {

@@ -33,8 +33,23 @@ var ErrNotConfirmed = errors.New("events not yet confirmed by Kafka")
 // Append writes envelopes bound for topic to the outbox inside tx and
 // returns their outbox ids, in order.
 func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope) ([]int64, error) {
-	ids := make([]int64, len(envs))
 	b := &pgx.Batch{}
+	ids, err := QueueAppend(b, topic, envs)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("append to outbox: %w", err)
+	}
+	return ids, nil
+}
+
+// QueueAppend queues on b the statements that write envelopes bound for
+// topic to the outbox, so a caller can send them in one round trip with
+// its own statements of the same transaction. The returned slice holds
+// their outbox ids, in order, once b has been sent and closed without error.
+func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope) ([]int64, error) {
+	ids := make([]int64, len(envs))
 	for i, e := range envs {
 		h, err := json.Marshal(e.Headers())
 		if err != nil {
@@ -42,9 +57,6 @@ func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope
 		}
 		b.Queue(`insert into outbox (topic, key, event_id, headers, payload) values ($1, $2, $3, $4, $5) returning id`,
 			topic, e.Subject, e.ID, h, []byte(e.Data)).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("append to outbox: %w", err)
 	}
 	return ids, nil
 }
@@ -79,10 +91,15 @@ type Relay struct {
 	log   *slog.Logger
 	nudge chan struct{}
 
-	mu   sync.Mutex
-	done chan struct{} // closed (and replaced) after every relayed batch
+	mu       sync.Mutex
+	done     chan struct{}        // closed (and replaced) after every relayed batch
+	waiters  map[*waiter]struct{} // Wait calls not yet answered
+	checking bool                 // a confirm loop is running for waiters
+	wake     chan struct{}        // tells the confirm loop a waiter arrived
 
 	positioned map[string]bool // topics whose partitions all have a stored position
+
+	sess *pgxpool.Conn // the session holding the relay lock; used by Run's goroutine only
 }
 
 // NewRelay builds a relay; Run starts it. It reads the ends of the
@@ -102,7 +119,7 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, admin 
 		cfg.Poll = 250 * time.Millisecond
 	}
 	return &Relay{cfg: cfg, pool: pool, prod: prod, admin: admin, log: log, nudge: make(chan struct{}, 1), done: make(chan struct{}),
-		positioned: map[string]bool{}}, nil
+		waiters: map[*waiter]struct{}{}, wake: make(chan struct{}, 1), positioned: map[string]bool{}}, nil
 }
 
 // Nudge tells the relay there is something to publish now.
@@ -119,13 +136,41 @@ func lockKey() int64 {
 	return int64(h.Sum64())
 }
 
-// Run relays until ctx ends.
+// errSessionLost reports that the relay's database session ended, and its
+// advisory lock with it.
+var errSessionLost = errors.New("relay session lost")
+
+// Run relays until ctx ends. When its database session breaks (and the
+// lock with it), it takes a new session and the lock again.
 func (r *Relay) Run(ctx context.Context) error {
+	for {
+		err := r.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, errSessionLost) {
+			return err
+		}
+		r.log.Error("outbox relay lost its database session and the relay lock; taking them again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// runSession relays on one session, which holds the relay lock. Every
+// read and write of the relay goes through that session rather than the
+// pool: under load the pool is busy with deliveries, and a relay queued
+// behind them would hold back the confirmations those deliveries wait for.
+func (r *Relay) runSession(ctx context.Context) error {
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
 	defer conn.Release()
+	r.sess = conn
 	for {
 		var ok bool
 		if err := conn.QueryRow(ctx, `select pg_try_advisory_lock($1)`, lockKey()).Scan(&ok); err != nil {
@@ -154,6 +199,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	for {
 		if !recovered {
 			if err := r.recover(ctx); err != nil {
+				if conn.Conn().IsClosed() {
+					return fmt.Errorf("%w: %w", errSessionLost, err)
+				}
 				r.log.Error("outbox recovery failed; retrying", "err", err)
 				backoff = nextBackoff(backoff)
 			} else {
@@ -166,6 +214,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			case err != nil:
 				if ctx.Err() != nil {
 					return nil
+				}
+				if conn.Conn().IsClosed() {
+					return fmt.Errorf("%w: %w", errSessionLost, err)
 				}
 				r.log.Error("outbox relay round failed; retrying", "err", err)
 				recovered = false
@@ -211,7 +262,7 @@ type row struct {
 // of its key. A row Kafka can never accept is blocked (with its key); a
 // row that failed for another reason fails the round, to be retried.
 func (r *Relay) round(ctx context.Context) (int, error) {
-	rows, err := r.pool.Query(ctx, `select id, topic, key, event_id::text, headers, payload from (
+	rows, err := r.sess.Query(ctx, `select id, topic, key, event_id::text, headers, payload from (
 			select *, sum(octet_length(payload)) over (order by id) - octet_length(payload) as before
 			from (select id, topic, key, event_id, headers, payload from outbox o
 				where not exists (select 1 from outbox b where b.key = o.key and b.blocked_at is not null)
@@ -360,7 +411,7 @@ func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) 
 // block marks a row Kafka can never accept, so the relay stops sending its
 // key (and only its key), and says so loudly.
 func (r *Relay) block(ctx context.Context, b row, reason error) error {
-	if _, err := r.pool.Exec(ctx, `update outbox set blocked_at = now(), blocked_reason = $2 where id = $1 and blocked_at is null`,
+	if _, err := r.sess.Exec(ctx, `update outbox set blocked_at = now(), blocked_reason = $2 where id = $1 and blocked_at is null`,
 		b.id, reason.Error()); err != nil {
 		return fmt.Errorf("block outbox row %d: %w", b.id, err)
 	}
@@ -376,7 +427,7 @@ func (r *Relay) hook(stage string) {
 }
 
 func (r *Relay) commit(ctx context.Context, ids []int64, next map[[2]any]int64) error {
-	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, r.sess, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `delete from outbox where id = any($1)`, ids); err != nil {
 			return fmt.Errorf("delete relayed rows: %w", err)
 		}
@@ -398,7 +449,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 		return nil
 	}
 	var n int
-	if err := r.pool.QueryRow(ctx, `select count(*) from outbox_positions where topic = $1`, topic).Scan(&n); err != nil {
+	if err := r.sess.QueryRow(ctx, `select count(*) from outbox_positions where topic = $1`, topic).Scan(&n); err != nil {
 		return fmt.Errorf("relay positions: %w", err)
 	}
 	hw, err := r.admin.HighWatermarks(ctx, topic)
@@ -407,7 +458,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 	}
 	if n != len(hw) {
 		for p, off := range hw {
-			if _, err := r.pool.Exec(ctx, `insert into outbox_positions (topic, partition, next_offset) values ($1, $2, $3)
+			if _, err := r.sess.Exec(ctx, `insert into outbox_positions (topic, partition, next_offset) values ($1, $2, $3)
 				on conflict (topic, partition) do nothing`, topic, p, off); err != nil {
 				return fmt.Errorf("relay positions: %w", err)
 			}
@@ -420,7 +471,7 @@ func (r *Relay) ensurePositions(ctx context.Context, topic string) error {
 // recover deletes outbox rows whose events are already in Kafka: those a
 // relay produced but could not delete before it died.
 func (r *Relay) recover(ctx context.Context) error {
-	rows, err := r.pool.Query(ctx, `select topic, partition, next_offset from outbox_positions`)
+	rows, err := r.sess.Query(ctx, `select topic, partition, next_offset from outbox_positions`)
 	if err != nil {
 		return fmt.Errorf("relay positions: %w", err)
 	}
@@ -446,7 +497,7 @@ func (r *Relay) recover(ctx context.Context) error {
 		for id := range ids {
 			list = append(list, id)
 		}
-		err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		err = pgx.BeginFunc(ctx, r.sess, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, `delete from outbox where topic = $1 and event_id = any($2::uuid[])`, p.topic, list)
 			if err != nil {
 				return err
@@ -482,48 +533,3 @@ func (r *Relay) reportBlocked(ctx context.Context) error {
 
 // Stats reads the outbox's state (for metrics); any process may call it.
 func (r *Relay) Stats(ctx context.Context) (Stats, error) { return ReadStats(ctx, r.pool) }
-
-// relayed returns a channel closed when the relay in this process next
-// finishes a batch.
-func (r *Relay) relayed() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.done
-}
-
-// Wait returns once none of the outbox rows ids (nor, when key is not
-// empty, any row with that key) is pending, or fails with ErrNotConfirmed
-// when timeout passes first, or at once with events.ErrBlocked when those
-// rows are held behind a blocked row. It wakes when this process's relay finishes a
-// batch, and polls too, for when another process holds the relay lock.
-func (r *Relay) Wait(ctx context.Context, ids []int64, key string, timeout time.Duration) error {
-	r.Nudge()
-	deadline := time.Now().Add(timeout)
-	delay := 5 * time.Millisecond
-	for {
-		batch := r.relayed()
-		var n int
-		var blocked *int64
-		if err := r.pool.QueryRow(ctx, `select count(*), min(id) filter (where blocked_at is not null) from outbox
-			where id = any($1) or key = $2`,
-			ids, key).Scan(&n, &blocked); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-		if blocked != nil {
-			return fmt.Errorf("outbox row %d: %w", *blocked, events.ErrBlocked)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d events: %w", n, ErrNotConfirmed)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-batch:
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 50*time.Millisecond)
-	}
-}

@@ -69,6 +69,7 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 		return nil, fmt.Errorf("find release: %w", err)
 	}
 	var st ingest.Stream
+	newStream := false
 	switch {
 	case len(keys) > 1:
 		return nil, fmt.Errorf("UPC %q and GRid %q: %w", ref.UPC, ref.GRid, ingest.ErrIdentityConflict)
@@ -89,15 +90,22 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 		if st.Key == "" {
 			st.Key = ref.GRid
 		}
-		if _, err = tx.Exec(ctx, `insert into release_streams (stream_key) values ($1) on conflict (stream_key) do nothing`, st.Key); err != nil {
-			return nil, fmt.Errorf("create stream %s: %w", st.Key, err)
-		}
+		newStream = true
 	}
 
+	// One round trip creates the stream if need be, locks it, reads its
+	// state and whether the release is blocked in the outbox.
 	var raw []byte
-	err = tx.QueryRow(ctx, `select release_id, version, state from release_streams where stream_key = $1 for update`, st.Key).
-		Scan(&st.State.ReleaseID, &st.State.Version, &raw)
-	if err != nil {
+	var blocked *int64
+	b := &pgx.Batch{}
+	if newStream {
+		b.Queue(`insert into release_streams (stream_key) values ($1) on conflict (stream_key) do nothing`, st.Key)
+	}
+	b.Queue(`select release_id, version, state from release_streams where stream_key = $1 for update`, st.Key).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&st.State.ReleaseID, &st.State.Version, &raw) })
+	b.Queue(`select min(id) from outbox where key = $1 and blocked_at is not null`, st.Key).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&blocked) })
+	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("lock stream %s: %w", st.Key, err)
 	}
 	if raw != nil {
@@ -110,10 +118,6 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 
 	// A release whose events are blocked in the outbox takes no new ones:
 	// they could not reach Kafka before the blocked row anyway.
-	var blocked *int64
-	if err = tx.QueryRow(ctx, `select min(id) from outbox where key = $1 and blocked_at is not null`, st.Key).Scan(&blocked); err != nil {
-		return nil, fmt.Errorf("stream %s outbox: %w", st.Key, err)
-	}
 	if blocked != nil {
 		return nil, fmt.Errorf("release %s, outbox row %d: %w", st.Key, *blocked, events.ErrBlocked)
 	}
@@ -126,25 +130,26 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 	if err != nil {
 		return nil, fmt.Errorf("stream %s state: %w", st.Key, err)
 	}
-	if _, err = tx.Exec(ctx, `update release_streams set version = $2, state = $3, updated_at = now() where stream_key = $1`,
-		st.Key, ch.Next.Version, next); err != nil {
-		return nil, fmt.Errorf("save stream %s: %w", st.Key, err)
-	}
+	// One round trip saves the state, the identifiers and the events.
+	b = &pgx.Batch{}
+	b.Queue(`update release_streams set version = $2, state = $3, updated_at = now() where stream_key = $1`,
+		st.Key, ch.Next.Version, next)
 	if create {
 		for _, id := range []struct{ kind, value string }{{"upc", ref.UPC}, {"grid", ref.GRid}} {
 			if id.value == "" {
 				continue
 			}
-			if _, err = tx.Exec(ctx, `insert into release_identifiers (kind, value, stream_key) values ($1, $2, $3)
-				on conflict (kind, value) do nothing`, id.kind, id.value, st.Key); err != nil {
-				return nil, fmt.Errorf("register %s %s: %w", id.kind, id.value, err)
-			}
+			b.Queue(`insert into release_identifiers (kind, value, stream_key) values ($1, $2, $3)
+				on conflict (kind, value) do nothing`, id.kind, id.value, st.Key)
 		}
 	}
 	if len(ch.Events) > 0 {
-		if outboxIDs, err = eventpg.Append(ctx, tx, ch.Topic, ch.Events); err != nil {
+		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events); err != nil {
 			return nil, err
 		}
+	}
+	if err = tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("save stream %s: %w", st.Key, err)
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit stream %s: %w", st.Key, err)
