@@ -345,7 +345,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		Regions:         gateway.Regions{Self: cfg.Region, URLs: cfg.RegionURLs},
 		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
-		AccessLog: slog.New(slog.NewJSONHandler(access, nil)).With("log", "access"),
+		AccessLog:       slog.New(slog.NewJSONHandler(access, nil)).With("log", "access"),
 	}, clients, quota, log)
 	if err != nil {
 		return err
