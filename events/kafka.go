@@ -360,64 +360,46 @@ func (a *Admin) ensureRetention(ctx context.Context, topic string, log *slog.Log
 
 // ensureMaxMessageBytes raises an existing topic's max.message.bytes to
 // TopicMaxMessageBytes when it is smaller (a topic created before the bound,
-// or by hand, inherits the broker's 1 MiB default). A larger value is kept:
-// an operator may have raised it on purpose.
+// or by hand, inherits the broker's 1 MiB default).
 func (a *Admin) ensureMaxMessageBytes(ctx context.Context, topic string, log *slog.Logger) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("describe topic %s: %w", topic, err)
-	}
-	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
-	if err != nil {
-		return fmt.Errorf("describe topic %s: %w", topic, err)
-	}
-	for _, e := range entries {
-		if e.Name != "max.message.bytes" {
-			continue
-		}
-		if n, err := strconv.Atoi(e.Value); err == nil && n >= TopicMaxMessageBytes {
-			return nil
-		}
-		log.Warn("kafka topic accepts smaller records than catalog produces; raising its max.message.bytes",
-			"topic", topic, "max.message.bytes", e.Value, "to", TopicMaxMessageBytes)
-	}
-	v := strconv.Itoa(TopicMaxMessageBytes)
-	fix := map[string]sarama.IncrementalAlterConfigsEntry{
-		"max.message.bytes": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
-	}
-	if err := a.admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
-		return fmt.Errorf("alter topic %s max.message.bytes: %w", topic, err)
-	}
-	return nil
+	return a.ensureAtLeast(ctx, topic, "max.message.bytes", TopicMaxMessageBytes, log,
+		"kafka topic accepts smaller records than catalog produces; raising its max.message.bytes")
 }
 
 // ensureMinInSyncReplicas raises an existing topic's min.insync.replicas
 // to SafeMinInSyncReplicas when it is lower (a topic created while the
-// cluster had one broker, or by hand). A larger value is kept: an operator
-// may have raised it on purpose.
+// cluster had one broker, or by hand).
 func (a *Admin) ensureMinInSyncReplicas(ctx context.Context, topic string, log *slog.Logger) error {
+	return a.ensureAtLeast(ctx, topic, "min.insync.replicas", SafeMinInSyncReplicas, log,
+		"kafka topic with three replicas acknowledges writes on fewer than two; raising its min.insync.replicas")
+}
+
+// ensureAtLeast raises the numeric topic setting key to want when the
+// topic's value is lower (or unreadable), logging why; a larger value is
+// kept: an operator may have raised it on purpose.
+func (a *Admin) ensureAtLeast(ctx context.Context, topic, key string, want int, log *slog.Logger, why string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("describe topic %s: %w", topic, err)
 	}
-	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"min.insync.replicas"}})
+	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{key}})
 	if err != nil {
 		return fmt.Errorf("describe topic %s: %w", topic, err)
 	}
 	for _, e := range entries {
-		if e.Name != "min.insync.replicas" {
+		if e.Name != key {
 			continue
 		}
-		if n, err := strconv.Atoi(e.Value); err == nil && n >= SafeMinInSyncReplicas {
+		if n, err := strconv.Atoi(e.Value); err == nil && n >= want {
 			return nil
 		}
-		log.Warn("kafka topic with three replicas acknowledges writes on fewer than two; raising its min.insync.replicas",
-			"topic", topic, "min.insync.replicas", e.Value, "to", SafeMinInSyncReplicas)
+		log.Warn(why, "topic", topic, key, e.Value, "to", want)
 	}
-	v := strconv.Itoa(SafeMinInSyncReplicas)
+	v := strconv.Itoa(want)
 	fix := map[string]sarama.IncrementalAlterConfigsEntry{
-		"min.insync.replicas": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
+		key: {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
 	}
 	if err := a.admin.IncrementalAlterConfig(sarama.TopicResource, topic, fix, false); err != nil {
-		return fmt.Errorf("alter topic %s min.insync.replicas: %w", topic, err)
+		return fmt.Errorf("alter topic %s %s: %w", topic, key, err)
 	}
 	return nil
 }
