@@ -126,6 +126,7 @@ func TestEndToEnd(t *testing.T) {
 	dev := s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	waitHTTP(t, "http://"+s.api+"/healthz")
 
 	res := deliver(t, s.ingest, dandyRelease)
 	trackID := res.TrackIDs["USCA29600191"]

@@ -55,6 +55,7 @@ func TestIdentifiersProjection(t *testing.T) {
 	s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.gateway+"/healthz")
+	waitHTTP(t, "http://"+s.api+"/healthz")
 	loadSentCatalogue(t, s, 13, 60)
 	album := deliver(t, s.ingest, strings.Replace(dandyRelease, `"messageId"`, `"sender": "PADPIDA2014072901K", "sentOnBehalfOf": "PADPIDA2007040502I", "messageId"`, 1))
 	comp := deliver(t, s.ingest, dandyCompilation)

@@ -95,6 +95,7 @@ func testRebuildIsDeterministic(t *testing.T, name string) {
 	s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
 	waitHTTP(t, "http://"+s.projector+"/healthz")
+	waitHTTP(t, "http://"+s.api+"/healthz")
 	loadCatalogue(t, s, 11, 120)
 	waitCaughtUp(t, s, name)
 	before := liveHash(t, s, name)
@@ -210,6 +211,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	s.env = append(s.env, "CATALOG_REDIS_ADDR=127.0.0.1:"+port)
 	s.start(t, "dev")
 	waitHTTP(t, "http://"+s.ingest+"/healthz")
+	waitHTTP(t, "http://"+s.api+"/healthz")
 	res := deliver(t, s.ingest, restartRelease(7, 1))
 	id := res.TrackIDs["GBRST0000014"]
 	title := func() string {
