@@ -24,8 +24,8 @@ FUZZMINIMIZE ?= 2s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/catalog
-	$(GO) build -o $(BIN) ./cmd/catalog
+build: ## build bin/catalog (with the commit it was built from: catalog version)
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/catalog
 
 up: ## install (when missing) and start Kafka (KAFKA_NODES=3: a 3-node cluster), PostgreSQL and Redis on loopback
 	@bash deployments/local/up.sh

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/catalog-org/catalog/gateway"
-	"github.com/catalog-org/catalog/ingest"
 
 	"github.com/catalog-org/catalog/projections/projector"
 )
@@ -98,65 +97,64 @@ func (c config) projector() projector.Config {
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
-	get := func(k, def string) string {
+	get := func(k string) string {
 		if v := strings.TrimSpace(getenv(k)); v != "" {
 			return v
 		}
-		return def
+		return settingDefault(k)
 	}
 	var errs []error
-	num := func(k string, def, lo, hi int) int {
-		s := get(k, strconv.Itoa(def))
+	num := func(k string, lo, hi int) int {
+		s := get(k)
 		n, err := strconv.Atoi(s)
 		if err != nil || n < lo || n > hi {
 			errs = append(errs, fmt.Errorf("%s=%q: want an integer from %d to %d", k, s, lo, hi))
-			return def
+			n, _ = strconv.Atoi(settingDefault(k))
 		}
 		return n
 	}
 	c := config{
-		PostgresURL:        get("CATALOG_PG_URL", "postgres://postgres@127.0.0.1:55432/catalog?sslmode=disable"),
-		KafkaBrokers:       strings.Split(get("CATALOG_KAFKA_BROKERS", "127.0.0.1:59092"), ","),
-		RedisAddr:          get("CATALOG_REDIS_ADDR", "127.0.0.1:56379"),
-		RedisPrefix:        get("CATALOG_REDIS_PREFIX", "catalog:td:"),
-		TopicPrefix:        get("CATALOG_TOPIC_PREFIX", "catalog."),
-		TopicPartitions:    int32(num("CATALOG_TOPIC_PARTITIONS", 6, 1, 10000)),
-		GroupPrefix:        get("CATALOG_GROUP_PREFIX", "catalog."),
-		IngestAddr:         get("CATALOG_INGEST_ADDR", "127.0.0.1:8082"),
-		APIAddr:            get("CATALOG_API_ADDR", "127.0.0.1:8081"),
-		GatewayAddr:        get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
-		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083"),
-		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 500, 1, 100000),
-		AdminToken:         get("CATALOG_ADMIN_TOKEN", ""),
-		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR", "127.0.0.1:8084"),
-		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),
-		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 100, 1, 10000)) * time.Millisecond,
-		QuotaFailClosed:    get("CATALOG_QUOTA_ON_REDIS_DOWN", "open") == "closed",
-		QuotaLeaseMax:      num("CATALOG_QUOTA_LEASE_MAX", 256, 1, 100000),
-		QuotaLeaseIdle:     time.Duration(num("CATALOG_QUOTA_LEASE_IDLE_MS", 1000, 10, 86400000)) * time.Millisecond,
-		Region:             get("CATALOG_REGION", gateway.Central),
-		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 5, 1, 3600)) * time.Second,
-		DefaultCountry:     get("CATALOG_DEFAULT_COUNTRY", "GB"),
-		DemoKey:            get("CATALOG_DEMO_KEY", ""),
-		PIDFile:            get("CATALOG_PID_FILE", ""),
-		TestHook:           get("CATALOG_TEST_HOOK", ""),
-		LogLevel:           get("CATALOG_LOG_LEVEL", "info"),
-		LogFormat:          get("CATALOG_LOG_FORMAT", "text"),
-		CDNURL:             get("CATALOG_CDN_URL", ""),
-		CDNPurgeURL:        get("CATALOG_CDN_PURGE_URL", ""),
-		CDNServiceID:       get("CATALOG_CDN_SERVICE_ID", "local"),
-		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN", ""),
-		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR", "127.0.0.1:8085"),
+		PostgresURL:        get("CATALOG_PG_URL"),
+		KafkaBrokers:       strings.Split(get("CATALOG_KAFKA_BROKERS"), ","),
+		RedisAddr:          get("CATALOG_REDIS_ADDR"),
+		RedisPrefix:        get("CATALOG_REDIS_PREFIX"),
+		TopicPrefix:        get("CATALOG_TOPIC_PREFIX"),
+		TopicPartitions:    int32(num("CATALOG_TOPIC_PARTITIONS", 1, 10000)),
+		GroupPrefix:        get("CATALOG_GROUP_PREFIX"),
+		IngestAddr:         get("CATALOG_INGEST_ADDR"),
+		APIAddr:            get("CATALOG_API_ADDR"),
+		GatewayAddr:        get("CATALOG_GATEWAY_ADDR"),
+		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR"),
+		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 1, 100000),
+		AdminToken:         get("CATALOG_ADMIN_TOKEN"),
+		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR"),
+		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 401, 429),
+		QuotaTimeout:       time.Duration(num("CATALOG_QUOTA_TIMEOUT_MS", 1, 10000)) * time.Millisecond,
+		QuotaLeaseMax:      num("CATALOG_QUOTA_LEASE_MAX", 1, 100000),
+		QuotaLeaseIdle:     time.Duration(num("CATALOG_QUOTA_LEASE_IDLE_MS", 10, 86400000)) * time.Millisecond,
+		Region:             get("CATALOG_REGION"),
+		ClientsReload:      time.Duration(num("CATALOG_CLIENTS_RELOAD_SECONDS", 1, 3600)) * time.Second,
+		DefaultCountry:     get("CATALOG_DEFAULT_COUNTRY"),
+		DemoKey:            get("CATALOG_DEMO_KEY"),
+		PIDFile:            get("CATALOG_PID_FILE"),
+		TestHook:           get("CATALOG_TEST_HOOK"),
+		LogLevel:           get("CATALOG_LOG_LEVEL"),
+		LogFormat:          get("CATALOG_LOG_FORMAT"),
+		CDNURL:             get("CATALOG_CDN_URL"),
+		CDNPurgeURL:        get("CATALOG_CDN_PURGE_URL"),
+		CDNServiceID:       get("CATALOG_CDN_SERVICE_ID"),
+		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN"),
+		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR"),
 	}
 	var err error
-	if c.Regions, err = parseRegions(get("CATALOG_REGIONS", "")); err != nil {
+	if c.Regions, err = parseRegions(get("CATALOG_REGIONS")); err != nil {
 		errs = append(errs, err)
 	}
 	// CATALOG_TOPIC_REPLICATION is "auto" (one replica per broker, up to
 	// three) or a number from 1 to 7, the most replicas Kafka clusters are
 	// commonly run with; above the brokers the cluster has, catalog refuses
 	// to create the topic (ensureTopics).
-	if r := get("CATALOG_TOPIC_REPLICATION", "auto"); r != "auto" {
+	if r := get("CATALOG_TOPIC_REPLICATION"); r != "auto" {
 		n, err := strconv.Atoi(r)
 		if err != nil || n < 1 || n > 7 {
 			errs = append(errs, fmt.Errorf("CATALOG_TOPIC_REPLICATION=%q: want auto or an integer from 1 to 7", r))
@@ -164,7 +162,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.TopicReplication = int16(n)
 		}
 	}
-	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY", "0.25"), 64)
+	duty, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY"), 64)
 	if err != nil || duty <= 0 || duty > 1 {
 		errs = append(errs, fmt.Errorf("CATALOG_REBUILD_DUTY: want a number above 0 and at most 1"))
 		duty = 0.25
@@ -176,15 +174,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// Each region counts its own part of a client's daily limit; a default
 	// prefix naming the region keeps two regions' counts apart even where
 	// they share a Redis by mistake.
-	defPrefix := "catalog:quota:"
-	if c.Region != gateway.Central {
-		defPrefix += c.Region + ":"
+	if c.QuotaPrefix = get("CATALOG_QUOTA_PREFIX"); c.QuotaPrefix == "" {
+		c.QuotaPrefix = "catalog:quota:"
+		if c.Region != gateway.Central {
+			c.QuotaPrefix += c.Region + ":"
+		}
 	}
-	c.QuotaPrefix = get("CATALOG_QUOTA_PREFIX", defPrefix)
-	if c.RegionURLs, err = parseRegionURLs(get("CATALOG_REGION_URLS", "")); err != nil {
+	if c.RegionURLs, err = parseRegionURLs(get("CATALOG_REGION_URLS")); err != nil {
 		errs = append(errs, err)
 	}
-	for _, n := range strings.Split(get("CATALOG_PROJECTIONS", ""), ",") {
+	for _, n := range strings.Split(get("CATALOG_PROJECTIONS"), ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			c.Projections = append(c.Projections, n)
 		}
@@ -192,22 +191,32 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if _, err := projector.Select(registered(nil), c.Projections); err != nil {
 		errs = append(errs, fmt.Errorf("CATALOG_PROJECTIONS: %w", err))
 	}
-	u, err := url.Parse(get("CATALOG_API_URL", "http://"+c.APIAddr))
+	apiURL := get("CATALOG_API_URL")
+	if apiURL == "" {
+		apiURL = "http://" + c.APIAddr
+	}
+	u, err := url.Parse(apiURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("CATALOG_API_URL: want an absolute URL such as http://127.0.0.1:8081"))
 	}
 	c.APIURL = u
-	c.TrustedProxies, err = parseTrustedProxies(get("CATALOG_GATEWAY_TRUSTED_PROXIES", ""))
+	c.TrustedProxies, err = parseTrustedProxies(get("CATALOG_GATEWAY_TRUSTED_PROXIES"))
 	if err != nil {
 		errs = append(errs, err)
 	}
-	switch v := get("CATALOG_INGEST_REQUIRE_PARTIES", "false"); v {
+	switch v := get("CATALOG_QUOTA_ON_REDIS_DOWN"); v {
+	case "open", "closed":
+		c.QuotaFailClosed = v == "closed"
+	default:
+		errs = append(errs, fmt.Errorf("CATALOG_QUOTA_ON_REDIS_DOWN=%q: want open or closed", v))
+	}
+	switch v := get("CATALOG_INGEST_REQUIRE_PARTIES"); v {
 	case "true", "false":
 		c.RequireParties = v == "true"
 	default:
 		errs = append(errs, fmt.Errorf("CATALOG_INGEST_REQUIRE_PARTIES=%q: want true or false", v))
 	}
-	if c.DPIDs, err = parseDPIDs(get("CATALOG_DPID", ingest.DefaultDPID)); err != nil {
+	if c.DPIDs, err = parseDPIDs(get("CATALOG_DPID")); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

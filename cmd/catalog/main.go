@@ -35,20 +35,23 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		return err
-	}
+	// A bad setting stops every command but help and version, which say
+	// what is wrong instead.
+	cfg, cfgErr := loadConfig(os.Getenv)
 	log := newLogger(cfg, stderr)
 	root := &cobra.Command{
 		Use:           "catalog",
 		Short:         "An event-sourced music catalogue: ingest, projections, the catalogue API and its gateway",
+		Long:          rootHelp(cfgErr),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole command to this file (go tool pprof reads it)")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if cfgErr != nil && cmd.Name() != "version" {
+			return cfgErr
+		}
 		if cpuProfile == "" {
 			return nil
 		}
@@ -80,9 +83,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		genCommand(),
 		verifyCommand(cfg, log),
 		regionsCommand(cfg, log),
+		versionCommand(),
 	)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
+}
+
+// rootHelp is `catalog --help`'s text: what catalog is, every setting
+// with its default, and the error of the current environment's settings,
+// if any.
+func rootHelp(cfgErr error) string {
+	var b strings.Builder
+	b.WriteString("An event-sourced music catalogue: ingest, projections, the catalogue API and its gateway.\n\n")
+	b.WriteString("Every role and command reads its settings from the environment (docs/operations.md):\n\n")
+	writeSettings(&b)
+	if cfgErr != nil {
+		fmt.Fprintf(&b, "\nThe settings of this environment are wrong, so every command but help and version stops:\n  %v\n", cfgErr)
+	}
+	return b.String()
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
