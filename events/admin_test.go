@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,68 @@ func TestEnsureTopicsReplication(t *testing.T) {
 	}
 	if _, _, err := admin.TopicSettings(ctx, three); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		t.Fatalf("the refused topic exists (describe: %v)", err)
+	}
+}
+
+// TestVerifyTopicsRefusesFiniteRetention: in verify mode a topic the
+// operator made with a finite retention, compaction or a small record
+// limit is refused with every such setting named, and nothing is altered;
+// a topic as catalog would make it passes.
+func TestVerifyTopicsRefusesFiniteRetention(t *testing.T) {
+	t.Parallel()
+	kc := events.KafkaConfig{Brokers: testenv.KafkaBrokers(t), ClientID: "test"}
+	prefix := testenv.TopicPrefix(t)
+	testenv.CleanupKafka(t, kc.Brokers, prefix)
+	admin := openAdmin(t, kc)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+
+	good := events.TopicSpec{Name: prefix + "releases", Partitions: 2, ReplicationFactor: 1}
+	if err := admin.EnsureTopics(ctx, []events.TopicSpec{good}, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.VerifyTopics(ctx, []events.TopicSpec{good}, log); err != nil {
+		t.Fatalf("a topic as catalog makes it: %v", err)
+	}
+
+	// The operator's topic: a week's retention, compacted, 1 MiB records.
+	sa, err := sarama.NewClusterAdmin(kc.Brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sa.Close()
+	week, compact, small := "604800000", "compact", "1048576"
+	bad := events.TopicSpec{Name: prefix + "weekly", Partitions: 1, ReplicationFactor: 1}
+	if err := sa.CreateTopic(bad.Name, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{"retention.ms": &week, "cleanup.policy": &compact, "max.message.bytes": &small}}, false); err != nil {
+		t.Fatal(err)
+	}
+	err = admin.VerifyTopics(ctx, []events.TopicSpec{good, bad}, log)
+	var pe *events.TopicProblemError
+	if !errors.As(err, &pe) || len(pe.Problems) != 3 {
+		t.Fatalf("VerifyTopics: %v, want the three problems of %s", err, bad.Name)
+	}
+	for _, want := range []string{"retention.ms=604800000, want -1", "cleanup.policy=compact, want delete", "max.message.bytes=1048576, want at least 8388608"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	_, cfg, err := admin.TopicSettings(ctx, bad.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg["retention.ms"] != week || cfg["cleanup.policy"] != compact || cfg["max.message.bytes"] != small {
+		t.Errorf("VerifyTopics altered the operator's topic: %v", cfg)
+	}
+
+	// A topic that does not exist is waited for, creating nothing.
+	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	missing := events.TopicSpec{Name: prefix + "missing", Partitions: 1, ReplicationFactor: 1}
+	if err := admin.VerifyTopics(wait, []events.TopicSpec{missing}, log); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a missing topic: %v, want the wait to end with the context", err)
+	}
+	if _, _, err := admin.TopicSettings(ctx, missing.Name); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		t.Errorf("VerifyTopics created %s (describe: %v)", missing.Name, err)
 	}
 }

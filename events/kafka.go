@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -303,6 +306,74 @@ func (a *Admin) EnsureTopics(ctx context.Context, specs []TopicSpec, log *slog.L
 		}
 	}
 	return nil
+}
+
+// TopicProblemError reports topics whose settings would lose or refuse
+// events: VerifyTopics found them, and catalog does not change topics it
+// does not own.
+type TopicProblemError struct {
+	// Problems names each topic and setting, its value and what it must be.
+	Problems []string
+}
+
+func (e *TopicProblemError) Error() string {
+	return "kafka topics owned by the operator would lose or refuse events: " + strings.Join(e.Problems, "; ")
+}
+
+// VerifyTopics checks topics an operator owns (a Strimzi KafkaTopic, a
+// managed service's console) instead of creating or altering them: it
+// waits until each exists with leaders (AwaitTopics), then reads its
+// settings and changes nothing. A topic that does not keep events forever
+// (retention.ms or retention.bytes other than -1, a cleanup.policy other
+// than delete) or that refuses records catalog produces (max.message.bytes
+// below TopicMaxMessageBytes) is a *TopicProblemError naming every such
+// setting. A partition count other than the spec's, or fewer than
+// SafeMinInSyncReplicas in-sync replicas on a topic of three replicas, is
+// logged as a warning: those are the operator's choice.
+func (a *Admin) VerifyTopics(ctx context.Context, specs []TopicSpec, log *slog.Logger) error {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	if err := a.AwaitTopics(ctx, names, log); err != nil {
+		return err
+	}
+	var problems []string
+	for _, s := range specs {
+		partitions, cfg, err := a.TopicSettings(ctx, s.Name)
+		if err != nil {
+			return err
+		}
+		want := topicConfig()
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			if cfg[k] != *want[k] {
+				problems = append(problems, fmt.Sprintf("topic %s has %s=%s, want %s (events are kept forever: read models are rebuilt from offset zero)", s.Name, k, cfg[k], *want[k]))
+			}
+		}
+		if n, err := strconv.Atoi(cfg["max.message.bytes"]); err != nil || n < TopicMaxMessageBytes {
+			problems = append(problems, fmt.Sprintf("topic %s has max.message.bytes=%s, want at least %d (the largest record batch catalog produces)", s.Name, cfg["max.message.bytes"], TopicMaxMessageBytes))
+		}
+		if int32(partitions) != s.Partitions {
+			log.Warn("kafka topic has a different partition count than configured; keeping it", "topic", s.Name, "partitions", partitions, "configured", s.Partitions)
+		}
+		if n, err := strconv.Atoi(cfg["min.insync.replicas"]); err == nil && n < SafeMinInSyncReplicas && a.replicas(s.Name) >= MaxAutoReplication {
+			log.Warn("kafka topic with three replicas acknowledges writes on fewer than two", "topic", s.Name, "min.insync.replicas", n)
+		}
+	}
+	if len(problems) > 0 {
+		return &TopicProblemError{Problems: problems}
+	}
+	return nil
+}
+
+// replicas is the replication factor of topic's first partition (0 when it
+// cannot be read).
+func (a *Admin) replicas(topic string) int {
+	md, err := a.admin.DescribeTopics([]string{topic})
+	if err != nil || len(md) != 1 || len(md[0].Partitions) == 0 {
+		return 0
+	}
+	return len(md[0].Partitions[0].Replicas)
 }
 
 // waitForLeaders returns once every partition of a new topic has a leader,

@@ -18,13 +18,16 @@ import (
 // config is every setting of every role, read from CATALOG_* environment
 // variables; the defaults match deployments/local (make up).
 type config struct {
-	PostgresURL        string
-	KafkaBrokers       []string
-	RedisAddr          string
-	RedisPrefix        string
-	TopicPrefix        string
-	TopicPartitions    int32
-	TopicReplication   int16 // events.ReplicationAuto: one replica per broker, up to 3
+	PostgresURL      string
+	KafkaBrokers     []string
+	RedisAddr        string
+	RedisPrefix      string
+	TopicPrefix      string
+	TopicPartitions  int32
+	TopicReplication int16 // events.ReplicationAuto: one replica per broker, up to 3
+	// TopicsVerify is CATALOG_TOPICS=verify: an operator owns the topics;
+	// catalog checks them and creates or alters none.
+	TopicsVerify       bool
 	GroupPrefix        string
 	IngestAddr         string
 	DPIDs              []string
@@ -203,6 +206,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.TrustedProxies, err = parseTrustedProxies(get("CATALOG_GATEWAY_TRUSTED_PROXIES"))
 	if err != nil {
 		errs = append(errs, err)
+	}
+	switch v := get("CATALOG_TOPICS"); v {
+	case "manage", "verify":
+		c.TopicsVerify = v == "verify"
+	default:
+		errs = append(errs, fmt.Errorf("CATALOG_TOPICS=%q: want manage (catalog creates its topics and keeps their retention infinite) or verify (an operator owns them; catalog checks them and stops on a finite retention)", v))
 	}
 	switch v := get("CATALOG_QUOTA_ON_REDIS_DOWN"); v {
 	case "open", "closed":

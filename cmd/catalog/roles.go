@@ -51,9 +51,18 @@ func (c config) cdnPoisonSpec() events.TopicSpec {
 // ensureTopics creates catalog's topics (events.Admin.EnsureTopics; specs,
 // or every catalog topic when none) and names the setting to change when the
 // cluster has too few brokers for CATALOG_TOPIC_REPLICATION.
+// With CATALOG_TOPICS=verify an operator owns the topics: it checks them
+// instead (events.Admin.VerifyTopics) and stops on one that would lose or
+// refuse events.
 func ensureTopics(ctx context.Context, admin *events.Admin, cfg config, log *slog.Logger, specs ...events.TopicSpec) error {
 	if len(specs) == 0 {
 		specs = cfg.topics()
+	}
+	if cfg.TopicsVerify {
+		if err := admin.VerifyTopics(ctx, specs, log); err != nil {
+			return fmt.Errorf("CATALOG_TOPICS=verify: %w; fix the topics where they are declared (a Strimzi KafkaTopic: deployments/kubernetes), catalog changes none", err)
+		}
+		return nil
 	}
 	err := admin.EnsureTopics(ctx, specs, log)
 	if re := (*events.ReplicationError)(nil); errors.As(err, &re) {

@@ -26,6 +26,7 @@ var settings = []setting{
 	{"CATALOG_TOPIC_PREFIX", "catalog.", "topic names are <prefix>releases"},
 	{"CATALOG_TOPIC_PARTITIONS", "6", "partitions of a topic catalog creates (1-10000)"},
 	{"CATALOG_TOPIC_REPLICATION", "auto", "replication factor of new topics: auto (one replica per broker, at most 3) or 1-7"},
+	{"CATALOG_TOPICS", "manage", "manage: catalog creates its topics and keeps them infinite; verify: an operator owns them, catalog checks them and stops on a finite retention"},
 	{"CATALOG_GROUP_PREFIX", "catalog.", "prefix of consumer group names"},
 	{"CATALOG_REDIS_ADDR", "127.0.0.1:56379", "Redis for hot entries and daily quotas (none: no cache)"},
 	{"CATALOG_REDIS_PREFIX", "catalog:td:", "prefix of the hot entries' keys"},
