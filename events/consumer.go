@@ -142,7 +142,7 @@ func NewConsumer(cfg ConsumerConfig, handler BatchHandler, offsets OffsetStore, 
 // Run consumes until ctx is cancelled, re-joining the group after every
 // rebalance. It returns nil on cancellation.
 func (c *Consumer) Run(ctx context.Context) error {
-	scfg := c.cfg.Kafka.saramaConfig()
+	scfg := c.cfg.Kafka.SaramaConfig()
 	scfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	scfg.Consumer.Offsets.AutoCommit.Enable = true
 	scfg.Consumer.Offsets.AutoCommit.Interval = time.Second

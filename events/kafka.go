@@ -3,6 +3,7 @@ package events
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,12 @@ type KafkaConfig struct {
 	Brokers []string
 	// ClientID names this process to the brokers (shows in their logs and quotas).
 	ClientID string
+	// TLS, when set, encrypts every connection (the listener's CA, and a
+	// client certificate where the cluster asks for one); nil is plaintext.
+	TLS *tls.Config
+	// SASL authenticates every connection (none when its Mechanism is
+	// empty).
+	SASL SASL
 }
 
 // Validate reports missing settings.
@@ -28,13 +35,13 @@ func (c KafkaConfig) Validate() error {
 	if len(c.Brokers) == 0 {
 		return errors.New("kafka: no brokers configured")
 	}
-	return nil
+	return c.SASL.validate()
 }
 
-// saramaConfig returns the base client settings shared by every role. The
-// protocol version is pinned so sarama never falls back to pre-2.1 requests,
-// which Kafka 4 no longer accepts.
-func (c KafkaConfig) saramaConfig() *sarama.Config {
+// SaramaConfig returns the base client settings shared by every role,
+// with c's TLS and SASL (Secure). The protocol version is pinned so sarama
+// never falls back to pre-2.1 requests, which Kafka 4 no longer accepts.
+func (c KafkaConfig) SaramaConfig() *sarama.Config {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
 	cfg.ClientID = c.ClientID
@@ -47,6 +54,7 @@ func (c KafkaConfig) saramaConfig() *sarama.Config {
 	// batch a topic may hold, so the biggest event is always readable.
 	cfg.Consumer.Fetch.Default = 1 << 20
 	cfg.Consumer.Fetch.Max = FetchMaxBytes
+	c.Secure(cfg)
 	return cfg
 }
 
@@ -169,7 +177,7 @@ func NewAdmin(ctx context.Context, kc KafkaConfig) (*Admin, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("connect kafka admin: %w", err)
 	}
-	client, err := sarama.NewClient(kc.Brokers, kc.saramaConfig())
+	client, err := sarama.NewClient(kc.Brokers, kc.SaramaConfig())
 	if err != nil {
 		return nil, fmt.Errorf("connect kafka admin: %w", err)
 	}
@@ -623,7 +631,7 @@ func (c KafkaConfig) NewClient() (sarama.Client, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	client, err := sarama.NewClient(c.Brokers, c.saramaConfig())
+	client, err := sarama.NewClient(c.Brokers, c.SaramaConfig())
 	if err != nil {
 		return nil, fmt.Errorf("connect kafka %v: %w", c.Brokers, err)
 	}

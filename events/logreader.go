@@ -27,7 +27,7 @@ func NewLogReader(kc KafkaConfig) (*LogReader, error) {
 	if err := kc.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := kc.saramaConfig()
+	cfg := kc.SaramaConfig()
 	cfg.Consumer.Return.Errors = true
 	client, err := sarama.NewClient(kc.Brokers, cfg)
 	if err != nil {

@@ -42,7 +42,7 @@ func NewProducer(kc KafkaConfig) (*Producer, error) {
 	if err := kc.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := kc.saramaConfig()
+	cfg := kc.SaramaConfig()
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1
@@ -188,7 +188,7 @@ func (p *Producer) Close() error { return p.sp.Close() }
 // outbox relay uses it to find which of its records already reached Kafka
 // before a crash.
 func EventIDs(kc KafkaConfig, topic string, p int32, from int64) (map[string]bool, int64, error) {
-	client, err := sarama.NewClient(kc.Brokers, kc.saramaConfig())
+	client, err := sarama.NewClient(kc.Brokers, kc.SaramaConfig())
 	if err != nil {
 		return nil, 0, fmt.Errorf("connect kafka: %w", err)
 	}

@@ -73,6 +73,13 @@ func StartKafka(t testing.TB, n int) *Kafka {
 // one of its own.
 func NewKafka(t testing.TB, n int, dir string) *Kafka {
 	t.Helper()
+	return newKafka(t, n, dir, nil)
+}
+
+// newKafka is NewKafka; with sec, each node also has sec's SASL_SSL
+// listener.
+func newKafka(t testing.TB, n int, dir string, sec *SecureListener) *Kafka {
+	t.Helper()
 	if n != 1 && n != 3 {
 		t.Fatalf("testenv.NewKafka: %d nodes: a cluster here has 1 or 3", n)
 	}
@@ -117,6 +124,11 @@ func NewKafka(t testing.TB, n int, dir string) *Kafka {
 			"@REPLICATION@", strconv.Itoa(n),
 			"@MIN_ISR@", strconv.Itoa(minISR),
 		).Replace(string(tmpl))
+		var scram []string
+		if sec != nil {
+			props += sec.properties(nd)
+			scram = sec.scramArgs()
+		}
 		if err := os.MkdirAll(nd.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -128,8 +140,8 @@ func NewKafka(t testing.TB, n int, dir string) *Kafka {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			format := exec.Command("java", append(k.java(), "kafka.tools.StorageTool", "format", "-t", clusterID,
-				"-c", nd.props, "--ignore-formatted")...)
+			format := exec.Command("java", append(append(k.java(), "kafka.tools.StorageTool", "format", "-t", clusterID,
+				"-c", nd.props, "--ignore-formatted"), scram...)...)
 			if out, err := format.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("kafka storage format of node %d: %w\n%s", nd.id, err, out)
 			}

@@ -123,7 +123,7 @@ func (f *fixture) startProjector(t testing.TB) (stop func()) {
 // startPurger runs a purger on purge; the returned func stops it.
 func (f *fixture) startPurger(t testing.TB, purge cdnpurge.Purge, cfg cdnpurge.Config) (stop func()) {
 	t.Helper()
-	cfg.Brokers, cfg.Topic, cfg.Group, cfg.PoisonTopic, cfg.FromOldest = f.kc.Brokers, f.topic, f.group(), f.poisonTopic(), true
+	cfg.Kafka, cfg.Topic, cfg.Group, cfg.PoisonTopic, cfg.FromOldest = f.kc, f.topic, f.group(), f.poisonTopic(), true
 	p, err := cdnpurge.New(cfg, f.store, purge, nil, f.log)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestPurgeEndpointDown(t *testing.T) {
 	f.send(t, upc, renamed(id, upc, "Second Title"))
 	showing(t, f.apiURL, track, "Second Title", 20*time.Second)
 
-	pc := cdnpurge.PoisonConfig{Brokers: f.kc.Brokers, Topic: f.poisonTopic(), Group: f.group() + ".resend"}
+	pc := cdnpurge.PoisonConfig{Kafka: f.kc, Topic: f.poisonTopic(), Group: f.group() + ".resend"}
 	var poisoned []cdnpurge.Poisoned
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var err error

@@ -9,12 +9,15 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/catalog-org/catalog/events"
 )
 
 // PoisonConfig locates the poison topic and the consumer group that
 // remembers which of its purges were sent again.
 type PoisonConfig struct {
-	Brokers []string
+	// Kafka locates the cluster (brokers, TLS, SASL).
+	Kafka events.KafkaConfig
 	// Topic is the purger's Config.PoisonTopic.
 	Topic string
 	// Group is the group whose committed offsets mark the poisoned purges
@@ -69,15 +72,15 @@ func Resend(ctx context.Context, cfg PoisonConfig, purge Purge) (int, error) {
 // scanPoisoned calls fn for each record of the poison topic past the
 // group's committed offset; done marks the record as handled.
 func scanPoisoned(ctx context.Context, cfg PoisonConfig, fn func(p Poisoned, done func() error) error) error {
-	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Group == "" {
+	if len(cfg.Kafka.Brokers) == 0 || cfg.Topic == "" || cfg.Group == "" {
 		return errors.New("cdn poison: brokers, topic and group are required")
 	}
-	sc := saramaConfig("catalog-cdn-poison")
+	sc := saramaConfig(cfg.Kafka, "catalog-cdn-poison")
 	sc.Consumer.Offsets.AutoCommit.Enable = false
 	// With errors returned, closing a partition offset manager waits for
 	// someone to read them; they are logged by sarama instead.
 	sc.Consumer.Return.Errors = false
-	client, err := sarama.NewClient(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Kafka.Brokers, sc)
 	if err != nil {
 		return fmt.Errorf("connect kafka: %w", err)
 	}

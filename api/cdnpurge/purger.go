@@ -47,8 +47,8 @@ const (
 
 // Config configures a Purger.
 type Config struct {
-	// Brokers are the Kafka bootstrap addresses.
-	Brokers []string
+	// Kafka locates the cluster (brokers, TLS, SASL).
+	Kafka events.KafkaConfig
 	// Topic is the releases topic.
 	Topic string
 	// Group is the consumer group: a stable API, renaming it starts over.
@@ -104,8 +104,8 @@ func (c *Config) setDefaults() {
 // Validate reports missing settings.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("cdn purger: no kafka brokers"))
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("cdn purger: %w", err))
 	}
 	if c.Topic == "" || c.Group == "" || c.PoisonTopic == "" {
 		errs = append(errs, errors.New("cdn purger: topic, group and poison topic are required"))
@@ -138,13 +138,12 @@ func New(cfg Config, model ReadModel, purge Purge, reg prometheus.Registerer, lo
 	return &Purger{cfg: cfg, model: model, purge: purge, reg: reg, log: log}, nil
 }
 
-func saramaConfig(clientID string) *sarama.Config {
-	c := sarama.NewConfig()
-	c.Version = sarama.V3_6_0_0
-	c.ClientID = clientID
-	c.Metadata.AllowAutoTopicCreation = false
-	c.Consumer.Fetch.Default = 1 << 20
-	c.Consumer.Fetch.Max = events.FetchMaxBytes
+// saramaConfig is kc's base configuration (events.KafkaConfig.SaramaConfig:
+// version, fetch sizes, TLS and SASL) under clientID, with consumer errors
+// returned.
+func saramaConfig(kc events.KafkaConfig, clientID string) *sarama.Config {
+	kc.ClientID = clientID
+	c := kc.SaramaConfig()
 	c.Consumer.Return.Errors = true
 	return c
 }
@@ -153,13 +152,13 @@ func saramaConfig(clientID string) *sarama.Config {
 // running, when not nil, is closed once the router's handlers run.
 func (p *Purger) Run(ctx context.Context, running chan<- struct{}) error {
 	logger := watermill.NewSlogLogger(p.log)
-	scfg := saramaConfig("catalog-cdn-purge")
+	scfg := saramaConfig(p.cfg.Kafka, "catalog-cdn-purge")
 	scfg.Consumer.Offsets.Initial = sarama.OffsetNewest
 	if p.cfg.FromOldest {
 		scfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers: p.cfg.Brokers, Unmarshaler: kafka.DefaultMarshaler{},
+		Brokers: p.cfg.Kafka.Brokers, Unmarshaler: kafka.DefaultMarshaler{},
 		OverwriteSaramaConfig: scfg, ConsumerGroup: p.cfg.Group,
 	}, logger)
 	if err != nil {
@@ -170,8 +169,9 @@ func (p *Purger) Run(ctx context.Context, running chan<- struct{}) error {
 	pcfg.ClientID = "catalog-cdn-purge"
 	pcfg.Producer.MaxMessageBytes = events.ProducerMaxMessageBytes
 	pcfg.Producer.RequiredAcks = sarama.WaitForAll
+	p.cfg.Kafka.Secure(pcfg)
 	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
-		Brokers: p.cfg.Brokers, Marshaler: kafka.DefaultMarshaler{}, OverwriteSaramaConfig: pcfg,
+		Brokers: p.cfg.Kafka.Brokers, Marshaler: kafka.DefaultMarshaler{}, OverwriteSaramaConfig: pcfg,
 	}, logger)
 	if err != nil {
 		_ = sub.Close()

@@ -35,7 +35,7 @@ func (c config) cdnEndpoint() (*cdnpurge.Endpoint, error) {
 }
 
 func (c config) cdnPoison() cdnpurge.PoisonConfig {
-	return cdnpurge.PoisonConfig{Brokers: c.KafkaBrokers, Topic: c.cdnPoisonTopic(), Group: c.cdnPurgeGroup() + ".resend"}
+	return cdnpurge.PoisonConfig{Kafka: c.kafka("catalog-cdn-poison"), Topic: c.cdnPoisonTopic(), Group: c.cdnPurgeGroup() + ".resend"}
 }
 
 // cdnPurgeRole runs the CDN purger and serves its metrics.
@@ -63,7 +63,7 @@ func cdnPurgeRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpo
 	}
 	reg := prometheus.NewRegistry()
 	purger, err := cdnpurge.New(cdnpurge.Config{
-		Brokers: cfg.KafkaBrokers, Topic: cfg.releasesTopic(), Group: cfg.cdnPurgeGroup(), PoisonTopic: cfg.cdnPoisonTopic(),
+		Kafka: cfg.kafka("catalog-cdn-purge"), Topic: cfg.releasesTopic(), Group: cfg.cdnPurgeGroup(), PoisonTopic: cfg.cdnPoisonTopic(),
 	}, store, endpoint, reg, log)
 	if err != nil {
 		return err

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway"
 
 	"github.com/catalog-org/catalog/projections/projector"
@@ -18,8 +22,12 @@ import (
 // config is every setting of every role, read from CATALOG_* environment
 // variables; the defaults match deployments/local (make up).
 type config struct {
-	PostgresURL      string
-	KafkaBrokers     []string
+	PostgresURL  string
+	KafkaBrokers []string
+	// KafkaTLS encrypts the connections to Kafka (nil: plaintext).
+	KafkaTLS *tls.Config
+	// KafkaSASL authenticates them (no SASL when its Mechanism is empty).
+	KafkaSASL        events.SASL
 	RedisAddr        string
 	RedisPrefix      string
 	TopicPrefix      string
@@ -100,13 +108,27 @@ func (c config) projector() projector.Config {
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
+	var errs []error
 	get := func(k string) string {
-		if v := strings.TrimSpace(getenv(k)); v != "" {
+		v := strings.TrimSpace(getenv(k))
+		if secretSettings[k] {
+			if path := strings.TrimSpace(getenv(k + "_FILE")); path != "" {
+				if v != "" {
+					errs = append(errs, fmt.Errorf("%s and %s_FILE are both set: want one", k, k))
+					return v
+				}
+				s, err := readSecretFile(k, path)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				v = s
+			}
+		}
+		if v != "" {
 			return v
 		}
 		return settingDefault(k)
 	}
-	var errs []error
 	num := func(k string, lo, hi int) int {
 		s := get(k)
 		n, err := strconv.Atoi(s)
@@ -207,6 +229,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if c.KafkaTLS, err = loadKafkaTLS(get); err != nil {
+		errs = append(errs, err)
+	}
+	c.KafkaSASL = events.SASL{Mechanism: get("CATALOG_KAFKA_SASL_MECHANISM"), User: get("CATALOG_KAFKA_SASL_USER"),
+		Password: get("CATALOG_KAFKA_SASL_PASSWORD")}
+	if err := (events.KafkaConfig{Brokers: c.KafkaBrokers, SASL: c.KafkaSASL}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("CATALOG_KAFKA_SASL_MECHANISM, _USER, _PASSWORD: %w", err))
+	} else if c.KafkaSASL.Mechanism == events.SASLPlain && c.KafkaTLS == nil {
+		errs = append(errs, errors.New("CATALOG_KAFKA_SASL_MECHANISM=PLAIN sends the password as is: set CATALOG_KAFKA_TLS=true too"))
+	}
 	switch v := get("CATALOG_TOPICS"); v {
 	case "manage", "verify":
 		c.TopicsVerify = v == "verify"
@@ -232,6 +264,43 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// loadKafkaTLS reads CATALOG_KAFKA_TLS and its files: nil when TLS is off.
+func loadKafkaTLS(get func(string) string) (*tls.Config, error) {
+	ca, cert, key := get("CATALOG_KAFKA_TLS_CA_FILE"), get("CATALOG_KAFKA_TLS_CERT_FILE"), get("CATALOG_KAFKA_TLS_KEY_FILE")
+	switch v := get("CATALOG_KAFKA_TLS"); v {
+	case "false":
+		if ca != "" || cert != "" || key != "" {
+			return nil, errors.New("CATALOG_KAFKA_TLS_CA_FILE, _CERT_FILE or _KEY_FILE is set but CATALOG_KAFKA_TLS is not true")
+		}
+		return nil, nil
+	case "true":
+	default:
+		return nil, fmt.Errorf("CATALOG_KAFKA_TLS=%q: want true or false", v)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("CATALOG_KAFKA_TLS_CA_FILE: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CATALOG_KAFKA_TLS_CA_FILE: %s holds no PEM certificate", ca)
+		}
+	}
+	if (cert == "") != (key == "") {
+		return nil, errors.New("CATALOG_KAFKA_TLS_CERT_FILE and CATALOG_KAFKA_TLS_KEY_FILE: set both (a client certificate) or neither")
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("CATALOG_KAFKA_TLS_CERT_FILE, CATALOG_KAFKA_TLS_KEY_FILE: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
 }
 
 // maxDPIDs bounds CATALOG_DPID.

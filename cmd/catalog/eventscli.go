@@ -69,6 +69,7 @@ func tailEvents(ctx context.Context, cfg config, log *slog.Logger, w io.Writer, 
 	sc := kafka.DefaultSaramaSubscriberConfig()
 	sc.Version = sarama.V3_6_0_0
 	sc.ClientID = kc.ClientID
+	kc.Secure(sc)
 	sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	if fromBeginning {
 		sc.Consumer.Offsets.Initial = sarama.OffsetOldest

@@ -72,7 +72,7 @@ A region whose cluster cannot be read is reported with its error; the exit code 
 			}
 			rs := make([]regions.Region, 0, len(cfg.Regions))
 			for _, r := range cfg.Regions {
-				rs = append(rs, regions.Region{Name: r.Name, Kafka: events.KafkaConfig{Brokers: r.Brokers, ClientID: "catalog-regions-status"}})
+				rs = append(rs, regions.Region{Name: r.Name, Kafka: events.KafkaConfig{Brokers: r.Brokers, ClientID: "catalog-regions-status", TLS: cfg.KafkaTLS, SASL: cfg.KafkaSASL}})
 			}
 			sts, err := regions.Check(cmd.Context(), regions.Config{
 				Central: cfg.kafka("catalog-regions-status"), SourceAlias: mirrorSource,

@@ -32,7 +32,7 @@ import (
 )
 
 func (c config) kafka(clientID string) events.KafkaConfig {
-	return events.KafkaConfig{Brokers: c.KafkaBrokers, ClientID: clientID}
+	return events.KafkaConfig{Brokers: c.KafkaBrokers, ClientID: clientID, TLS: c.KafkaTLS, SASL: c.KafkaSASL}
 }
 
 func (c config) topics() []events.TopicSpec {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/catalog-org/catalog/ingest"
 )
@@ -23,6 +25,13 @@ type setting struct {
 var settings = []setting{
 	{"CATALOG_PG_URL", "postgres://postgres@127.0.0.1:55432/catalog?sslmode=disable", "PostgreSQL URL (libpq form; sslmode=verify-full and sslrootcert for TLS)"},
 	{"CATALOG_KAFKA_BROKERS", "127.0.0.1:59092", "Kafka bootstrap brokers, comma-separated"},
+	{"CATALOG_KAFKA_TLS", "false", "true: connect to Kafka over TLS"},
+	{"CATALOG_KAFKA_TLS_CA_FILE", "", "PEM file of the CA(s) that sign the brokers' certificates (unset: the system's)"},
+	{"CATALOG_KAFKA_TLS_CERT_FILE", "", "PEM client certificate, for a cluster that asks for one (with CATALOG_KAFKA_TLS_KEY_FILE)"},
+	{"CATALOG_KAFKA_TLS_KEY_FILE", "", "PEM private key of the client certificate"},
+	{"CATALOG_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (unset: no SASL)"},
+	{"CATALOG_KAFKA_SASL_USER", "", "SASL user name"},
+	{"CATALOG_KAFKA_SASL_PASSWORD", "", "SASL password"},
 	{"CATALOG_TOPIC_PREFIX", "catalog.", "topic names are <prefix>releases"},
 	{"CATALOG_TOPIC_PARTITIONS", "6", "partitions of a topic catalog creates (1-10000)"},
 	{"CATALOG_TOPIC_REPLICATION", "auto", "replication factor of new topics: auto (one replica per broker, at most 3) or 1-7"},
@@ -66,6 +75,37 @@ var settings = []setting{
 	{"CATALOG_TEST_HOOK", "", "fault injection for catalog's own tests; never set in a deployment"},
 }
 
+// secretSettings are the settings that hold a secret: each may instead be
+// read from a file named by the same name with _FILE appended (a mounted
+// Kubernetes Secret, a Docker secret), never both.
+var secretSettings = map[string]bool{
+	"CATALOG_PG_URL":              true,
+	"CATALOG_KAFKA_SASL_PASSWORD": true,
+	"CATALOG_ADMIN_TOKEN":         true,
+	"CATALOG_CDN_PURGE_TOKEN":     true,
+}
+
+// maxSecretFileBytes bounds a secret read from a _FILE setting.
+const maxSecretFileBytes = 64 << 10
+
+// readSecretFile reads the secret setting name from the file its _FILE
+// variable names, without the trailing line break.
+func readSecretFile(name, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	if len(b) > maxSecretFileBytes {
+		return "", fmt.Errorf("%s_FILE: %s is larger than %d bytes", name, path, maxSecretFileBytes)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
 // settingDefault is the default loadConfig uses for name; a name missing
 // from settings is a programming error.
 func settingDefault(name string) string {
@@ -85,6 +125,10 @@ func writeSettings(w io.Writer) {
 		if def == "" {
 			def = "unset"
 		}
-		fmt.Fprintf(w, "  %s (default %s)\n      %s\n", s.Name, def, s.Meaning)
+		meaning := s.Meaning
+		if secretSettings[s.Name] {
+			meaning += "; or " + s.Name + "_FILE: a file holding it"
+		}
+		fmt.Fprintf(w, "  %s (default %s)\n      %s\n", s.Name, def, meaning)
 	}
 }
