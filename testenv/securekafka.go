@@ -40,7 +40,8 @@ func StartSecureKafka(t testing.TB) (*Kafka, *SecureListener) {
 	t.Helper()
 	dir := t.TempDir()
 	sec := &SecureListener{Addr: FreeAddr(t), User: "catalog", Password: "pw-" + newClusterID()}
-	sec.CAFile, sec.keystore = writeTestPKI(t, dir)
+	pki := WritePKI(t, dir)
+	sec.CAFile, sec.keystore = pki.CAFile, pki.Bundle
 	k := newKafka(t, 1, filepath.Join(dir, "kafka"), sec)
 	if err := k.StartAll(); err != nil {
 		t.Fatal(err)
@@ -75,11 +76,22 @@ func (s *SecureListener) scramArgs() []string {
 	return args
 }
 
-// writeTestPKI writes a CA and a broker certificate for 127.0.0.1 and
-// localhost signed by it: the CA's certificate (ca.pem) and the broker's
-// unencrypted PKCS#8 key followed by its certificate (broker.pem), the
-// form Kafka's PEM key store reads.
-func writeTestPKI(t testing.TB, dir string) (caFile, keystore string) {
+// PKI is a CA of a test's own and a server certificate it signed for
+// 127.0.0.1 and localhost, as PEM files.
+type PKI struct {
+	// CAFile is the CA's certificate.
+	CAFile string
+	// CertFile and KeyFile are the server's certificate and its
+	// unencrypted PKCS#8 key (Redis's --tls-cert-file, --tls-key-file).
+	CertFile, KeyFile string
+	// Bundle is the key followed by the certificate chain in one file, the
+	// form Kafka's PEM key store reads.
+	Bundle string
+}
+
+// WritePKI writes a new CA and a server certificate signed by it under
+// dir, valid for a day.
+func WritePKI(t testing.TB, dir string) PKI {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -109,15 +121,16 @@ func writeTestPKI(t testing.TB, dir string) (caFile, keystore string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile, keystore = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "broker.pem")
-	ks := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
-		append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)...)
-	if err := os.WriteFile(keystore, ks, 0o600); err != nil {
-		t.Fatal(err)
+	p := PKI{CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "server.pem"),
+		KeyFile: filepath.Join(dir, "server-key.pem"), Bundle: filepath.Join(dir, "server-bundle.pem")}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	for path, b := range map[string][]byte{p.CAFile: caPEM, p.CertFile: certPEM, p.KeyFile: keyPEM,
+		p.Bundle: append(append(append([]byte(nil), keyPEM...), certPEM...), caPEM...)} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return caFile, keystore
+	return p
 }

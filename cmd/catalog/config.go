@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway"
 
@@ -27,8 +29,11 @@ type config struct {
 	// KafkaTLS encrypts the connections to Kafka (nil: plaintext).
 	KafkaTLS *tls.Config
 	// KafkaSASL authenticates them (no SASL when its Mechanism is empty).
-	KafkaSASL        events.SASL
-	RedisAddr        string
+	KafkaSASL events.SASL
+	RedisAddr string
+	// Redis is where Redis is (CATALOG_REDIS_URL, else CATALOG_REDIS_ADDR):
+	// addresses, credentials, TLS, a Sentinel master; nil: no Redis.
+	Redis            *redis.UniversalOptions
 	RedisPrefix      string
 	TopicPrefix      string
 	TopicPartitions  int32
@@ -238,6 +243,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("CATALOG_KAFKA_SASL_MECHANISM, _USER, _PASSWORD: %w", err))
 	} else if c.KafkaSASL.Mechanism == events.SASLPlain && c.KafkaTLS == nil {
 		errs = append(errs, errors.New("CATALOG_KAFKA_SASL_MECHANISM=PLAIN sends the password as is: set CATALOG_KAFKA_TLS=true too"))
+	}
+	if c.Redis, err = parseRedis(get("CATALOG_REDIS_URL"), c.RedisAddr, get("CATALOG_REDIS_TLS_CA_FILE")); err != nil {
+		errs = append(errs, err)
 	}
 	switch v := get("CATALOG_TOPICS"); v {
 	case "manage", "verify":

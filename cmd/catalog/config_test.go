@@ -117,3 +117,32 @@ func TestRegionSettings(t *testing.T) {
 		}
 	}
 }
+
+// CATALOG_REDIS_URL: each form gives the location, credentials and TLS;
+// a wrong one is refused naming the setting, never printing the password.
+func TestRedisURLSetting(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{"CATALOG_REDIS_URL": "rediss://catalog:pw@redis.example.com:6380/2"}))
+	if err != nil || c.Redis.Addrs[0] != "redis.example.com:6380" || c.Redis.Username != "catalog" || c.Redis.Password != "pw" ||
+		c.Redis.DB != 2 || c.Redis.TLSConfig == nil {
+		t.Fatalf("rediss URL: %+v %v", c.Redis, err)
+	}
+	c, err = loadConfig(envOf(map[string]string{"CATALOG_REDIS_URL": "redis://s1:26379?master_name=primary&addr=s2:26379&password=mpw"}))
+	if err != nil || c.Redis.MasterName != "primary" || len(c.Redis.Addrs) != 2 || c.Redis.Password != "mpw" || c.Redis.TLSConfig != nil {
+		t.Fatalf("Sentinel URL: %+v %v", c.Redis, err)
+	}
+	if c, err := loadConfig(envOf(map[string]string{"CATALOG_REDIS_ADDR": "none"})); err != nil || c.Redis != nil {
+		t.Fatalf("no Redis: %+v %v", c.Redis, err)
+	}
+	for _, bad := range []map[string]string{
+		{"CATALOG_REDIS_URL": "http://user:topsecret@host:6379"},
+		{"CATALOG_REDIS_URL": "redis://user:topsecret@host:6379?dial_timeout=3"},
+		{"CATALOG_REDIS_URL": "redis://user:topsecret@host:6379?password=x"},
+		{"CATALOG_REDIS_URL": "redis://user:topsecret@host:6379", "CATALOG_REDIS_TLS_CA_FILE": "/etc/ca.pem"},
+		{"CATALOG_REDIS_TLS_CA_FILE": "/etc/ca.pem"},
+	} {
+		_, err := loadConfig(envOf(bad))
+		if err == nil || !strings.Contains(err.Error(), "CATALOG_REDIS_") || strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}

@@ -21,10 +21,10 @@ func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
 
 // newCache connects the hot-entry cache; nil when no Redis is configured.
 func newCache(cfg config) (*projectionredis.Cache, error) {
-	if cfg.RedisAddr == "" || cfg.RedisAddr == "none" {
+	if cfg.Redis == nil {
 		return nil, nil
 	}
-	return projectionredis.New(projectionredis.Config{Addr: cfg.RedisAddr, Prefix: cfg.RedisPrefix})
+	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix})
 }
 
 // newProjectors builds the machinery of the projections named in names

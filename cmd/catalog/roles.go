@@ -332,7 +332,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 	}
 	go clients.Watch(ctx, cfg.ClientsReload)
 	quota, err := gatewayredis.NewWithOptions(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout,
-		gatewayredis.Options{MaxLease: cfg.QuotaLeaseMax, IdleReturn: cfg.QuotaLeaseIdle})
+		gatewayredis.Options{MaxLease: cfg.QuotaLeaseMax, IdleReturn: cfg.QuotaLeaseIdle, Conn: cfg.Redis})
 	if err != nil {
 		return err
 	}

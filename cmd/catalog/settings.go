@@ -38,6 +38,8 @@ var settings = []setting{
 	{"CATALOG_TOPICS", "manage", "manage: catalog creates its topics and keeps them infinite; verify: an operator owns them, catalog checks them and stops on a finite retention"},
 	{"CATALOG_GROUP_PREFIX", "catalog.", "prefix of consumer group names"},
 	{"CATALOG_REDIS_ADDR", "127.0.0.1:56379", "Redis for hot entries and daily quotas (none: no cache)"},
+	{"CATALOG_REDIS_URL", "", "Redis by URL instead of CATALOG_REDIS_ADDR: redis://user:password@host:port/db, rediss:// for TLS, ?master_name=M for Sentinel"},
+	{"CATALOG_REDIS_TLS_CA_FILE", "", "PEM file of the CA that signs Redis's certificate (with rediss://; unset: the system's)"},
 	{"CATALOG_REDIS_PREFIX", "catalog:td:", "prefix of the hot entries' keys"},
 	{"CATALOG_INGEST_ADDR", "127.0.0.1:8082", "ingest API listen address"},
 	{"CATALOG_DPID", ingest.DefaultDPID, "catalog's DDEX party ids, comma-separated (at most 20)"},
@@ -80,6 +82,7 @@ var settings = []setting{
 // Kubernetes Secret, a Docker secret), never both.
 var secretSettings = map[string]bool{
 	"CATALOG_PG_URL":              true,
+	"CATALOG_REDIS_URL":           true,
 	"CATALOG_KAFKA_SASL_PASSWORD": true,
 	"CATALOG_ADMIN_TOKEN":         true,
 	"CATALOG_CDN_PURGE_TOKEN":     true,

@@ -151,8 +151,8 @@ func runVerify(ctx context.Context, cfg config, log *slog.Logger, o verifyOption
 			return err
 		}
 		layers := verify.Layers{ReadModel: store}
-		if want[verify.LayerRedis] && cfg.RedisAddr != "" && cfg.RedisAddr != "none" {
-			cache, err := projectionredis.New(projectionredis.Config{Addr: cfg.RedisAddr, Prefix: cfg.RedisPrefix, Timeout: 500 * time.Millisecond})
+		if want[verify.LayerRedis] && cfg.Redis != nil {
+			cache, err := projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix, Timeout: 500 * time.Millisecond})
 			if err != nil {
 				return err
 			}

@@ -75,6 +75,11 @@ type Options struct {
 	// IdleReturn is how long an unused lease stays with this process
 	// after its last request (default 1 s).
 	IdleReturn time.Duration
+	// Conn, when set, locates Redis instead of the address: its
+	// addresses, credentials, TLS and Sentinel master (MasterName: the
+	// master the Sentinels at Addrs name). Its timeouts and pool are
+	// replaced by the Quota's own.
+	Conn *redis.UniversalOptions
 }
 
 // lease is this process's reservation for one client and day.
@@ -110,7 +115,7 @@ func New(addr, prefix string, timeout time.Duration) (*Quota, error) {
 
 // NewWithOptions is New with the leases tuned by opts.
 func NewWithOptions(addr, prefix string, timeout time.Duration, opts Options) (*Quota, error) {
-	if addr == "" {
+	if addr == "" && opts.Conn == nil {
 		return nil, errors.New("gatewayredis: address is required")
 	}
 	if prefix == "" {
@@ -125,8 +130,19 @@ func NewWithOptions(addr, prefix string, timeout time.Duration, opts Options) (*
 	if opts.IdleReturn <= 0 {
 		opts.IdleReturn = time.Second
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-		MaxRetries: -1, PoolSize: 64, MinIdleConns: 4})
+	o := redis.UniversalOptions{Addrs: []string{addr}}
+	if opts.Conn != nil {
+		o = *opts.Conn
+	}
+	o = redis.UniversalOptions{Addrs: o.Addrs, MasterName: o.MasterName, SentinelUsername: o.SentinelUsername,
+		SentinelPassword: o.SentinelPassword, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: -1, PoolSize: 64, MinIdleConns: 4}
+	var rdb *redis.Client
+	if o.MasterName != "" {
+		rdb = redis.NewFailoverClient(o.Failover())
+	} else {
+		rdb = redis.NewClient(o.Simple())
+	}
 	q := &Quota{rdb: rdb, prefix: prefix, opts: opts, leases: map[string]*lease{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go q.returnIdle()

@@ -167,8 +167,12 @@ const runLen = 16
 
 // Config configures the cache.
 type Config struct {
-	// Addr is the Redis server as host:port.
+	// Addr is the Redis server as host:port, when Conn is nil.
 	Addr string
+	// Conn, when set, locates Redis instead of Addr: its addresses,
+	// credentials, TLS and Sentinel master (MasterName: the master the
+	// Sentinels at Addrs name). Its timeouts are replaced by Timeout.
+	Conn *redis.UniversalOptions
 	// TTL is the expiry of every entry, set again on each Fill that stores.
 	// Default 1h.
 	TTL time.Duration
@@ -321,8 +325,8 @@ return n
 // New builds the cache and its go-redis client with the configured
 // timeouts. It does not contact Redis, so it succeeds while Redis is down.
 func New(cfg Config) (*Cache, error) {
-	if cfg.Addr == "" {
-		return nil, errors.New("projectionredis: Addr is required")
+	if cfg.Addr == "" && cfg.Conn == nil {
+		return nil, errors.New("projectionredis: Addr or Conn is required")
 	}
 	if cfg.TTL < 0 || cfg.Timeout < 0 {
 		return nil, errors.New("projectionredis: TTL and Timeout must not be negative")
@@ -345,8 +349,13 @@ func New(cfg Config) (*Cache, error) {
 		timeout:      cfg.Timeout,
 		prefix:       cfg.Prefix,
 	}
-	c.rdb = redis.NewClient(&redis.Options{
-		Addr:         cfg.Addr,
+	o := redis.UniversalOptions{Addrs: []string{cfg.Addr}}
+	if cfg.Conn != nil {
+		o = *cfg.Conn
+	}
+	c.rdb = newClient(redis.UniversalOptions{
+		Addrs: o.Addrs, MasterName: o.MasterName, SentinelUsername: o.SentinelUsername, SentinelPassword: o.SentinelPassword,
+		Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
 		DialTimeout:  cfg.Timeout,
 		ReadTimeout:  cfg.Timeout,
 		WriteTimeout: cfg.Timeout,
@@ -362,6 +371,15 @@ func New(cfg Config) (*Cache, error) {
 		OnConnect:                c.onConnect,
 	})
 	return c, nil
+}
+
+// newClient connects to the one server o names, or to the master its
+// Sentinels name (MasterName).
+func newClient(o redis.UniversalOptions) *redis.Client {
+	if o.MasterName != "" {
+		return redis.NewFailoverClient(o.Failover())
+	}
+	return redis.NewClient(o.Simple())
 }
 
 // onConnect learns the run_id of the server a new connection reached,
