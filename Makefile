@@ -19,7 +19,7 @@ FUZZTIME ?= 15s
 # which would spend a short run minimising instead of fuzzing.
 FUZZMINIMIZE ?= 2s
 
-.PHONY: help build up down run regions test test-short vet lint fuzz chaos bench bench-quick bench-parts bench-tools clean-data
+.PHONY: help build up down run regions tools test test-short vet lint fuzz chaos bench bench-quick bench-parts bench-tools clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,10 @@ lint: ## go vet's checks and the import rules (.golangci.yml: depguard), with a 
 		GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); }
 	$(GOLANGCI) run ./...
 
-test: up vet lint ## the whole suite against the real services (starts them when needed; a short chaos run among it), then a short fuzz run per parser
+tools: ## install the checkers of deployments/ into bin/ (promtool from Debian's prometheus package)
+	@bash deployments/local/tools.sh
+
+test: up vet lint tools ## the whole suite against the real services (starts them when needed; a short chaos run among it), then a short fuzz run per parser
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz
 
