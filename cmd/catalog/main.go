@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		verifyCommand(cfg, log),
 		regionsCommand(cfg, log),
 		versionCommand(),
+		migrateCommand(cfg, log),
 	)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)

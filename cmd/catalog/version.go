@@ -22,6 +22,11 @@ func versionCommand() *cobra.Command {
 	}
 }
 
+// buildRevision is the commit, for builds without version control
+// information (a container build from a context without .git): set with
+// -ldflags "-X main.buildRevision=COMMIT".
+var buildRevision string
+
 // buildVersion is one line such as
 // "catalog (devel) commit 4b0c4c1a2b3c (2026-12-06T06:05:00Z, modified) go1.26.8".
 func buildVersion() string {
@@ -34,6 +39,9 @@ func buildVersion() string {
 		vcs[s.Key] = s.Value
 	}
 	out := "catalog " + info.Main.Version
+	if vcs["vcs.revision"] == "" {
+		vcs["vcs.revision"] = buildRevision
+	}
 	if rev := vcs["vcs.revision"]; rev != "" {
 		if len(rev) > 12 {
 			rev = rev[:12]
