@@ -57,7 +57,7 @@ lint: ## go vet's checks and the import rules (.golangci.yml: depguard), with a 
 		GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); }
 	$(GOLANGCI) run ./...
 
-tools: ## install the checkers of deployments/ into bin/ (promtool from Debian's prometheus package)
+tools: ## install the checkers of deployments/ into bin/: promtool, helm, hadolint, kubernetes-validate (deployments/local/tools.sh)
 	@bash deployments/local/tools.sh
 
 test: up vet lint tools ## the whole suite against the real services (starts them when needed; a short chaos run among it), then a short fuzz run per parser
