@@ -384,6 +384,29 @@ func (a *Admin) replicas(topic string) int {
 	return len(md[0].Partitions[0].Replicas)
 }
 
+// Ping asks the cluster for its brokers (one metadata round trip) and
+// reports whether it answered before ctx ended: the readiness check of
+// the roles that need Kafka.
+func (a *Admin) Ping(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() {
+		brokers, _, err := a.admin.DescribeCluster()
+		if err == nil && len(brokers) == 0 {
+			err = errors.New("the cluster names no broker")
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kafka: %w", ctx.Err())
+	}
+}
+
 // waitForLeaders returns once every partition of a new topic has a leader,
 // so the first produce or offset request does not fail; it gives up after
 // leaderWait or when ctx ends.

@@ -71,7 +71,7 @@ func cdnPurgeRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpo
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return purger.Run(gctx, nil) })
 	g.Go(func() error {
-		return serve(gctx, cfg.CDNMetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
+		return serve(gctx, cfg.CDNMetricsAddr, withHealth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), postgresCheck(pool), kafkaCheck(admin)), log)
 	})
 	log.Info("cdn purger running", "purge_url", cfg.CDNPurgeURL, "group", cfg.cdnPurgeGroup(), "metrics", "http://"+cfg.CDNMetricsAddr+"/metrics")
 	return g.Wait()

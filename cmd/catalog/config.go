@@ -50,6 +50,7 @@ type config struct {
 	GatewayAddr        string
 	ProjectorAddr      string
 	ProjectorBatch     int
+	ReadyMaxLag        int64
 	Projections        []string
 	RebuildDuty        float64
 	AdminToken         string
@@ -156,6 +157,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		GatewayAddr:        get("CATALOG_GATEWAY_ADDR"),
 		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR"),
 		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 1, 100000),
+		ReadyMaxLag:        int64(num("CATALOG_READY_MAX_LAG", 0, 1000000000)),
 		AdminToken:         get("CATALOG_ADMIN_TOKEN"),
 		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR"),
 		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 401, 429),

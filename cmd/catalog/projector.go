@@ -77,6 +77,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	ops.Any("/debug/pprof/*", echo.WrapHandler(debugHandler()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return projector.RunAll(gctx, ps, metrics) })
-	g.Go(func() error { return serve(gctx, cfg.ProjectorAddr, ops, log) })
+	ready := withHealth(ops, postgresCheck(pool), kafkaCheck(admin), lagCheck(ps, cfg.ReadyMaxLag))
+	g.Go(func() error { return serve(gctx, cfg.ProjectorAddr, ready, log) })
 	return g.Wait()
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexliesenfeld/health"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -235,7 +236,9 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", ingest.NewHTTPHandler(parts.svc, log))
-	g.Go(func() error { return serve(gctx, cfg.IngestAddr, mux, log) })
+	g.Go(func() error {
+		return serve(gctx, cfg.IngestAddr, withHealth(mux, postgresCheck(pool), kafkaCheck(parts.admin)), log)
+	})
 	return g.Wait()
 }
 
@@ -312,7 +315,9 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg.APIAddr, h, log)
+	// Redis is not a readiness condition: without it the API answers from
+	// PostgreSQL.
+	return serve(ctx, cfg.APIAddr, withHealth(h, postgresCheck(pool)), log)
 }
 
 func runGatewayRole(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -365,7 +370,14 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(gctx, cfg.GatewayAddr, h, log) })
 	if cfg.GatewayMetricsAddr != "" {
-		g.Go(func() error { return serve(gctx, cfg.GatewayMetricsAddr, mux, log) })
+		// The gateway keeps its clients in memory (reloaded from PostgreSQL
+		// when it can) and counts quotas fail-open unless told otherwise, so
+		// only a fail-closed gateway depends on Redis to be ready.
+		var checks []health.Check
+		if cfg.QuotaFailClosed {
+			checks = append(checks, redisCheck(quota.Ping))
+		}
+		g.Go(func() error { return serve(gctx, cfg.GatewayMetricsAddr, withHealth(mux, checks...), log) })
 	}
 	return g.Wait()
 }

@@ -60,6 +60,7 @@ var settings = []setting{
 	{"CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083", "projector metrics, admin API and profiles address"},
 	{"CATALOG_PROJECTOR_BATCH", "500", "records per projector batch (1-100000)"},
 	{"CATALOG_PROJECTIONS", "", "projections `catalog project` runs, comma-separated (unset: all registered)"},
+	{"CATALOG_READY_MAX_LAG", "10000", "the projector is ready (/readyz) while no live generation is more events behind the log (0-1000000000)"},
 	{"CATALOG_REBUILD_DUTY", "0.25", "share of time a rebuilding generation may spend applying (above 0, at most 1)"},
 	{"CATALOG_ADMIN_TOKEN", "", "bearer token of the projector's admin API (unset: admin API off)"},
 	{"CATALOG_REGION", "central", "region this process serves; outside central the stack is read-only"},

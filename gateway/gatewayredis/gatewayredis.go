@@ -149,6 +149,14 @@ func NewWithOptions(addr, prefix string, timeout time.Duration, opts Options) (*
 	return q, nil
 }
 
+// Ping reports whether Redis answers before ctx ends.
+func (q *Quota) Ping(ctx context.Context) error {
+	if err := q.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
 // Close returns every unused lease to Redis and closes the connections.
 func (q *Quota) Close() error {
 	q.mu.Lock()

@@ -442,6 +442,16 @@ func (c *Cache) still(s *server) error {
 	return nil
 }
 
+// Ping reports whether Redis answers within the cache's timeout.
+func (c *Cache) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
 // Close closes the client's connections.
 func (c *Cache) Close() error {
 	return c.rdb.Close()
