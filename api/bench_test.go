@@ -52,7 +52,9 @@ func benchRow() trackdetails.TrackRow {
 // memoryRows is a RowSource that must not be reached: the cache is hot.
 type memoryRows struct{ row trackdetails.TrackRow }
 
-func (m memoryRows) TrackRow(context.Context, int64) (trackdetails.TrackRow, error) { return m.row, nil }
+func (m memoryRows) TrackRow(context.Context, int64) (trackdetails.TrackRow, error) {
+	return m.row, nil
+}
 
 // memoryCache is a HotCache holding one payload, as Redis would hand it back.
 type memoryCache struct{ payload []byte }
@@ -101,4 +103,3 @@ func BenchmarkTrackDetails(b *testing.B) {
 		})
 	}
 }
-
