@@ -155,13 +155,25 @@ func encode(f format, env envelope) (body []byte, contentType string, err error)
 		}
 		return buf.Bytes(), contentTypeJSON, nil
 	}
+	if env.Track != nil && env.Error == nil && env.Release == nil && env.Releases == nil {
+		return appendTrackXML(make([]byte, 0, 2048), env), contentTypeXML, nil
+	}
+	b, err := marshalXML(env)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, contentTypeXML, nil
+}
+
+// marshalXML writes env with encoding/xml: the declaration, the indented
+// body and a closing newline.
+func marshalXML(env envelope) ([]byte, error) {
 	out, err := xml.MarshalIndent(env, "", "  ")
 	if err != nil {
-		return nil, "", fmt.Errorf("encode XML response: %w", err)
+		return nil, fmt.Errorf("encode XML response: %w", err)
 	}
 	b := make([]byte, 0, len(xmlDecl)+len(out)+1)
-	b = append(append(append(b, xmlDecl...), out...), '\n')
-	return b, contentTypeXML, nil
+	return append(append(append(b, xmlDecl...), out...), '\n'), nil
 }
 
 // Cache policy (see the package documentation).
