@@ -29,12 +29,17 @@ type TrackRow struct {
 func (r TrackRow) In(territory string, now time.Time) catalogue.Track {
 	t := r.Track
 	t.Territory = territory
-	for u, o := range OffersIn(r.Terms, territory, now) {
+	// As OffersIn, without its map: for each usage the last term that
+	// offers it wins.
+	for _, o := range r.Terms {
+		if !o.offeredIn(territory, now) {
+			continue
+		}
 		offer := &catalogue.Offer{From: o.From, To: o.To}
 		if o.Price != nil {
 			offer.Price = &catalogue.Price{Amount: o.Price.Amount, Currency: o.Price.Currency, Code: o.Price.Code}
 		}
-		switch u {
+		switch o.Usage {
 		case release.UsageDownload:
 			t.Download = offer
 		case release.UsageSubscription:
