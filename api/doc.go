@@ -76,7 +76,7 @@
 //   - ETag: a weak tag W/"t<track>-r<release>.<sequence>-<hash>" (release
 //     routes: W/"r<release>.<sequence>-<hash>"), where sequence is
 //     catalogue.Release.Sequence, the read-model version, and hash is a
-//     64-bit FNV-1a of the representation's parameters (territory, usage
+//     64-bit xxHash of the representation's parameters (territory, usage
 //     types, image size, format) and of the body bytes. The tag names the
 //     version so operators can see what a cache holds; the hash makes each
 //     representation's tag distinct and makes the tag change whenever the

@@ -2,10 +2,11 @@ package api
 
 import (
 	"encoding/xml"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/catalog-org/catalog/domain/catalogue"
 )
@@ -198,9 +199,25 @@ func formatTime(t *time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05Z")
 }
 
-var nonSlug = regexp.MustCompile(`[^\p{L}\p{N}]+`)
-
-// slug lower-cases s and joins its words with hyphens, as 7digital's slugs do.
+// slug lower-cases s and joins its words with hyphens, as 7digital's slugs
+// do: each run of characters that are neither letters (\p{L}) nor numbers
+// (\p{N}) becomes one hyphen, and none leads or trails. Three slugs are
+// made per answer, so it is a loop over the runes rather than a regexp
+// replacement, which was a tenth of a hot read's CPU.
 func slug(s string) string {
-	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	s = strings.ToLower(s)
+	b := make([]byte, 0, len(s))
+	gap := false
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+			gap = len(b) > 0
+			continue
+		}
+		if gap {
+			b = append(b, '-')
+			gap = false
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
 }

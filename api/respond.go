@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
 )
 
@@ -155,13 +155,25 @@ func encode(f format, env envelope) (body []byte, contentType string, err error)
 		}
 		return buf.Bytes(), contentTypeJSON, nil
 	}
+	if env.Track != nil && env.Error == nil && env.Release == nil && env.Releases == nil {
+		return appendTrackXML(make([]byte, 0, 2048), env), contentTypeXML, nil
+	}
+	b, err := marshalXML(env)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, contentTypeXML, nil
+}
+
+// marshalXML writes env with encoding/xml: the declaration, the indented
+// body and a closing newline.
+func marshalXML(env envelope) ([]byte, error) {
 	out, err := xml.MarshalIndent(env, "", "  ")
 	if err != nil {
-		return nil, "", fmt.Errorf("encode XML response: %w", err)
+		return nil, fmt.Errorf("encode XML response: %w", err)
 	}
 	b := make([]byte, 0, len(xmlDecl)+len(out)+1)
-	b = append(append(append(b, xmlDecl...), out...), '\n')
-	return b, contentTypeXML, nil
+	return append(append(append(b, xmlDecl...), out...), '\n'), nil
 }
 
 // Cache policy (see the package documentation).
@@ -205,17 +217,33 @@ func (h *handler) ok(c echo.Context, v view, b okBody) error {
 
 // entityTag is a weak entity tag W/"<tag>.<sequence>-<hash>". tag and
 // sequence name the release and the read-model version the answer was
-// built from, for people reading caches. The hash (64-bit FNV-1a) covers
+// built from, for people reading caches. The hash (64-bit xxHash) covers
 // the representation's parameters (territory, usage types, image size,
 // format) and the bytes sent: availability also moves with the clock (an
 // offer's window opens or closes without a new release version) and a
 // rebuilt read model or a new API version can render the same version
 // differently, and in each case the tag must change with the body.
 func entityTag(tag string, sequence int64, v view, f format, body []byte) string {
-	hs := fnv.New64a()
-	_, _ = fmt.Fprintf(hs, "%s|%s|%d|%s|", v.country, v.usages, v.imageSize, f)
+	var hs xxhash.Digest
+	hs.Reset()
+	_, _ = hs.WriteString(v.country)
+	_, _ = hs.WriteString("|")
+	_, _ = hs.WriteString(v.usages.String())
+	_, _ = hs.WriteString("|")
+	var n [20]byte
+	_, _ = hs.Write(strconv.AppendInt(n[:0], int64(v.imageSize), 10))
+	_, _ = hs.WriteString("|")
+	_, _ = hs.WriteString(f.String())
+	_, _ = hs.WriteString("|")
 	_, _ = hs.Write(body)
-	return fmt.Sprintf(`W/"%s.%d-%016x"`, tag, sequence, hs.Sum64())
+	b := make([]byte, 0, len(tag)+48)
+	b = append(append(append(b, `W/"`...), tag...), '.')
+	b = append(strconv.AppendInt(b, sequence, 10), '-')
+	sum := hs.Sum64()
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, "0123456789abcdef"[sum>>uint(shift)&0xf])
+	}
+	return string(append(b, '"'))
 }
 
 // ifNoneMatch reports whether an If-None-Match header value matches etag

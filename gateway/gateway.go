@@ -574,8 +574,11 @@ func (g *gw) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		d := time.Since(start)
 		g.m.requests.WithLabelValues(client, service, strconv.Itoa(status)).Inc()
 		g.m.latency.WithLabelValues(service).Observe(d.Seconds())
-		g.cfg.AccessLog.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-			"client", client, "service", service, "duration_ms", float64(d.Microseconds())/1000, "remote", c.RealIP())
+		// LogAttrs, not Info: the same line without boxing each value.
+		g.cfg.AccessLog.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+			slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path), slog.Int("status", status),
+			slog.String("client", client), slog.String("service", service),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", c.RealIP()))
 		return nil
 	}
 }

@@ -79,3 +79,23 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestCoversEveryTerritory(t *testing.T) {
+	all := release.Territories()
+	for _, step := range []int{1, 2, 3, 5, 7, 64} {
+		var windows []release.Window
+		want := map[string]bool{}
+		for i, terr := range all {
+			if i%step == 0 {
+				windows = append(windows, release.Window{Territory: terr, Usage: release.UsageDownload})
+				want[terr] = true
+			}
+		}
+		terms := trackdetails.Compact(windows)
+		for _, terr := range append(all, "XX", "") {
+			if got := terms[0].Covers(terr); got != want[terr] {
+				t.Fatalf("step %d: Covers(%q) = %v, want %v", step, terr, got, want[terr])
+			}
+		}
+	}
+}

@@ -35,11 +35,21 @@ func (t Term) Covers(territory string) bool {
 	if !ok {
 		return false
 	}
-	b, err := base64.RawStdEncoding.DecodeString(t.Territories)
-	if err != nil || i/8 >= len(b) {
+	// Only the four characters that encode the territory's byte are
+	// decoded, on the stack: Covers runs for every term on every read.
+	k := i / 8
+	lo := 4 * (k / 3)
+	if lo >= len(t.Territories) {
 		return false
 	}
-	return b[i/8]&(1<<(i%8)) != 0
+	var src [4]byte
+	m := copy(src[:], t.Territories[lo:])
+	var dst [3]byte
+	n, err := base64.RawStdEncoding.Decode(dst[:], src[:m])
+	if err != nil || k%3 >= n {
+		return false
+	}
+	return dst[k%3]&(1<<(i%8)) != 0
 }
 
 // Compact folds per-territory windows into terms: windows with the same
@@ -155,12 +165,15 @@ type Offer struct {
 func OffersIn(terms []Term, territory string, now time.Time) map[release.Usage]Offer {
 	out := map[release.Usage]Offer{}
 	for _, t := range terms {
-		if t.To != nil && !t.To.After(now) {
-			continue
-		}
-		if t.Covers(territory) {
+		if t.offeredIn(territory, now) {
 			out[t.Usage] = Offer{From: t.From, To: t.To, Price: t.Price}
 		}
 	}
 	return out
+}
+
+// offeredIn reports whether the term covers territory and has not ended by
+// now.
+func (t Term) offeredIn(territory string, now time.Time) bool {
+	return (t.To == nil || t.To.After(now)) && t.Covers(territory)
 }
