@@ -235,7 +235,11 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 			invalidator = p.inv
 		}
 		glog := p.log.With("generation", gen)
-		h, err := projections.NewHandler(applier, invalidator, glog)
+		var opts []projections.HandlerOption
+		if pr, ok := p.def.Model.(projectionpg.Preparer); ok {
+			opts = append(opts, projections.WithPrepare(pr.Prepare))
+		}
+		h, err := projections.NewHandler(applier, invalidator, glog, opts...)
 		if err != nil {
 			return err
 		}
