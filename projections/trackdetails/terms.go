@@ -113,10 +113,27 @@ func Compact(windows []release.Window) []Term {
 		}
 		return a.code < b.code
 	})
+	// The terms own their times and prices, in one array of each, rather
+	// than point into the deal set's: a term kept after its event (a
+	// prepared change's, a row's) does not hold the whole set's arrays.
 	out := make([]Term, len(order))
+	times := make([]time.Time, 0, 2*len(order))
+	prices := make([]release.Price, 0, len(order))
 	for i, k := range order {
 		w := sample[k]
-		out[i] = Term{Usage: k.usage, Territories: base64.RawStdEncoding.EncodeToString(bits[k]), From: w.From, To: w.To, Price: w.Price}
+		out[i] = Term{Usage: k.usage, Territories: base64.RawStdEncoding.EncodeToString(bits[k])}
+		if w.From != nil {
+			times = append(times, *w.From)
+			out[i].From = &times[len(times)-1]
+		}
+		if w.To != nil {
+			times = append(times, *w.To)
+			out[i].To = &times[len(times)-1]
+		}
+		if w.Price != nil {
+			prices = append(prices, *w.Price)
+			out[i].Price = &prices[len(prices)-1]
+		}
 	}
 	return out
 }

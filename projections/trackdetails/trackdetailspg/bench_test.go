@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -229,39 +227,6 @@ func replayRecords(ctx context.Context, h *projections.Handler, parts [benchPart
 	return <-errs
 }
 
-// heapGrowth samples the heap's live objects every 5 ms from now until
-// the returned stop is called, which returns the peak's growth over the
-// heap at the start, in MiB: what a replay holds in flight (batches being
-// decoded and applied) above its input.
-func heapGrowth() (stop func() float64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() int64 { metrics.Read(sample); return int64(sample[0].Value.Uint64()) }
-	runtime.GC()
-	base := read()
-	var peak atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if n := read(); n > peak.Load() {
-				peak.Store(n)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	return func() float64 {
-		close(done)
-		wg.Wait()
-		return float64(peak.Load()-base) / (1 << 20)
-	}
-}
-
 // shadow is a fresh database, migrated, with an empty live generation and
 // a rebuild's shadow generation (no secondary indexes yet).
 type shadow struct {
@@ -405,8 +370,7 @@ func finalRows(tb testing.TB, l *benchLog) (src shadow, rel, trk tableRows) {
 // BenchmarkReplay measures a rebuild's bulk load through the store: b.N
 // releases (b.N + b.N/10 events) applied to an empty shadow generation by
 // 6 partition consumers in batches of 500, then its secondary indexes.
-// Run with -benchtime=2000x: ns/op is per release. heap-growth-MiB is the
-// peak of the live heap above its size at the start (heapGrowth).
+// Run with -benchtime=2000x: ns/op is per release.
 func BenchmarkReplay(b *testing.B) {
 	ctx := context.Background()
 	dst := newShadow(b)
@@ -414,7 +378,6 @@ func BenchmarkReplay(b *testing.B) {
 	w := dst.store.Writer(dst.gen)
 	dst.checkpoint(b)
 
-	growth := heapGrowth()
 	b.ResetTimer()
 	applied, err := replay(ctx, w, l)
 	if err != nil {
@@ -424,7 +387,6 @@ func BenchmarkReplay(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	b.ReportMetric(growth(), "heap-growth-MiB")
 
 	if applied != l.events {
 		b.Fatalf("applied %d events of %d", applied, l.events)
@@ -451,7 +413,6 @@ func BenchmarkReplayDecoded(b *testing.B) {
 	}
 	dst.checkpoint(b)
 
-	growth := heapGrowth()
 	b.ResetTimer()
 	if err := replayRecords(ctx, h, recs); err != nil {
 		b.Fatal(err)
@@ -460,7 +421,6 @@ func BenchmarkReplayDecoded(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	b.ReportMetric(growth(), "heap-growth-MiB")
 
 	var applied int
 	if err := dst.pool.QueryRow(ctx, `select coalesce(sum(applied), 0) from projection_checkpoints where generation = $1`, dst.gen).Scan(&applied); err != nil {
