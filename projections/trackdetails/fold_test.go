@@ -128,3 +128,25 @@ func TestPrepareFoldsAsDecoded(t *testing.T) {
 		t.Error("a change without a deal set was changed")
 	}
 }
+
+// TestTermsReuseScratch folds deal sets of different shapes one after the
+// other (Terms reuses its window scratch) and wants each set's terms as a
+// fresh TrackWindows gives them.
+func TestTermsReuseScratch(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	every := []release.Deal{{Territories: []string{release.Worldwide}, UseTypes: []string{"OnDemandStream", "PermanentDownload"},
+		CommercialModels: []string{"SubscriptionModel", "AdvertisementSupportedModel", "PayAsYouGoModel"}, Start: &start}}
+	few := []release.Deal{{Territories: []string{"GB"}, UseTypes: []string{"PermanentDownload"}, CommercialModels: []string{"PayAsYouGoModel"}},
+		{Track: "GBAAA2000001", Territories: []string{"FR", "DE"}, UseTypes: []string{"OnDemandStream"}, CommercialModels: []string{"SubscriptionModel"}}}
+	for i, deals := range [][]release.Deal{every, few, every, nil, few} {
+		terms, trackTerms := trackdetails.Terms(deals)
+		want := trackdetails.Compact(release.TrackWindows(deals, ""))
+		if !reflect.DeepEqual(terms, want) {
+			t.Errorf("set %d: terms %+v, want %+v", i, terms, want)
+		}
+		if len(deals) == 2 && !reflect.DeepEqual(trackTerms["GBAAA2000001"], trackdetails.Compact(release.TrackWindows(deals, "GBAAA2000001"))) {
+			t.Errorf("set %d: track terms %+v", i, trackTerms)
+		}
+	}
+}

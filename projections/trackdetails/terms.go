@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -149,17 +150,31 @@ func nanos(t *time.Time) int64 {
 // the terms of the release's own deals, and, for each track that has deals
 // of its own (or a takedown of its own), that track's terms.
 func Terms(deals []release.Deal) (releaseTerms []Term, trackTerms map[string][]Term) {
-	releaseTerms = Compact(release.TrackWindows(deals, ""))
+	sp := windowScratch.Get().(*[]release.Window)
+	defer windowScratch.Put(sp)
+	compact := func(isrc string) []Term {
+		w := release.TrackWindowsIn(*sp, deals, isrc)
+		t := Compact(w) // the terms keep nothing of the windows
+		clear(w)
+		return t
+	}
+	releaseTerms = compact("")
 	trackTerms = map[string][]Term{}
 	for _, d := range deals {
 		if d.Track != "" {
 			if _, done := trackTerms[d.Track]; !done {
-				trackTerms[d.Track] = Compact(release.TrackWindows(deals, d.Track))
+				trackTerms[d.Track] = compact(d.Track)
 			}
 		}
 	}
 	return releaseTerms, trackTerms
 }
+
+// windowScratch holds the slots Terms works a deal set's windows out in
+// (release.TrackWindowsIn), all zero between uses: a fold per event
+// would otherwise allocate and zero release.WindowSlots windows (40 KB)
+// each time.
+var windowScratch = sync.Pool{New: func() any { s := make([]release.Window, release.WindowSlots); return &s }}
 
 // Offer is a usage's availability in one territory, picked from terms.
 type Offer struct {
