@@ -38,6 +38,8 @@ type Projection struct {
 	// letters, digits and dashes (NamePattern).
 	Name string
 	// Model is the projection's tables and writes (its pure fold inside).
+	// A Model that is also a projectionpg.Preparer has every change
+	// prepared as its handler decodes it.
 	Model projectionpg.Model
 	// Hash returns a content hash of generation gen, equal for equal
 	// content: the determinism checks compare a rebuild's with the live

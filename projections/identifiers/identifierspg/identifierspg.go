@@ -134,6 +134,9 @@ func (Model) Validate(c projections.Change) string { return identifiers.Validate
 // Prepare implements projectionpg.Preparer (identifiers.Prepare).
 func (Model) Prepare(c projections.Change) projections.Change { return identifiers.Prepare(c) }
 
+// The projector prepares changes only for a Model that is a Preparer.
+var _ projectionpg.Preparer = Model{}
+
 // Apply implements projectionpg.Model: it loads the release rows of the
 // changes' releases, folds the changes into them (identifiers.Fold) and
 // writes every changed release with one statement per table.
