@@ -64,29 +64,84 @@ var names = func() map[string]string {
 	return m
 }()
 
-// dealArena hands out the pieces of one deal set's deals from shared
-// backing arrays. Slices are cut with their capacity at their length, so
-// an append to one never writes into the next.
+// dealArena holds the pieces of one deal set's deals while it is read:
+// every string list, time and price of the set, appended to scratch
+// arrays reused from set to set (dealScratch). A slice cut from an array
+// that has since grown still reads its own values (append copies, it
+// never moves them), so the deals read earlier stay whole; finish then
+// copies the set out into arrays of its exact size.
 type dealArena struct {
+	deals  []release.Deal
 	strs   []string
 	times  []time.Time
 	prices []release.Price
 }
 
 func (a *dealArena) time() *time.Time {
-	if len(a.times) == cap(a.times) {
-		a.times = make([]time.Time, 0, 256)
-	}
-	a.times = a.times[:len(a.times)+1]
+	a.times = append(a.times, time.Time{})
 	return &a.times[len(a.times)-1]
 }
 
 func (a *dealArena) price() *release.Price {
-	if len(a.prices) == cap(a.prices) {
-		a.prices = make([]release.Price, 0, 128)
-	}
-	a.prices = a.prices[:len(a.prices)+1]
+	a.prices = append(a.prices, release.Price{})
 	return &a.prices[len(a.prices)-1]
+}
+
+// finish copies the deal set out of the scratch arrays: the deals, every
+// string list, time and price each in one array of the set's exact size,
+// so a decoded set holds what it uses and no more whatever its shape (a
+// few deals over every territory, or hundreds of one territory each).
+func (a *dealArena) finish() []release.Deal {
+	deals := append(make([]release.Deal, 0, len(a.deals)), a.deals...)
+	var strs []string
+	if len(a.strs) > 0 {
+		strs = make([]string, 0, len(a.strs))
+	}
+	var times []time.Time
+	if len(a.times) > 0 {
+		times = make([]time.Time, 0, len(a.times))
+	}
+	var prices []release.Price
+	if len(a.prices) > 0 {
+		prices = make([]release.Price, 0, len(a.prices))
+	}
+	list := func(l *[]string) {
+		if len(*l) == 0 {
+			return // nil stays nil; an empty list stays empty and non-nil
+		}
+		from := len(strs)
+		strs = append(strs, *l...)
+		*l = strs[from:len(strs):len(strs)]
+	}
+	at := func(t **time.Time) {
+		if *t != nil {
+			times = append(times, **t)
+			*t = &times[len(times)-1]
+		}
+	}
+	for i := range deals {
+		d := &deals[i]
+		list(&d.Territories)
+		list(&d.ExcludedTerritories)
+		list(&d.UseTypes)
+		list(&d.CommercialModels)
+		at(&d.Start)
+		at(&d.End)
+		if d.Price != nil {
+			prices = append(prices, *d.Price)
+			d.Price = &prices[len(prices)-1]
+		}
+	}
+	return deals
+}
+
+// reset empties the scratch arrays for the next set, dropping what they
+// point to.
+func (a *dealArena) reset() {
+	clear(a.deals)
+	clear(a.strs)
+	clear(a.prices)
+	a.deals, a.strs, a.times, a.prices = a.deals[:0], a.strs[:0], a.times[:0], a.prices[:0]
 }
 
 // dealsFast decodes a JSON array of deals into *deals (see errNotFast).
@@ -97,35 +152,35 @@ func dealsFast(dec *jsontext.Decoder, deals *[]release.Deal) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	sp := dealScratch.Get().(*[]release.Deal)
-	buf := (*sp)[:0]
+	a := dealScratch.Get().(*dealArena)
 	defer func() {
-		clear(buf)
-		*sp = buf[:0]
-		dealScratch.Put(sp)
+		a.reset()
+		dealScratch.Put(a)
 	}()
-	var a dealArena
 	for dec.PeekKind() != ']' {
 		if dec.PeekKind() != '{' {
 			return errNotFast
 		}
-		buf = append(buf, release.Deal{})
-		if err := a.deal(dec, &buf[len(buf)-1]); err != nil {
+		a.deals = append(a.deals, release.Deal{})
+		if err := a.deal(dec, &a.deals[len(a.deals)-1]); err != nil {
 			return err
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	*deals = append(make([]release.Deal, 0, len(buf)), buf...)
+	*deals = a.finish()
 	return nil
 }
 
-// dealScratch holds the arrays deal sets are read into before they are
-// copied out at their exact length (a set's length is not known until its
-// end, and growing the result by doubling would leave twice its size of
-// garbage).
-var dealScratch = sync.Pool{New: func() any { s := make([]release.Deal, 0, 1024); return &s }}
+// dealScratch holds the scratch arrays deal sets are read into before
+// they are copied out at their exact size (a set's size is not known
+// until its end, and growing the result by doubling would leave up to
+// twice its size of garbage, or of unused capacity held with it).
+var dealScratch = sync.Pool{New: func() any {
+	return &dealArena{deals: make([]release.Deal, 0, 1024), strs: make([]string, 0, 1024),
+		times: make([]time.Time, 0, 256), prices: make([]release.Price, 0, 128)}
+}}
 
 // deal fields, as bits of the keys seen.
 const (
@@ -234,9 +289,6 @@ func (a *dealArena) list(dec *jsontext.Decoder) ([]string, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, err
 	}
-	if len(a.strs) > cap(a.strs)-8 {
-		a.strs = make([]string, 0, 1024)
-	}
 	from := len(a.strs)
 	for dec.PeekKind() != ']' {
 		s, err := a.str(dec)
@@ -252,7 +304,8 @@ func (a *dealArena) list(dec *jsontext.Decoder) ([]string, error) {
 		// An empty array decodes to an empty, non-nil slice.
 		return []string{}, nil
 	}
-	// A long list may have moved to a new array on append: keep it whole.
+	// Cut from the scratch array as it is now (a later append may move
+	// the array on; this slice keeps the values, and finish copies them).
 	return a.strs[from:len(a.strs):len(a.strs)], nil
 }
 

@@ -1,7 +1,9 @@
 package events_test
 
 import (
+	"fmt"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -27,6 +29,9 @@ func TestDealsDecodeAsEncodingJSON(t *testing.T) {
 			{Territories: []string{"FR"}, TakeDown: true},
 			{Territories: []string{"ZZ-unheard-of"}, UseTypes: []string{"SomeNewUse"}, Price: &release.Price{Code: "X"}},
 		}),
+		// Larger than the decoder's scratch arrays start (1024 strings, 256
+		// times, 128 prices): they grow while the set is read.
+		"every territory":      mustDeals(t, everyTerritory(start)),
 		"no deals":             `[]`,
 		"null deals":           `null`,
 		"empty lists":          `[{"territories":[],"useTypes":[]}]`,
@@ -83,10 +88,91 @@ func TestDealsDecodeAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// everyTerritory is a priced download, subscription and ad-supported
+// streaming in each of the 249 territories, each deal with its own
+// territory list, start and end.
+func everyTerritory(start time.Time) []release.Deal {
+	var out []release.Deal
+	for i, t := range release.Territories() {
+		s, e := start.Add(time.Duration(i)*time.Hour), start.AddDate(1, 0, i)
+		out = append(out,
+			release.Deal{Territories: []string{t}, UseTypes: []string{"PermanentDownload"}, CommercialModels: []string{"PayAsYouGoModel"},
+				Start: &s, End: &e, Price: &release.Price{Amount: fmt.Sprint(i), Currency: "EUR"}},
+			release.Deal{Territories: []string{t, "GB"}, ExcludedTerritories: []string{}, UseTypes: []string{"OnDemandStream"},
+				CommercialModels: []string{"SubscriptionModel"}, Start: &s},
+			release.Deal{Territories: []string{t}, UseTypes: []string{"OnDemandStream"}, CommercialModels: []string{"AdvertisementSupportedModel"}, End: &e})
+	}
+	return out
+}
+
 func mustDeals(t *testing.T, deals []release.Deal) string {
 	b, err := jsonv1.Marshal(deals)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// catalogueRecord is a first delivery in the shape of the bench
+// catalogue's (bench/): 12 tracks and two deals, subscription streaming
+// and a priced download, each over all 249 territories.
+func catalogueRecord(b *testing.B) events.Record {
+	b.Helper()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := release.Delivered{ReleaseID: 1, ArtistID: 7, Metadata: release.Metadata{
+		UPC: release.WithCheckDigit("50123456789"), Title: "Benchmark Album", Type: "Album", Label: "Bench Records", Artist: "The Benchmarks",
+		Artists: []release.Credit{{Name: "The Benchmarks", Role: "MainArtist"}}, PLine: "2026 Bench Records", CLine: "2026 Bench Records Ltd",
+		Genre: "Pop", ParentalWarning: "NotExplicit", ReleaseDate: "2026-01-01"},
+		Deals: []release.Deal{
+			{Territories: release.Territories(), UseTypes: []string{"OnDemandStream"}, CommercialModels: []string{"SubscriptionModel"}, Start: &start},
+			{Territories: release.Territories(), UseTypes: []string{"PermanentDownload"}, CommercialModels: []string{"PayAsYouGoModel"},
+				Start: &start, Price: &release.Price{Amount: "9.99", Currency: "EUR"}},
+		}}
+	for k := 1; k <= 12; k++ {
+		ev.Tracks = append(ev.Tracks, release.TrackInfo{TrackID: int64(k), ISRC: fmt.Sprintf("GBBEN%07d", k), Title: fmt.Sprintf("Track %d", k),
+			Artist: "The Benchmarks", ArtistID: 7, DurationSeconds: 200, Disc: 1, Number: k, PLine: "2026 Bench Records", ParentalWarning: "NotExplicit"})
+	}
+	env, err := events.NewEnvelope(ev.EventType(), release.SchemaVersions[ev.EventType()], "/catalog/ingest", ev.UPC, 1, start, "bench", ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return events.Record{Topic: "bench", Key: []byte(ev.UPC), Value: env.Data, Headers: env.Headers()}
+}
+
+// BenchmarkDecodeBatch decodes a projector's batch: 500 records of
+// catalogueRecord's shape, all held until the batch ends, as a
+// projection's handler holds them. ns/op and allocs/op are per event;
+// retained-B/event is the heap the decoded batch keeps live, per event
+// (what a batch in flight costs each partition consumer).
+func BenchmarkDecodeBatch(b *testing.B) {
+	const batch = 500
+	rec := catalogueRecord(b)
+	held := make([]events.Payload, batch)
+	decode := func(i int) {
+		_, p, ok, err := events.DecodeRecord(rec)
+		if err != nil || !ok {
+			b.Fatalf("decode: ok %v, %v", ok, err)
+		}
+		held[i%batch] = p
+	}
+	var before, after runtime.MemStats
+	clear(held)
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range batch {
+		decode(i)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	retained := float64(after.HeapAlloc-before.HeapAlloc) / batch
+
+	b.SetBytes(int64(len(rec.Value)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		decode(i)
+		i++
+	}
+	b.ReportMetric(retained, "retained-B/event")
 }

@@ -22,6 +22,28 @@ type Checkpoint struct {
 type Change struct {
 	Sequence int64
 	Event    events.Payload
+	// Derived is what the projection's Prepare derived from the event as
+	// it was decoded, in place of parts of Event it took out (track-details
+	// keeps a deal set's availability terms instead of the set); nil when
+	// the projection has no Prepare.
+	Derived any
+}
+
+// Prepare reduces a decoded change to what a projection's fold reads. The
+// handler calls it on each record as it decodes it, so a batch in flight
+// (up to the consumer's MaxBatch records per partition, all decoded before
+// they are applied) holds what the fold needs, not every event whole: a
+// deal set decoded is several times the size of its JSON, and the terms
+// folded from it a small fraction of either. It must be pure: the fold of
+// a prepared change is the fold of the change as decoded.
+type Prepare func(Change) Change
+
+// HandlerOption configures a Handler.
+type HandlerOption func(*Handler)
+
+// WithPrepare has the handler prepare each change as it decodes it.
+func WithPrepare(f Prepare) HandlerOption {
+	return func(h *Handler) { h.prepare = f }
 }
 
 // Release returns the catalogue id of the release the change is about (0
@@ -114,17 +136,22 @@ type Invalidator interface {
 // cannot be applied, then sends the cache invalidation the batch owes. It
 // knows nothing of the projection it feeds; the store's Model does.
 type Handler struct {
-	store BatchStore
-	cache Invalidator
-	log   *slog.Logger
+	store   BatchStore
+	cache   Invalidator
+	log     *slog.Logger
+	prepare Prepare
 }
 
 // NewHandler builds the handler of one generation on store. cache may be nil.
-func NewHandler(store BatchStore, cache Invalidator, log *slog.Logger) (*Handler, error) {
+func NewHandler(store BatchStore, cache Invalidator, log *slog.Logger, opts ...HandlerOption) (*Handler, error) {
 	if store == nil || log == nil {
 		return nil, errors.New("projections: store and logger are required")
 	}
-	return &Handler{store: store, cache: cache, log: log}, nil
+	h := &Handler{store: store, cache: cache, log: log}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Decode reads a record into a Change: the envelope, upcast to the current
@@ -141,7 +168,8 @@ func Decode(r events.Record) (c Change, ok bool, err error) {
 // HandleBatch implements events.BatchHandler. Records that cannot be
 // decoded are parked (with every later event of their release) instead of
 // stopping the partition; event types the projection does not use are
-// passed over. Their offsets are recorded all the same. An event whose
+// passed over. Their offsets are recorded all the same. Each change is
+// prepared (WithPrepare) as soon as it is decoded. An event whose
 // apply fails the same way twice is parked too (see applySplitting); a
 // transient error is returned for the consumer to retry the batch.
 func (p *Handler) HandleBatch(ctx context.Context, b events.Batch) error {
@@ -155,6 +183,9 @@ func (p *Handler) HandleBatch(ctx context.Context, b events.Batch) error {
 		case !ok:
 			it.Skip = true
 		default:
+			if p.prepare != nil {
+				c = p.prepare(c)
+			}
 			it.Change = &c
 		}
 		items[i] = it

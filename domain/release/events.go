@@ -204,3 +204,24 @@ type Purged struct {
 	UPC       string `json:"upc,omitempty"`
 	GRid      string `json:"grid,omitempty"`
 }
+
+// TakeDeals returns the deal set an event carries (Delivered,
+// DealsReplaced, TakenDown) and the event without it; has is false, and
+// the event returned unchanged, for an event with no deal set. A reader
+// that folds a deal set into something smaller as soon as it has read the
+// event (or does not read deal sets at all) keeps the event without the
+// set it no longer needs.
+func TakeDeals(p Payload) (without Payload, deals []Deal, has bool) {
+	switch ev := p.(type) {
+	case Delivered:
+		deals, ev.Deals = ev.Deals, nil
+		return ev, deals, true
+	case DealsReplaced:
+		deals, ev.Deals = ev.Deals, nil
+		return ev, deals, true
+	case TakenDown:
+		deals, ev.Deals = ev.Deals, nil
+		return ev, deals, true
+	}
+	return p, nil, false
+}

@@ -130,6 +130,17 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 	return true
 }
 
+// Prepare is the identifiers projection's projections.Prepare: its fold
+// reads no deal set, so a change keeps none.
+func Prepare(c projections.Change) projections.Change {
+	if rp, ok := c.Event.(release.Payload); ok {
+		if without, _, has := release.TakeDeals(rp); has {
+			c.Event = without
+		}
+	}
+	return c
+}
+
 func (r *Release) setMeta(m release.Metadata) {
 	r.UPC, r.GRid, r.Title, r.TitleVer, r.Type = m.UPC, m.GRid, m.Title, m.Version, m.Type
 	r.Artist, r.Label, r.ReleaseDate = m.Artist, m.Label, m.ReleaseDate

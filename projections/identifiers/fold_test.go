@@ -1,6 +1,7 @@
 package identifiers_test
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -75,5 +76,27 @@ func TestValidateAndGTIN(t *testing.T) {
 	}
 	if (&identifiers.Release{Owners: []string{"", "P1", "P1"}}).Parties()[0] != "P1" {
 		t.Error("parties keep the anonymous sender")
+	}
+}
+
+// TestPrepareDropsDeals: a prepared change keeps no deal set, and folds
+// as the change decoded.
+func TestPrepareDropsDeals(t *testing.T) {
+	t.Parallel()
+	tr := release.TrackInfo{TrackID: 11, ISRC: "USCA29600191", Title: "T", Artist: "A", DurationSeconds: 192, Disc: 1, Number: 1}
+	deals := []release.Deal{{Territories: []string{"GB"}, UseTypes: []string{"OnDemandStream"}}}
+	decoded, prepared := map[int64]*identifiers.Release{}, map[int64]*identifiers.Release{}
+	for _, c := range []projections.Change{
+		change(1, release.Delivered{ReleaseID: 1, Metadata: release.Metadata{UPC: "724349501058", Title: "R"}, Tracks: []release.TrackInfo{tr}, Deals: deals}),
+		change(2, release.DealsReplaced{ReleaseID: 1, Deals: deals}),
+		change(3, release.TakenDown{ReleaseID: 1, Deals: deals}),
+	} {
+		p := identifiers.Prepare(c)
+		if _, d, has := release.TakeDeals(p.Event.(release.Payload)); !has || d != nil {
+			t.Fatalf("prepared %+v keeps its deals", p.Event)
+		}
+		if identifiers.Fold(decoded, c) != identifiers.Fold(prepared, p) || !reflect.DeepEqual(decoded, prepared) {
+			t.Fatalf("after %s: %+v, prepared %+v", c.Event.EventType(), decoded[1], prepared[1])
+		}
 	}
 }

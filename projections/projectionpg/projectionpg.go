@@ -60,6 +60,14 @@ type Model interface {
 	Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projections.Change) (projections.ApplyResult, error)
 }
 
+// Preparer is a Model whose fold reads less than the events it folds: the
+// projector has each change prepared as it is decoded
+// (projections.WithPrepare), so a batch in flight holds only what Apply
+// will read.
+type Preparer interface {
+	Prepare(c projections.Change) projections.Change
+}
+
 // Store is the generation machinery of one projection in PostgreSQL,
 // keyed by the projection's name: its generations (a schema each), its
 // checkpoints (written with the rows), its parked events, its stored

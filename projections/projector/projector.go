@@ -38,6 +38,8 @@ type Projection struct {
 	// letters, digits and dashes (NamePattern).
 	Name string
 	// Model is the projection's tables and writes (its pure fold inside).
+	// A Model that is also a projectionpg.Preparer has every change
+	// prepared as its handler decodes it.
 	Model projectionpg.Model
 	// Hash returns a content hash of generation gen, equal for equal
 	// content: the determinism checks compare a rebuild's with the live
@@ -235,7 +237,11 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 			invalidator = p.inv
 		}
 		glog := p.log.With("generation", gen)
-		h, err := projections.NewHandler(applier, invalidator, glog)
+		var opts []projections.HandlerOption
+		if pr, ok := p.def.Model.(projectionpg.Preparer); ok {
+			opts = append(opts, projections.WithPrepare(pr.Prepare))
+		}
+		h, err := projections.NewHandler(applier, invalidator, glog, opts...)
 		if err != nil {
 			return err
 		}

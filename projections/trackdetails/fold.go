@@ -75,6 +75,32 @@ func Validate(ev events.Payload) string {
 	return ""
 }
 
+// Availability is a deal set folded into the terms the read model stores
+// (Terms): what Prepare keeps of a change's deal set.
+type Availability struct {
+	Terms      []Term
+	TrackTerms map[string][]Term
+}
+
+// Prepare is the track-details projection's projections.Prepare: a change
+// that carries a deal set keeps its availability terms instead (Derived),
+// folded once as the record is decoded, and the event drops the set. Fold
+// takes the terms from Derived; the fold of the prepared change is the
+// fold of the change as decoded.
+func Prepare(c projections.Change) projections.Change {
+	rp, ok := c.Event.(release.Payload)
+	if !ok {
+		return c
+	}
+	without, deals, has := release.TakeDeals(rp)
+	if !has {
+		return c
+	}
+	var a Availability
+	a.Terms, a.TrackTerms = Terms(deals)
+	return projections.Change{Sequence: c.Sequence, Event: without, Derived: a}
+}
+
 // Fold applies one event to the in-memory rows unless the release already
 // reflects its sequence number (a redelivery: it returns false, stale).
 // Only a first delivery creates a release. Events are facts: Fold never
@@ -90,6 +116,10 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 		return false
 	}
 	setDeals := func(deals []release.Deal) {
+		if a, ok := c.Derived.(Availability); ok {
+			r.Terms, r.TrackTerms = a.Terms, a.TrackTerms
+			return
+		}
 		r.Terms, r.TrackTerms = Terms(deals)
 	}
 	switch ev := c.Event.(type) {

@@ -1,6 +1,7 @@
 package trackdetails_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,76 @@ func TestCoversEveryTerritory(t *testing.T) {
 			if got := terms[0].Covers(terr); got != want[terr] {
 				t.Fatalf("step %d: Covers(%q) = %v, want %v", step, terr, got, want[terr])
 			}
+		}
+	}
+}
+
+// TestPrepareFoldsAsDecoded folds a release's life twice, once as decoded
+// and once prepared (the deal sets folded into terms as each change is
+// decoded, the events without them), and wants the same rows after every
+// change: release deals, a track's own deals and takedown, a deal set
+// replaced, a takedown, a purge and a redelivery.
+func TestPrepareFoldsAsDecoded(t *testing.T) {
+	t.Parallel()
+	start, end := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := delivered(5, "First", track(51, "GBAAA2000001"), track(52, "GBAAA2000002"))
+	first.Deals = append(first.Deals,
+		release.Deal{Territories: []string{release.Worldwide}, ExcludedTerritories: []string{"US"}, UseTypes: []string{"OnDemandStream"},
+			CommercialModels: []string{"SubscriptionModel"}, Start: &start, End: &end},
+		release.Deal{Track: "GBAAA2000002", Territories: []string{"GB", "IE"}, UseTypes: []string{"PermanentDownload"},
+			CommercialModels: []string{"PayAsYouGoModel"}, Start: &start, Price: &release.Price{Amount: "0.99", Currency: "GBP"}},
+		release.Deal{Track: "GBAAA2000001", Territories: []string{"FR"}, TakeDown: true})
+	replaced := first.Deals[1:3]
+	log := []projections.Change{
+		change(1, first),
+		change(2, release.DealsReplaced{ReleaseID: 5, Deals: replaced}),
+		change(3, release.MetadataChanged{ReleaseID: 5, Metadata: release.Metadata{Title: "Second"}}),
+		change(4, release.TakenDown{ReleaseID: 5, Territories: []string{"GB"}, Deals: first.Deals[2:3]}),
+		change(4, release.DealsReplaced{ReleaseID: 5, Deals: first.Deals}), // a redelivery: stale
+		change(5, release.TakenDown{ReleaseID: 5}),
+		change(6, release.Purged{ReleaseID: 5}),
+		change(7, delivered(5, "Back", track(53, "GBAAA2000003"))),
+	}
+	decoded, prepared := map[int64]*trackdetails.Release{}, map[int64]*trackdetails.Release{}
+	for i, c := range log {
+		p := trackdetails.Prepare(c)
+		if _, _, has := release.TakeDeals(p.Event.(release.Payload)); has && p.Derived == nil {
+			t.Fatalf("change %d: prepared without terms", i)
+		}
+		if _, deals, _ := release.TakeDeals(p.Event.(release.Payload)); deals != nil {
+			t.Fatalf("change %d: the prepared event keeps its deal set", i)
+		}
+		a, b := trackdetails.Fold(decoded, c), trackdetails.Fold(prepared, p)
+		if a != b || !reflect.DeepEqual(decoded, prepared) {
+			t.Fatalf("after change %d: applied %v, prepared %v\n%+v\nprepared\n%+v", i, a, b, decoded[5], prepared[5])
+		}
+	}
+	if len(decoded[5].Terms) == 0 || decoded[5].Meta.Title != "Back" {
+		t.Errorf("the log did not fold as meant: %+v", decoded[5])
+	}
+	if c := change(3, release.MetadataChanged{ReleaseID: 5}); !reflect.DeepEqual(trackdetails.Prepare(c), c) {
+		t.Error("a change without a deal set was changed")
+	}
+}
+
+// TestTermsReuseScratch folds deal sets of different shapes one after the
+// other (Terms reuses its window scratch) and wants each set's terms as a
+// fresh TrackWindows gives them.
+func TestTermsReuseScratch(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	every := []release.Deal{{Territories: []string{release.Worldwide}, UseTypes: []string{"OnDemandStream", "PermanentDownload"},
+		CommercialModels: []string{"SubscriptionModel", "AdvertisementSupportedModel", "PayAsYouGoModel"}, Start: &start}}
+	few := []release.Deal{{Territories: []string{"GB"}, UseTypes: []string{"PermanentDownload"}, CommercialModels: []string{"PayAsYouGoModel"}},
+		{Track: "GBAAA2000001", Territories: []string{"FR", "DE"}, UseTypes: []string{"OnDemandStream"}, CommercialModels: []string{"SubscriptionModel"}}}
+	for i, deals := range [][]release.Deal{every, few, every, nil, few} {
+		terms, trackTerms := trackdetails.Terms(deals)
+		want := trackdetails.Compact(release.TrackWindows(deals, ""))
+		if !reflect.DeepEqual(terms, want) {
+			t.Errorf("set %d: terms %+v, want %+v", i, terms, want)
+		}
+		if len(deals) == 2 && !reflect.DeepEqual(trackTerms["GBAAA2000001"], trackdetails.Compact(release.TrackWindows(deals, "GBAAA2000001"))) {
+			t.Errorf("set %d: track terms %+v", i, trackTerms)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -123,10 +124,27 @@ func Compact(windows []release.Window) []Term {
 		}
 		return a.code < b.code
 	})
+	// The terms own their times and prices, in one array of each, rather
+	// than point into the deal set's: a term kept after its event (a
+	// prepared change's, a row's) does not hold the whole set's arrays.
 	out := make([]Term, len(order))
+	times := make([]time.Time, 0, 2*len(order))
+	prices := make([]release.Price, 0, len(order))
 	for i, k := range order {
 		w := sample[k]
-		out[i] = Term{Usage: k.usage, Territories: base64.RawStdEncoding.EncodeToString(bits[k]), From: w.From, To: w.To, Price: w.Price}
+		out[i] = Term{Usage: k.usage, Territories: base64.RawStdEncoding.EncodeToString(bits[k])}
+		if w.From != nil {
+			times = append(times, *w.From)
+			out[i].From = &times[len(times)-1]
+		}
+		if w.To != nil {
+			times = append(times, *w.To)
+			out[i].To = &times[len(times)-1]
+		}
+		if w.Price != nil {
+			prices = append(prices, *w.Price)
+			out[i].Price = &prices[len(prices)-1]
+		}
 	}
 	return out
 }
@@ -142,17 +160,31 @@ func nanos(t *time.Time) int64 {
 // the terms of the release's own deals, and, for each track that has deals
 // of its own (or a takedown of its own), that track's terms.
 func Terms(deals []release.Deal) (releaseTerms []Term, trackTerms map[string][]Term) {
-	releaseTerms = Compact(release.TrackWindows(deals, ""))
+	sp := windowScratch.Get().(*[]release.Window)
+	defer windowScratch.Put(sp)
+	compact := func(isrc string) []Term {
+		w := release.TrackWindowsIn(*sp, deals, isrc)
+		t := Compact(w) // the terms keep nothing of the windows
+		clear(w)
+		return t
+	}
+	releaseTerms = compact("")
 	trackTerms = map[string][]Term{}
 	for _, d := range deals {
 		if d.Track != "" {
 			if _, done := trackTerms[d.Track]; !done {
-				trackTerms[d.Track] = Compact(release.TrackWindows(deals, d.Track))
+				trackTerms[d.Track] = compact(d.Track)
 			}
 		}
 	}
 	return releaseTerms, trackTerms
 }
+
+// windowScratch holds the slots Terms works a deal set's windows out in
+// (release.TrackWindowsIn), all zero between uses: a fold per event
+// would otherwise allocate and zero release.WindowSlots windows (40 KB)
+// each time.
+var windowScratch = sync.Pool{New: func() any { s := make([]release.Window, release.WindowSlots); return &s }}
 
 // Offer is a usage's availability in one territory, picked from terms.
 type Offer struct {

@@ -131,6 +131,12 @@ func (Model) Expose(ctx context.Context, tx pgx.Tx, gen int) error {
 // Validate implements projectionpg.Model.
 func (Model) Validate(c projections.Change) string { return identifiers.Validate(c.Event) }
 
+// Prepare implements projectionpg.Preparer (identifiers.Prepare).
+func (Model) Prepare(c projections.Change) projections.Change { return identifiers.Prepare(c) }
+
+// The projector prepares changes only for a Model that is a Preparer.
+var _ projectionpg.Preparer = Model{}
+
 // Apply implements projectionpg.Model: it loads the release rows of the
 // changes' releases, folds the changes into them (identifiers.Fold) and
 // writes every changed release with one statement per table.

@@ -3,9 +3,11 @@ package trackdetailspg
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/projections"
@@ -18,7 +20,7 @@ type releaseRow = trackdetails.Release
 
 // Apply implements Model: it loads the rows of the changes' releases,
 // folds the changes into them (trackdetails.Fold) and writes every changed
-// release with one upsert per table.
+// release (write).
 func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projections.Change) (res projections.ApplyResult, err error) {
 	res.Changed = map[int64]projections.ReleaseVersion{}
 	ids := map[int64]bool{}
@@ -29,6 +31,10 @@ func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projection
 	if err != nil {
 		return res, err
 	}
+	stored := make(map[int64]bool, len(rows))
+	for id := range rows {
+		stored[id] = true
+	}
 	for _, c := range changes {
 		if trackdetails.Fold(rows, c) {
 			res.Applied++
@@ -36,7 +42,7 @@ func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projection
 			res.Stale++
 		}
 	}
-	return res, write(ctx, tx, gen, rows, res.Changed)
+	return res, write(ctx, tx, gen, rows, stored, res.Changed)
 }
 
 func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int64]*releaseRow, error) {
@@ -89,67 +95,160 @@ func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int6
 	return rows, nil
 }
 
-// write stores every changed release: one upsert of releases, one delete
-// and one upsert of tracks, however many releases the batch touched.
-func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, changed map[int64]projections.ReleaseVersion) error {
-	var (
-		relIDs, artistIDs, versions                                    []int64
-		upcs, grids                                                    []*string
-		catalogs, titles, vers, types, artists, labels, plines, clines []string
-		genres, warnings, dates                                        []string
-		terms, trackTerms                                              [][]byte
-		purged                                                         []bool
-		tracksOf                                                       []int64
-		tID, tRel, tArtist, tVersion                                   []int64
-		tISRC, tTitle, tVer, tArtistName, tPLine, tWarning             []string
-		tDuration, tDisc, tNumber                                      []int32
-		tTerms                                                         [][]byte
-	)
+// columns are changed releases as the columns of their rows: one slice
+// per column of releases and of tracks, the form both the upsert
+// (unnest of arrays) and COPY take.
+type columns struct {
+	relIDs, artistIDs, versions                                    []int64
+	upcs, grids                                                    []*string
+	catalogs, titles, vers, types, artists, labels, plines, clines []string
+	genres, warnings, dates                                        []string
+	terms, trackTerms                                              [][]byte
+	purged                                                         []bool
+	tID, tRel, tArtist, tVersion                                   []int64
+	tISRC, tTitle, tVer, tArtistName, tPLine, tWarning             []string
+	tDuration, tDisc, tNumber                                      []int32
+	tTerms                                                         [][]byte
+}
+
+// add appends release id's rows and lists its tracks, those it has and
+// those it had before the batch, in changed.
+func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.ReleaseVersion) error {
+	tj, err := json.Marshal(nonNil(r.Terms))
+	if err != nil {
+		return err
+	}
+	if r.TrackTerms == nil {
+		r.TrackTerms = map[string][]trackdetails.Term{}
+	}
+	ttj, err := json.Marshal(r.TrackTerms)
+	if err != nil {
+		return err
+	}
+	m := r.Meta
+	c.relIDs, c.artistIDs, c.versions = append(c.relIDs, id), append(c.artistIDs, r.ArtistID), append(c.versions, r.Version)
+	c.upcs, c.grids = append(c.upcs, nullable(m.UPC)), append(c.grids, nullable(m.GRid))
+	c.catalogs, c.titles, c.vers, c.types = append(c.catalogs, m.CatalogNumber), append(c.titles, m.Title), append(c.vers, m.Version), append(c.types, m.Type)
+	c.artists, c.labels, c.plines, c.clines = append(c.artists, m.Artist), append(c.labels, m.Label), append(c.plines, m.PLine), append(c.clines, m.CLine)
+	c.genres, c.warnings, c.dates = append(c.genres, m.Genre), append(c.warnings, m.ParentalWarning), append(c.dates, m.ReleaseDate)
+	c.terms, c.trackTerms, c.purged = append(c.terms, tj), append(c.trackTerms, ttj), append(c.purged, r.Purged)
+
+	// Every track row carries the release version it reflects; terms
+	// changes reach tracks too, so all of the release's tracks are written.
+	// Tracks it had before (removed, or purged) are invalidated as well.
+	for _, t := range r.Before {
+		changed[t] = projections.ReleaseVersion{Release: id, Version: r.Version}
+	}
+	for _, t := range r.Tracks {
+		var own []byte
+		if tt, ok := r.TrackTerms[t.ISRC]; ok {
+			if own, err = json.Marshal(nonNil(tt)); err != nil {
+				return err
+			}
+		}
+		c.tID, c.tRel, c.tArtist, c.tVersion = append(c.tID, t.TrackID), append(c.tRel, id), append(c.tArtist, t.ArtistID), append(c.tVersion, r.Version)
+		c.tISRC, c.tTitle, c.tVer, c.tArtistName = append(c.tISRC, t.ISRC), append(c.tTitle, t.Title), append(c.tVer, t.Version), append(c.tArtistName, t.Artist)
+		c.tPLine, c.tWarning, c.tTerms = append(c.tPLine, t.PLine), append(c.tWarning, t.ParentalWarning), append(c.tTerms, own)
+		c.tDuration, c.tDisc, c.tNumber = append(c.tDuration, int32(t.DurationSeconds)), append(c.tDisc, int32(t.Disc)), append(c.tNumber, int32(t.Number))
+		changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.Version}
+	}
+	return nil
+}
+
+// write stores every changed release. Releases the generation had no row
+// of before the batch (every one, in a rebuild's bulk load) are loaded
+// with one COPY per table; the others with one upsert of releases, one
+// delete and one upsert of tracks, however many releases the batch
+// touched. A COPY that meets a row after all (one written since load read
+// the table) is rolled back to its savepoint, and its releases are
+// upserted with the others.
+func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, stored map[int64]bool, changed map[int64]projections.ReleaseVersion) error {
+	var upsert, fresh columns
 	for id, r := range rows {
 		if !r.Dirty {
 			continue
 		}
-		tj, err := json.Marshal(nonNil(r.Terms))
-		if err != nil {
+		c := &upsert
+		if !stored[id] {
+			c = &fresh
+		}
+		if err := c.add(id, r, changed); err != nil {
 			return err
-		}
-		if r.TrackTerms == nil {
-			r.TrackTerms = map[string][]trackdetails.Term{}
-		}
-		ttj, err := json.Marshal(r.TrackTerms)
-		if err != nil {
-			return err
-		}
-		m := r.Meta
-		relIDs, artistIDs, versions = append(relIDs, id), append(artistIDs, r.ArtistID), append(versions, r.Version)
-		upcs, grids = append(upcs, nullable(m.UPC)), append(grids, nullable(m.GRid))
-		catalogs, titles, vers, types = append(catalogs, m.CatalogNumber), append(titles, m.Title), append(vers, m.Version), append(types, m.Type)
-		artists, labels, plines, clines = append(artists, m.Artist), append(labels, m.Label), append(plines, m.PLine), append(clines, m.CLine)
-		genres, warnings, dates = append(genres, m.Genre), append(warnings, m.ParentalWarning), append(dates, m.ReleaseDate)
-		terms, trackTerms, purged = append(terms, tj), append(trackTerms, ttj), append(purged, r.Purged)
-
-		// Every track row carries the release version it reflects; terms
-		// changes reach tracks too, so all of the release's tracks are written.
-		// Tracks it had before (removed, or purged) are invalidated as well.
-		tracksOf = append(tracksOf, id)
-		for _, t := range r.Before {
-			changed[t] = projections.ReleaseVersion{Release: id, Version: r.Version}
-		}
-		for _, t := range r.Tracks {
-			var own []byte
-			if tt, ok := r.TrackTerms[t.ISRC]; ok {
-				if own, err = json.Marshal(nonNil(tt)); err != nil {
-					return err
-				}
-			}
-			tID, tRel, tArtist, tVersion = append(tID, t.TrackID), append(tRel, id), append(tArtist, t.ArtistID), append(tVersion, r.Version)
-			tISRC, tTitle, tVer, tArtistName = append(tISRC, t.ISRC), append(tTitle, t.Title), append(tVer, t.Version), append(tArtistName, t.Artist)
-			tPLine, tWarning, tTerms = append(tPLine, t.PLine), append(tWarning, t.ParentalWarning), append(tTerms, own)
-			tDuration, tDisc, tNumber = append(tDuration, int32(t.DurationSeconds)), append(tDisc, int32(t.Disc)), append(tNumber, int32(t.Number))
-			changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.Version}
 		}
 	}
-	if len(relIDs) == 0 {
+	if len(fresh.relIDs) > 0 {
+		copied, err := copyFresh(ctx, tx, gen, &fresh)
+		if err != nil {
+			return err
+		}
+		if !copied {
+			upsert.append(&fresh)
+		}
+	}
+	return upsertRows(ctx, tx, gen, &upsert)
+}
+
+// append adds o's rows to c's.
+func (c *columns) append(o *columns) {
+	c.relIDs, c.artistIDs, c.versions = append(c.relIDs, o.relIDs...), append(c.artistIDs, o.artistIDs...), append(c.versions, o.versions...)
+	c.upcs, c.grids = append(c.upcs, o.upcs...), append(c.grids, o.grids...)
+	c.catalogs, c.titles, c.vers, c.types = append(c.catalogs, o.catalogs...), append(c.titles, o.titles...), append(c.vers, o.vers...), append(c.types, o.types...)
+	c.artists, c.labels, c.plines, c.clines = append(c.artists, o.artists...), append(c.labels, o.labels...), append(c.plines, o.plines...), append(c.clines, o.clines...)
+	c.genres, c.warnings, c.dates = append(c.genres, o.genres...), append(c.warnings, o.warnings...), append(c.dates, o.dates...)
+	c.terms, c.trackTerms, c.purged = append(c.terms, o.terms...), append(c.trackTerms, o.trackTerms...), append(c.purged, o.purged...)
+	c.tID, c.tRel, c.tArtist, c.tVersion = append(c.tID, o.tID...), append(c.tRel, o.tRel...), append(c.tArtist, o.tArtist...), append(c.tVersion, o.tVersion...)
+	c.tISRC, c.tTitle, c.tVer, c.tArtistName = append(c.tISRC, o.tISRC...), append(c.tTitle, o.tTitle...), append(c.tVer, o.tVer...), append(c.tArtistName, o.tArtistName...)
+	c.tPLine, c.tWarning, c.tTerms = append(c.tPLine, o.tPLine...), append(c.tWarning, o.tWarning...), append(c.tTerms, o.tTerms...)
+	c.tDuration, c.tDisc, c.tNumber = append(c.tDuration, o.tDuration...), append(c.tDisc, o.tDisc...), append(c.tNumber, o.tNumber...)
+}
+
+var (
+	releaseCopyColumns = []string{"release_id", "upc", "grid", "catalog_number", "title", "version_title", "release_type", "artist_id", "artist_name",
+		"label", "pline", "cline", "genre", "parental_warning", "release_date", "terms", "track_terms", "purged", "version"}
+	trackCopyColumns = []string{"track_id", "release_id", "isrc", "title", "version_title", "artist_id", "artist_name", "duration_s", "disc", "number",
+		"pline", "parental_warning", "terms", "version"}
+)
+
+// copyFresh writes the rows of releases new to the generation with COPY,
+// inside a savepoint. copied is false when a row was there after all (a
+// unique violation): the savepoint is rolled back and nothing is written.
+func copyFresh(ctx context.Context, tx pgx.Tx, gen int, c *columns) (copied bool, err error) {
+	if _, err := tx.Exec(ctx, "savepoint fresh_releases"); err != nil {
+		return false, fmt.Errorf("copy releases: %w", err)
+	}
+	sc := schema(gen)
+	row := make([]any, len(releaseCopyColumns))
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{sc, "releases"}, releaseCopyColumns, pgx.CopyFromSlice(len(c.relIDs), func(i int) ([]any, error) {
+		row[0], row[1], row[2], row[3], row[4], row[5], row[6] = c.relIDs[i], c.upcs[i], c.grids[i], c.catalogs[i], c.titles[i], c.vers[i], c.types[i]
+		row[7], row[8], row[9], row[10], row[11], row[12] = c.artistIDs[i], c.artists[i], c.labels[i], c.plines[i], c.clines[i], c.genres[i]
+		row[13], row[14], row[15], row[16], row[17], row[18] = c.warnings[i], c.dates[i], c.terms[i], c.trackTerms[i], c.purged[i], c.versions[i]
+		return row, nil
+	}))
+	if err == nil && len(c.tID) > 0 {
+		row = make([]any, len(trackCopyColumns))
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{sc, "tracks"}, trackCopyColumns, pgx.CopyFromSlice(len(c.tID), func(i int) ([]any, error) {
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = c.tID[i], c.tRel[i], c.tISRC[i], c.tTitle[i], c.tVer[i], c.tArtist[i], c.tArtistName[i]
+			row[7], row[8], row[9], row[10], row[11], row[12], row[13] = c.tDuration[i], c.tDisc[i], c.tNumber[i], c.tPLine[i], c.tWarning[i], c.tTerms[i], c.tVersion[i]
+			return row, nil
+		}))
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" /* unique_violation */ {
+		if _, err := tx.Exec(ctx, "rollback to savepoint fresh_releases"); err != nil {
+			return false, fmt.Errorf("copy releases: %w", err)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("copy releases: %w", err)
+	}
+	return true, nil
+}
+
+// upsertRows writes releases the generation may have rows of: one upsert
+// of releases, one delete and one upsert of tracks.
+func upsertRows(ctx context.Context, tx pgx.Tx, gen int, c *columns) error {
+	if len(c.relIDs) == 0 {
 		return nil
 	}
 	sc := schema(gen)
@@ -165,8 +264,9 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 			cline = excluded.cline, genre = excluded.genre, parental_warning = excluded.parental_warning,
 			release_date = excluded.release_date, terms = excluded.terms, track_terms = excluded.track_terms,
 			purged = excluded.purged, version = excluded.version`, sc),
-		relIDs, upcs, grids, catalogs, titles, vers, types, artistIDs, artists, labels, plines, clines, genres, warnings, dates,
-		terms, trackTerms, purged, versions)
+		c.relIDs, c.upcs, c.grids, c.catalogs, c.titles, c.vers, c.types, c.artistIDs, c.artists, c.labels, c.plines, c.clines, c.genres,
+		c.warnings, c.dates, c.terms, c.trackTerms, c.purged, c.versions)
+	tID, tRel := c.tID, c.tRel
 	if tID == nil {
 		// A nil slice is SQL NULL, and "<> all(NULL)" matches no row: a batch
 		// of purges alone would keep their tracks.
@@ -177,7 +277,7 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 	// by its pair.
 	b.Queue(fmt.Sprintf(`delete from %s.tracks t where t.release_id = any($1)
 		and not exists (select 1 from unnest($2::bigint[], $3::bigint[]) as k(track_id, release_id)
-			where k.track_id = t.track_id and k.release_id = t.release_id)`, sc), tracksOf, tID, tRel)
+			where k.track_id = t.track_id and k.release_id = t.release_id)`, sc), c.relIDs, tID, tRel)
 	if len(tID) > 0 {
 		b.Queue(fmt.Sprintf(`
 			insert into %s.tracks (track_id, release_id, isrc, title, version_title, artist_id, artist_name, duration_s, disc, number,
@@ -188,7 +288,7 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 				version_title = excluded.version_title, artist_id = excluded.artist_id, artist_name = excluded.artist_name,
 				duration_s = excluded.duration_s, disc = excluded.disc, number = excluded.number, pline = excluded.pline,
 				parental_warning = excluded.parental_warning, terms = excluded.terms, version = excluded.version`, sc),
-			tID, tRel, tISRC, tTitle, tVer, tArtist, tArtistName, tDuration, tDisc, tNumber, tPLine, tWarning, tTerms, tVersion)
+			tID, tRel, c.tISRC, c.tTitle, c.tVer, c.tArtist, c.tArtistName, c.tDuration, c.tDisc, c.tNumber, c.tPLine, c.tWarning, c.tTerms, c.tVersion)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write releases: %w", err)

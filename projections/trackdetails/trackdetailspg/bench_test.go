@@ -1,11 +1,15 @@
 package trackdetailspg_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,6 +231,73 @@ func replayRecords(ctx context.Context, h *projections.Handler, parts [benchPart
 	return <-errs
 }
 
+// cpuMeter measures the CPU time a benchmark takes: this process's (the
+// projector's side: decoding, folding, encoding rows) and that of the
+// PostgreSQL backends serving the benchmark's database (the server's
+// side). CPU time moves less than wall time on a busy shared machine, so
+// two benchmarks run there compare better by it.
+type cpuMeter struct {
+	pool *pgxpool.Pool
+	self time.Duration
+	pg   map[int]time.Duration
+}
+
+func startCPU(tb testing.TB, pool *pgxpool.Pool) *cpuMeter {
+	m := &cpuMeter{pool: pool, self: selfCPU(), pg: backendsCPU(tb, pool)}
+	return m
+}
+
+// report adds go-cpu-µs/<per> and pg-cpu-µs/<per>: the CPU time since
+// start over n.
+func (m *cpuMeter) report(b *testing.B, n int, per string) {
+	self := selfCPU() - m.self
+	var pg time.Duration
+	for pid, t := range backendsCPU(b, m.pool) {
+		pg += t - m.pg[pid]
+	}
+	b.ReportMetric(float64(self.Microseconds())/float64(n), "go-cpu-µs/"+per)
+	b.ReportMetric(float64(pg.Microseconds())/float64(n), "pg-cpu-µs/"+per)
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendsCPU reads the CPU time (user and system, /proc/PID/stat) of
+// every backend connected to the pool's database, by process id.
+func backendsCPU(tb testing.TB, pool *pgxpool.Pool) map[int]time.Duration {
+	tb.Helper()
+	rows, err := pool.Query(context.Background(), `select pid from pg_stat_activity where datname = current_database()`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // not on this machine, or gone
+		}
+		// Fields after the command name: state is the 3rd field of the
+		// line, utime and stime its 14th and 15th, in clock ticks (100/s).
+		f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(string(f[11]), 10, 64)
+		st, _ := strconv.ParseInt(string(f[12]), 10, 64)
+		out[int(pid)] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
+}
+
 // shadow is a fresh database, migrated, with an empty live generation and
 // a rebuild's shadow generation (no secondary indexes yet).
 type shadow struct {
@@ -378,6 +449,7 @@ func BenchmarkReplay(b *testing.B) {
 	w := dst.store.Writer(dst.gen)
 	dst.checkpoint(b)
 
+	cpu := startCPU(b, dst.pool)
 	b.ResetTimer()
 	applied, err := replay(ctx, w, l)
 	if err != nil {
@@ -388,6 +460,7 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.StopTimer()
 
+	cpu.report(b, b.N, "release")
 	if applied != l.events {
 		b.Fatalf("applied %d events of %d", applied, l.events)
 	}
@@ -399,20 +472,21 @@ func BenchmarkReplay(b *testing.B) {
 
 // BenchmarkReplayDecoded is BenchmarkReplay from records, as the
 // projector's handler takes them from Kafka: every batch decoded
-// (envelope, payload) and then applied. The difference to BenchmarkReplay
-// is the decoding.
+// (envelope, payload, each change prepared as the projector has it) and
+// then applied. The difference to BenchmarkReplay is the decoding.
 func BenchmarkReplayDecoded(b *testing.B) {
 	ctx := context.Background()
 	dst := newShadow(b)
 	l := newBenchLog(b.N)
 	recs := l.records(b)
 	l.parts = [benchPartitions][]projections.Item{} // only the records stay live
-	h, err := projections.NewHandler(dst.store.Writer(dst.gen), nil, slog.New(slog.DiscardHandler))
+	h, err := projections.NewHandler(dst.store.Writer(dst.gen), nil, slog.New(slog.DiscardHandler), projections.WithPrepare(trackdetailspg.Model{}.Prepare))
 	if err != nil {
 		b.Fatal(err)
 	}
 	dst.checkpoint(b)
 
+	cpu := startCPU(b, dst.pool)
 	b.ResetTimer()
 	if err := replayRecords(ctx, h, recs); err != nil {
 		b.Fatal(err)
@@ -421,6 +495,7 @@ func BenchmarkReplayDecoded(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	cpu.report(b, b.N, "release")
 
 	var applied int
 	if err := dst.pool.QueryRow(ctx, `select coalesce(sum(applied), 0) from projection_checkpoints where generation = $1`, dst.gen).Scan(&applied); err != nil {
@@ -446,6 +521,7 @@ func BenchmarkRawCopy(b *testing.B) {
 	dst := newShadow(b)
 	dst.checkpoint(b)
 
+	cpu := startCPU(b, dst.pool)
 	b.ResetTimer()
 	n, err := dst.copyIn(ctx, rel, trk)
 	if err != nil {
@@ -455,6 +531,7 @@ func BenchmarkRawCopy(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	cpu.report(b, b.N, "release")
 
 	if want := int64(len(rel.rows) + len(trk.rows)); n != want {
 		b.Fatalf("copied %d rows of %d", n, want)

@@ -63,6 +63,12 @@ func (Model) Expose(ctx context.Context, tx pgx.Tx, gen int) error {
 // Validate implements projectionpg.Model (trackdetails.Validate).
 func (Model) Validate(c projections.Change) string { return trackdetails.Validate(c.Event) }
 
+// Prepare implements projectionpg.Preparer (trackdetails.Prepare).
+func (Model) Prepare(c projections.Change) projections.Change { return trackdetails.Prepare(c) }
+
+// The projector prepares changes only for a Model that is a Preparer.
+var _ projectionpg.Preparer = Model{}
+
 func schema(gen int) string { return fmt.Sprintf("td_g%d", gen) }
 
 // createGeneration creates the tables of a generation. The secondary
