@@ -141,9 +141,13 @@ func lockKey() int64 {
 var errSessionLost = errors.New("relay session lost")
 
 // Run relays until ctx ends. When its database session breaks (and the
-// lock with it), it takes a new session and the lock again.
+// lock with it), or PostgreSQL cannot be reached for a new one (down, or
+// restarting and not yet accepting connections), it takes a new session
+// and the lock again, waiting 1 s, then up to 10 s, between attempts.
 func (r *Relay) Run(ctx context.Context) error {
+	pause := time.Second
 	for {
+		began := time.Now()
 		err := r.runSession(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -151,11 +155,16 @@ func (r *Relay) Run(ctx context.Context) error {
 		if !errors.Is(err, errSessionLost) {
 			return err
 		}
-		r.log.Error("outbox relay lost its database session and the relay lock; taking them again", "err", err)
+		r.log.Error("outbox relay lost its database session and the relay lock; taking them again", "err", err, "in", pause)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(pause):
+		}
+		if time.Since(began) > time.Minute {
+			pause = time.Second // the last session worked for a while
+		} else {
+			pause = min(2*pause, 10*time.Second)
 		}
 	}
 }
@@ -167,7 +176,9 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) runSession(ctx context.Context) error {
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("relay: %w", err)
+		// PostgreSQL down or not accepting connections yet: a dependency
+		// fault, waited out like a broken session.
+		return fmt.Errorf("%w: connect: %w", errSessionLost, err)
 	}
 	defer conn.Release()
 	r.sess = conn
@@ -177,7 +188,7 @@ func (r *Relay) runSession(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("relay lock: %w", err)
+			return fmt.Errorf("%w: relay lock: %w", errSessionLost, err)
 		}
 		if ok {
 			break
