@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/catalog-org/catalog/api/apiroutes"
 	"github.com/catalog-org/catalog/domain/catalogue"
@@ -68,6 +69,7 @@ type Option func(*options)
 
 type options struct {
 	identifiers IdentifierReader
+	metrics     prometheus.Registerer
 }
 
 // WithIdentifiers serves the industry identifier routes (track/details/isrc,
@@ -130,6 +132,15 @@ func newEcho(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
+	// The metrics are outermost, so a request a panic ended counts as the
+	// 500 Recover answers.
+	var metrics *requestMetrics
+	if o.metrics != nil {
+		if metrics, err = newRequestMetrics(o.metrics); err != nil {
+			return nil, fmt.Errorf("api: metrics: %w", err)
+		}
+		e.Use(metrics.middleware)
+	}
 	e.Use(middleware.Recover())
 	e.GET(pathHealth, func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	// The route table is shared with the gateway: a route without a
@@ -150,6 +161,14 @@ func newEcho(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (
 			return nil, fmt.Errorf("api: route %s (%s) has no handler", r.Path, r.Service)
 		}
 		e.GET(r.Path, fn)
+	}
+	if metrics != nil {
+		metrics.routes = map[string]bool{}
+		for _, r := range e.Routes() {
+			if r.Method != echo.RouteNotFound {
+				metrics.routes[r.Path] = true
+			}
+		}
 	}
 	return e, nil
 }

@@ -311,13 +311,26 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log, api.WithIdentifiers(ids))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	for result, n := range map[string]func(trackdetails.CacheStats) uint64{
+		"hit": func(s trackdetails.CacheStats) uint64 { return s.Hits }, "miss": func(s trackdetails.CacheStats) uint64 { return s.Misses },
+		"failure": func(s trackdetails.CacheStats) uint64 { return s.Failures },
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "catalog_api_cache_reads_total",
+			Help:        "Track look-ups by how the Redis cache answered: hit, miss (read from PostgreSQL and filled), failure (Redis down or slow; read from PostgreSQL).",
+			ConstLabels: prometheus.Labels{"result": result}}, func() float64 { return float64(n(reader.CacheStats())) }))
+	}
+	h, err := api.NewHandler(api.Config{DefaultCountry: cfg.DefaultCountry}, reader, log, api.WithIdentifiers(ids), api.WithMetrics(reg))
 	if err != nil {
 		return err
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", h)
 	// Redis is not a readiness condition: without it the API answers from
 	// PostgreSQL.
-	return serve(ctx, cfg.APIAddr, withHealth(h, postgresCheck(pool)), log)
+	return serve(ctx, cfg.APIAddr, withHealth(mux, postgresCheck(pool)), log)
 }
 
 func runGatewayRole(ctx context.Context, cfg config, log *slog.Logger) error {

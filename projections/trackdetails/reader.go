@@ -74,6 +74,21 @@ type CachedReader struct {
 	cache  HotCache
 	log    *slog.Logger
 	gen    atomic.Int64 // the live generation, as the last read model row said
+
+	hits, misses, failures atomic.Uint64
+}
+
+// CacheStats counts a CachedReader's look-ups by how the cache answered:
+// Hits from the cache; Misses not in it (or not decodable), read from the
+// read model; Failures the cache could not answer (down, timed out), read
+// from the read model. Look-ups without a cache count in none.
+type CacheStats struct {
+	Hits, Misses, Failures uint64
+}
+
+// CacheStats returns the counts since the reader was built.
+func (r *CachedReader) CacheStats() CacheStats {
+	return CacheStats{Hits: r.hits.Load(), Misses: r.misses.Load(), Failures: r.failures.Load()}
 }
 
 // NewCachedReader builds a CachedReader; a nil cache reads the source only.
@@ -103,11 +118,18 @@ func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
 	gen := r.gen.Load()
 	if r.cache != nil && gen > 0 {
 		payload, _, ok, err := r.cache.Get(ctx, gen, id)
-		if err == nil && ok {
+		switch {
+		case err != nil:
+			r.failures.Add(1)
+		case ok:
 			var row TrackRow
 			if err := json.Unmarshal(payload, &row); err == nil {
+				r.hits.Add(1)
 				return row, nil
 			}
+			r.misses.Add(1)
+		default:
+			r.misses.Add(1)
 		}
 	}
 	readAt := time.Now()
