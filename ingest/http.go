@@ -60,13 +60,20 @@ func (s *Service) Submit(ctx context.Context, d Delivery) (Result, error) {
 	if d.Override {
 		by = release.ByOperator
 	}
+	var (
+		res Result
+		err error
+	)
 	switch {
 	case d.Release != nil:
-		return s.deliver(ctx, *d.Release, by)
+		res, err = s.deliver(ctx, *d.Release, by)
 	case d.Purge != nil:
-		return s.purge(ctx, *d.Purge, by)
+		res, err = s.purge(ctx, *d.Purge, by)
+	default:
+		err = &release.ValidationError{Problems: []release.Problem{{Field: "(body)", Reason: "neither a release nor a purge"}}}
 	}
-	return Result{}, &release.ValidationError{Problems: []release.Problem{{Field: "(body)", Reason: "neither a release nor a purge"}}}
+	s.outcomes.count(res, err)
+	return res, err
 }
 
 // NewHTTPHandler serves the ingest API:

@@ -146,6 +146,8 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	budget  *bodyBudget
+
+	outcomes outcomes
 }
 
 // NewService builds a Service.

@@ -43,8 +43,9 @@ func promtoolCheck(t *testing.T, what, scrape string) {
 }
 
 // TestAPIMetrics: the API's /metrics counts requests by route and status,
-// their latency, and how the Redis cache answered the look-ups; the
-// scrape passes promtool's lint, and the ingest and projector scrapes too.
+// their latency, and how the Redis cache answered the look-ups; ingest's
+// counts deliveries by outcome and the relay's events; every scrape (API,
+// ingest, projector) passes promtool's lint.
 func TestAPIMetrics(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -85,6 +86,28 @@ func TestAPIMetrics(t *testing.T) {
 		t.Errorf("cache misses %v, want the first read's", misses)
 	}
 	promtoolCheck(t, "the API's /metrics", scrape)
+	_, _, ingestScrape := get(t, "http://"+s.ingest+"/metrics")
+	if n := metricValue(t, ingestScrape, `catalog_ingest_deliveries_total{outcome="accepted"}`); n != 1 {
+		t.Errorf("accepted deliveries counted %v, want 1", n)
+	}
+	deliverStatus := func(body string) {
+		resp, err := http.Post("http://"+s.ingest+"/v1/deliveries", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	deliverStatus(restartRelease(51, 1)) // the same again: unchanged
+	deliverStatus(`{"messageId":"bad"}`)  // rejected
+	_, _, ingestScrape = get(t, "http://"+s.ingest+"/metrics")
+	for outcome, want := range map[string]float64{"accepted": 1, "unchanged": 1, "rejected": 1, "stale": 0, "unavailable": 0} {
+		if n := metricValue(t, ingestScrape, `catalog_ingest_deliveries_total{outcome="`+outcome+`"}`); n != want {
+			t.Errorf("%s deliveries counted %v, want %v", outcome, n, want)
+		}
+	}
+	if n := metricValue(t, ingestScrape, `catalog_outbox_relayed_events_total`); n < 1 {
+		t.Errorf("relayed events counted %v, want the accepted delivery's", n)
+	}
 	for what, addr := range map[string]string{"ingest": s.ingest, "the projector": s.projector} {
 		_, _, sc := get(t, "http://"+addr+"/metrics")
 		if !bytes.Contains([]byte(sc), []byte("catalog_")) {

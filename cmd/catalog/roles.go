@@ -232,7 +232,14 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
-		&outboxCollector{relay: parts.relay, log: log})
+		&outboxCollector{relay: parts.relay, log: log},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "catalog_outbox_relayed_events_total",
+			Help: "Events the outbox relay had Kafka acknowledge (its rate is the relay's)."}, func() float64 { return float64(parts.relay.Relayed()) }))
+	for _, outcome := range []string{ingest.OutcomeAccepted, ingest.OutcomeUnchanged, ingest.OutcomeStale, ingest.OutcomeRejected, ingest.OutcomeUnavailable} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "catalog_ingest_deliveries_total",
+			Help:        "Deliveries answered, by outcome: accepted, unchanged, stale, rejected (bad input, not the sender's release), unavailable (a dependency failed).",
+			ConstLabels: prometheus.Labels{"outcome": outcome}}, func() float64 { return float64(parts.svc.DeliveryCounts()[outcome]) }))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", ingest.NewHTTPHandler(parts.svc, log))

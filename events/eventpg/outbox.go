@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -100,7 +101,14 @@ type Relay struct {
 	positioned map[string]bool // topics whose partitions all have a stored position
 
 	sess *pgxpool.Conn // the session holding the relay lock; used by Run's goroutine only
+
+	relayedEvents atomic.Uint64 // events Kafka acknowledged, since the relay was built
 }
+
+// Relayed is the number of events this relay has had Kafka acknowledge
+// since it was built (an event relayed again after a crash counts again:
+// it is the rate of the relay's work, not a count of the log).
+func (r *Relay) Relayed() uint64 { return r.relayedEvents.Load() }
 
 // NewRelay builds a relay; Run starts it. It reads the ends of the
 // partitions it writes through admin, which its caller owns and closes
@@ -343,6 +351,7 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 			continue
 		}
 		s, p, err := r.send(ctx, live, blocked)
+		r.relayedEvents.Add(uint64(len(s)))
 		sent, pos = append(sent, s...), append(pos, p...)
 		if err != nil {
 			return 0, err // recovery finds what reached Kafka
