@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -316,10 +317,17 @@ func dedupe(in []string) []string {
 }
 
 // same compares two values by their JSON form (the form events carry), so
-// nil and empty lists, and time zones, do not count as changes.
+// nil and empty lists, and time zones, do not count as changes. Equal
+// bytes are equal forms: only values whose JSON differs are decoded and
+// compared with empty values dropped, which a release's deals (hundreds of
+// them, mostly unchanged by a delivery) would otherwise cost on every
+// update.
 func same(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
+	if bytes.Equal(ja, jb) {
+		return true
+	}
 	return reflect.DeepEqual(normJSON(ja), normJSON(jb))
 }
 
