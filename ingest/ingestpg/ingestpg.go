@@ -61,7 +61,8 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 // GroupCommit configures a Store that commits several deliveries in one
 // transaction.
 type GroupCommit struct {
-	// Writers is how many transactions run at once (default 8). Deliveries
+	// Writers is how many transactions run at once (default 16, as many
+	// as `catalog ingest` delivers at once by default). Deliveries
 	// are spread over the writers by release (by UPC, else GRid), so the
 	// deliveries of one release are written by one writer, in the order
 	// they arrived.
@@ -86,7 +87,7 @@ func NewGroupCommit(pool *pgxpool.Pool, cfg GroupCommit) (*Store, error) {
 		return nil, err
 	}
 	if cfg.Writers <= 0 {
-		cfg.Writers = 8
+		cfg.Writers = 16
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 32
