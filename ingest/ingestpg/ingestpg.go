@@ -61,11 +61,11 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 // GroupCommit configures a Store that commits several deliveries in one
 // transaction.
 type GroupCommit struct {
-	// Writers is how many transactions run at once (default 16, as many
-	// as `catalog ingest` delivers at once by default). Deliveries
-	// are spread over the writers by release (by UPC, else GRid), so the
-	// deliveries of one release are written by one writer, in the order
-	// they arrived.
+	// Writers is how many transactions run at once (default 16: a
+	// `catalog ingest --concurrency 16` keeps as many transactions going as
+	// it did with one per delivery). Deliveries are spread over the writers
+	// by release (by UPC, else GRid), so the deliveries of one release are
+	// written by one writer, in the order they arrived.
 	Writers int
 	// MaxBatch caps the deliveries of one transaction (default 32; each is
 	// a savepoint, and Postgres keeps track of up to 64 of them per
