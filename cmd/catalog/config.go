@@ -30,6 +30,7 @@ type config struct {
 	IngestAddr         string
 	DPIDs              []string
 	RequireParties     bool
+	IngestBatch        int
 	APIAddr            string
 	APIURL             *url.URL
 	GatewayAddr        string
@@ -127,6 +128,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		GatewayAddr:        get("CATALOG_GATEWAY_ADDR", "127.0.0.1:8080"),
 		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR", "127.0.0.1:8083"),
 		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 500, 1, 100000),
+		IngestBatch:        num("CATALOG_INGEST_BATCH", 32, 1, 64),
 		AdminToken:         get("CATALOG_ADMIN_TOKEN", ""),
 		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR", "127.0.0.1:8084"),
 		OverLimitStatus:    num("CATALOG_QUOTA_STATUS", 429, 401, 429),

@@ -169,9 +169,13 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 		_ = admin.Close()
 		return ingestParts{}, err
 	}
-	// Deliveries are written in group commits: under load, several share a
-	// transaction (and its WAL flush) instead of each paying for its own.
-	store, err := ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{})
+	// CATALOG_INGEST_BATCH > 1: deliveries are written in group commits;
+	// under load several share a transaction (and its WAL flush) instead
+	// of each paying for its own.
+	store, err := ingestpg.New(pool)
+	if cfg.IngestBatch > 1 {
+		store, err = ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{MaxBatch: cfg.IngestBatch})
+	}
 	if err != nil {
 		_ = admin.Close()
 		return ingestParts{}, err
