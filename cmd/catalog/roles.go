@@ -153,7 +153,7 @@ func (p ingestParts) close() {
 // newIngest migrates the write-side tables and the outbox, makes sure the
 // topics exist, and connects the producer and the Kafka admin. The caller
 // runs the relay and closes the parts.
-func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) (ingestParts, error) {
+func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, batch int) (ingestParts, error) {
 	if err := cfg.requireCentral("ingest"); err != nil {
 		return ingestParts{}, err
 	}
@@ -169,12 +169,12 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 		_ = admin.Close()
 		return ingestParts{}, err
 	}
-	// CATALOG_INGEST_BATCH > 1: deliveries are written in group commits;
-	// under load several share a transaction (and its WAL flush) instead
-	// of each paying for its own.
+	// batch > 1: deliveries are written in group commits; under load
+	// several share a transaction (and its WAL flush) instead of each
+	// paying for its own.
 	store, err := ingestpg.New(pool)
-	if cfg.IngestBatch > 1 {
-		store, err = ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{MaxBatch: cfg.IngestBatch})
+	if batch > 1 {
+		store, err = ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{MaxBatch: batch})
 	}
 	if err != nil {
 		_ = admin.Close()
@@ -222,7 +222,9 @@ func runIngestRole(ctx context.Context, cfg config, log *slog.Logger) error {
 // ingestRole serves the ingest API and runs the outbox relay. When ready is
 // not nil it receives the service once it is built.
 func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, ready chan<- *ingest.Service) error {
-	parts, err := newIngest(ctx, cfg, log, pool)
+	// The API takes deliveries as they come, many in flight under load:
+	// they are written in group commits (CATALOG_INGEST_BATCH).
+	parts, err := newIngest(ctx, cfg, log, pool, cfg.IngestBatch)
 	if err != nil {
 		return err
 	}
