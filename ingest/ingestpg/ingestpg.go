@@ -62,8 +62,9 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 // transaction.
 type GroupCommit struct {
 	// Writers is how many transactions run at once (default 16: a
-	// `catalog ingest --concurrency 16` keeps as many transactions going as
-	// it did with one per delivery). Deliveries are spread over the writers
+	// writer's deliveries are written one after the other, so fewer
+	// writers would serialise deliveries that run side by side in
+	// transactions of their own). Deliveries are spread over the writers
 	// by release (by UPC, else GRid), so the deliveries of one release are
 	// written by one writer, in the order they arrived.
 	Writers int
