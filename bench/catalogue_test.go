@@ -42,6 +42,54 @@ type benchConfig struct {
 	concurrency int     // CATALOG_BENCH_INGEST_CONCURRENCY: `catalog ingest --concurrency`
 	rate        float64 // CATALOG_BENCH_RATE: steady delivery rate of the freshness run
 	freshSecs   int     // CATALOG_BENCH_FRESH_SECONDS: length of the steady freshness run
+	phases      phases  // CATALOG_BENCH_PHASES: the phases to run
+	profile     bool    // CATALOG_BENCH_CPUPROFILE: CPU-profile the ingest and API roles over their life
+}
+
+// phases is the set of phases a run does (CATALOG_BENCH_PHASES), by name.
+type phases map[string]bool
+
+// allPhases names the phases of a run in order. The catalogue is always
+// generated (or reused); every phase after ingest starts the roles and
+// takes the first projection, which it needs.
+var allPhases = []string{"ingest", "producer", "rebuild", "reads", "region", "fresh", "load", "footprint"}
+
+// parsePhases reads a comma list of phase names; empty is every phase.
+func parsePhases(v string) (phases, error) {
+	p := phases{}
+	if strings.TrimSpace(v) == "" {
+		for _, n := range allPhases {
+			p[n] = true
+		}
+		return p, nil
+	}
+	for _, n := range strings.Split(v, ",") {
+		n = strings.TrimSpace(n)
+		if !slices.Contains(allPhases, n) {
+			return nil, fmt.Errorf("unknown phase %q (phases: %s)", n, strings.Join(allPhases, ","))
+		}
+		p[n] = true
+	}
+	// Every phase reads what ingest writes: the run's database and topic
+	// are its own and start empty.
+	if len(p) > 0 && !p["ingest"] {
+		return nil, fmt.Errorf("the phases %q need ingest: the run's database and topic start empty", v)
+	}
+	return p, nil
+}
+
+// all reports whether every phase runs.
+func (p phases) all() bool { return len(p) == len(allPhases) }
+
+// afterIngest reports whether any phase after ingest runs, and so the
+// roles and the first projection.
+func (p phases) afterIngest() bool {
+	for _, n := range allPhases[2:] {
+		if p[n] {
+			return true
+		}
+	}
+	return false
 }
 
 func loadBenchConfig(b *testing.B, root string) benchConfig {
@@ -61,6 +109,11 @@ func loadBenchConfig(b *testing.B, root string) benchConfig {
 	c.secs = num("CATALOG_BENCH_SECONDS", map[bool]int{true: 10, false: 5}[big])
 	c.freshSecs = num("CATALOG_BENCH_FRESH_SECONDS", map[bool]int{true: 30, false: 10}[big])
 	c.rate = float64(num("CATALOG_BENCH_RATE", 500))
+	var err error
+	if c.phases, err = parsePhases(os.Getenv("CATALOG_BENCH_PHASES")); err != nil {
+		b.Fatalf("CATALOG_BENCH_PHASES: %v", err)
+	}
+	c.profile = os.Getenv("CATALOG_BENCH_CPUPROFILE") == "1"
 	if c.out == "" {
 		c.out = root
 	}
@@ -153,21 +206,48 @@ func BenchmarkCatalogue(b *testing.B) {
 	r.rep.Settings["runs per median"] = strconv.Itoa(cfg.runs)
 	r.rep.Settings["wrk run"] = fmt.Sprintf("%d s, 2 threads", cfg.secs)
 
+	ph := cfg.phases
+	if !ph.all() {
+		r.rep.Settings["phases"] = strings.Join(slices.DeleteFunc(slices.Clone(allPhases), func(n string) bool { return !ph[n] }), ",")
+	}
 	r.generate()
 	r.ingest()
-	r.producerPerf()
-	r.startRoles()
-	r.firstProjection()
-	r.rebuilds()
-	r.consumerPerf()
-	r.rawCopy()
-	r.reads()
-	r.mirror()
-	r.freshness()
+	if ph["producer"] {
+		r.producerPerf()
+	}
+	if ph.afterIngest() {
+		r.startRoles()
+		r.firstProjection()
+	}
+	if ph["rebuild"] {
+		r.rebuilds()
+		r.consumerPerf()
+		r.rawCopy()
+	}
+	if ph["reads"] {
+		r.reads()
+	} else if ph["fresh"] || ph["load"] {
+		r.requestSet()
+	}
+	if ph["region"] {
+		r.mirror()
+	}
+	if ph["fresh"] {
+		r.freshness()
+	}
 	r.stopRegion()
-	r.rebuildUnderLoad()
-	r.footprint()
-	r.targets()
+	if ph["load"] {
+		r.rebuildUnderLoad()
+	}
+	if ph["footprint"] {
+		r.footprint()
+	}
+	if ph.afterIngest() && cfg.profile {
+		r.stopProfiled()
+	}
+	if ph.all() {
+		r.targets()
+	}
 
 	r.rep.Seconds = time.Since(r.rep.Started).Seconds()
 	if stealEnd, cpuEnd := cpuSteal(); cpuEnd > cpuStart {
@@ -607,6 +687,24 @@ func (r *benchRun) profile(name, addr string, secs int) {
 	r.rep.mu.Lock()
 	r.rep.Profiles = append(r.rep.Profiles, name+".pprof")
 	r.rep.mu.Unlock()
+}
+
+// stopProfiled stops the ingest and API roles started with --cpuprofile
+// (CATALOG_BENCH_CPUPROFILE), so they write their profiles, and saves the
+// top functions of each next to it.
+func (r *benchRun) stopProfiled() {
+	dir := filepath.Join(r.work, "profiles")
+	for _, role := range []string{"ingest", "api"} {
+		r.stopRole(role)
+		file := filepath.Join(dir, role+"-run.pprof")
+		top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", catalogBin, file).CombinedOutput()
+		if err != nil {
+			r.logf("profile %s: %v\n%s", role, err, top)
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(dir, role+"-run.top.txt"), top, 0o644)
+		r.rep.Profiles = append(r.rep.Profiles, role+"-run.pprof")
+	}
 }
 
 // consumerPerf runs Kafka's ConsumerPerformance over the releases topic,

@@ -115,11 +115,10 @@ func (r *benchRun) fetchAll(ids []int64) []int64 {
 	return ok
 }
 
-// reads measures track/details straight to the API, through the gateway and
-// through nginx, with Redis hot and empty, at 16 and 64 connections, beside
-// redis-benchmark GET of values the size of a cached entry.
-func (r *benchRun) reads() {
-	const sec, secP99 = "Reads: track/details (wrk, random tracks, country=GB)", "Reads: p99 latency"
+// requestSet samples up to 200,000 tracks, requests each once straight
+// from the API, and keeps those that answer 200 for GB as the request set
+// of the reads, the freshness run and the rebuild under load.
+func (r *benchRun) requestSet() {
 	rows, err := r.pg.Query(r.ctx, "select track_id from td.tracks")
 	if err != nil {
 		r.b.Fatal(err)
@@ -140,6 +139,14 @@ func (r *benchRun) reads() {
 	if len(r.valid) < 1000 {
 		r.b.Fatalf("only %d tracks are available in GB", len(r.valid))
 	}
+}
+
+// reads measures track/details straight to the API, through the gateway and
+// through nginx, with Redis hot and empty, at 16 and 64 connections, beside
+// redis-benchmark GET of values the size of a cached entry.
+func (r *benchRun) reads() {
+	const sec, secP99 = "Reads: track/details (wrk, random tracks, country=GB)", "Reads: p99 latency"
+	r.requestSet()
 	hot := r.valid[:min(10_000, len(r.valid))]
 
 	// Memory per hot entry: the cache emptied, then filled with the hot set.
@@ -368,7 +375,13 @@ func (r *benchRun) freshness() {
 	}
 	const sec = freshSection
 	steady := build(int(r.cfg.rate) * r.cfg.freshSecs)
+	var prof sync.WaitGroup
+	if r.cfg.profile {
+		prof.Add(1)
+		go func() { defer prof.Done(); r.profile("projector-fresh", r.s.projector, r.cfg.freshSecs) }()
+	}
 	r.sendAndWatch(steady, r.cfg.rate)
+	prof.Wait()
 	label := fmt.Sprintf("Steady %s deliveries/s offered for %d s", num(r.cfg.rate), r.cfg.freshSecs)
 	r.freshRows(sec, label, steady)
 	r.crossRows(label, steady)

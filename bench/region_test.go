@@ -175,7 +175,16 @@ func (r *benchRun) startIn(s stack, name, role string, env []string) *proc {
 	if err != nil {
 		r.b.Fatal(err)
 	}
-	p := &proc{cmd: exec.Command(catalogBin, role), out: &syncBuffer{}, done: make(chan error, 1)}
+	args := []string{role}
+	if r.cfg.profile && s.prefix == r.s.prefix && s.pgURL == r.s.pgURL && (name == "ingest" || name == "api") {
+		// CATALOG_BENCH_CPUPROFILE: the role profiles itself until
+		// stopProfiled stops it.
+		if err := os.MkdirAll(filepath.Join(r.work, "profiles"), 0o755); err != nil {
+			r.b.Fatal(err)
+		}
+		args = append(args, "--cpuprofile", filepath.Join(r.work, "profiles", name+"-run.pprof"))
+	}
+	p := &proc{cmd: exec.Command(catalogBin, args...), out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(append([]string(nil), s.env...), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -79,7 +79,11 @@ func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	if err := admin.EnsureTopics(ctx, []events.TopicSpec{{Name: topic, Partitions: 3, ReplicationFactor: 1}}, log); err != nil {
 		t.Fatal(err)
 	}
-	store, _ := ingestpg.New(pool)
+	// The store the ingest role and command run: group commit.
+	store, err := ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	prod, err := events.NewProducer(kc)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +95,7 @@ func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(rctx) }()
-	t.Cleanup(func() { stop(); <-done; _ = prod.Close() })
+	t.Cleanup(func() { stop(); <-done; store.Close(); _ = prod.Close() })
 	cfg.Topic = topic
 	svc, err := ingest.NewService(cfg, store, relay, log)
 	if err != nil {

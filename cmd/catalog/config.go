@@ -45,6 +45,7 @@ type config struct {
 	IngestAddr         string
 	DPIDs              []string
 	RequireParties     bool
+	IngestBatch        int
 	APIAddr            string
 	APIURL             *url.URL
 	GatewayAddr        string
@@ -157,6 +158,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		GatewayAddr:        get("CATALOG_GATEWAY_ADDR"),
 		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR"),
 		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 1, 100000),
+		IngestBatch:        num("CATALOG_INGEST_BATCH", 1, 64),
 		ReadyMaxLag:        int64(num("CATALOG_READY_MAX_LAG", 0, 1000000000)),
 		AdminToken:         get("CATALOG_ADMIN_TOKEN"),
 		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR"),

@@ -55,7 +55,9 @@ func runIngestFiles(ctx context.Context, cfg config, log *slog.Logger, paths []s
 		return errors.New("no .xml or .json files under the given paths")
 	}
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error {
-		parts, err := newIngest(ctx, cfg, log, pool)
+		// Each of --concurrency workers waits for its delivery before the
+		// next: a transaction per delivery keeps them all going at once.
+		parts, err := newIngest(ctx, cfg, log, pool, 1)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,7 +211,7 @@ func Decide(cur State, r Release, ids IDs, by Authority) (Decision, error) {
 		if !same(cur.Metadata, next.Metadata) || cur.ArtistID != next.ArtistID {
 			evs = append(evs, Event{TypeMetadataChanged, MetadataChanged{ReleaseID: cur.ReleaseID, Metadata: next.Metadata, ArtistID: next.ArtistID}})
 		}
-		if !same(cur.Tracks, next.Tracks) {
+		if !sameList(cur.Tracks, next.Tracks) {
 			evs = append(evs, Event{TypeTracksChanged, tracksChanged(cur, next)})
 		}
 		if !same(cur.Deals, next.Deals) {
@@ -316,11 +317,39 @@ func dedupe(in []string) []string {
 }
 
 // same compares two values by their JSON form (the form events carry), so
-// nil and empty lists, and time zones, do not count as changes.
+// nil and empty lists, and time zones, do not count as changes. Equal
+// bytes are equal forms: only values whose JSON differs are decoded and
+// compared with empty values dropped, which a release's deals (hundreds of
+// them, mostly unchanged by a delivery) would otherwise cost on every
+// update.
 func same(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
+	if bytes.Equal(ja, jb) {
+		return true
+	}
 	return reflect.DeepEqual(normJSON(ja), normJSON(jb))
+}
+
+// sameList is same for two lists, element by element when their JSON
+// differs: lists of one length are the same when each pair is, so a
+// delivery that edits one track of an album decodes that track's JSON, not
+// the whole tracklist's. Lists of different lengths are compared whole.
+func sameList[T any](a, b []T) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	switch {
+	case bytes.Equal(ja, jb):
+		return true
+	case len(a) != len(b):
+		return reflect.DeepEqual(normJSON(ja), normJSON(jb))
+	}
+	for i := range a {
+		if !same(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func normJSON(b []byte) any {

@@ -446,19 +446,21 @@ func (r *Relay) hook(stage string) {
 	}
 }
 
+// commit deletes the relayed rows and stores the partitions' new
+// positions in one transaction, sent as one round trip (an implicit
+// transaction: pgx sends a batch outside a transaction as one, all or
+// nothing), so a round costs the relay's session one wait for Postgres
+// rather than one per partition written.
 func (r *Relay) commit(ctx context.Context, ids []int64, next map[[2]any]int64) error {
-	return pgx.BeginFunc(ctx, r.sess, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `delete from outbox where id = any($1)`, ids); err != nil {
-			return fmt.Errorf("delete relayed rows: %w", err)
-		}
-		for k, off := range next {
-			if _, err := tx.Exec(ctx, `update outbox_positions set next_offset = greatest(next_offset, $3) where topic = $1 and partition = $2`,
-				k[0], k[1], off); err != nil {
-				return fmt.Errorf("store relay position: %w", err)
-			}
-		}
-		return nil
-	})
+	b := &pgx.Batch{}
+	b.Queue(`delete from outbox where id = any($1)`, ids)
+	for k, off := range next {
+		b.Queue(`update outbox_positions set next_offset = greatest(next_offset, $3) where topic = $1 and partition = $2`, k[0], k[1], off)
+	}
+	if err := r.sess.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("delete relayed rows and store relay positions: %w", err)
+	}
+	return nil
 }
 
 // ensurePositions records the end of every partition of topic that has no

@@ -10,8 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -32,12 +36,21 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return pgmigrate.Migrate(ctx, pool, "ingest_schema_version", migrations)
 }
 
-// Store implements ingest.Store.
+// Store implements ingest.Store. A Store from New runs each Update in a
+// transaction of its own; one from NewGroupCommit commits several in one.
 type Store struct {
 	pool *pgxpool.Pool
+
+	// Group commit (NewGroupCommit); shards is nil without it.
+	shards   []chan *request
+	maxBatch int
+	stop     chan struct{}
+	stopOnce sync.Once
+	writers  sync.WaitGroup
 }
 
-// New returns a Store on pool. Run Migrate first.
+// New returns a Store on pool whose every Update is a transaction of its
+// own. Run Migrate first.
 func New(pool *pgxpool.Pool) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("ingestpg: pool is required")
@@ -45,9 +58,229 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
+// GroupCommit configures a Store that commits several deliveries in one
+// transaction.
+type GroupCommit struct {
+	// Writers is how many transactions run at once (default 16: a
+	// writer's deliveries are written one after the other, so fewer
+	// writers would serialise deliveries that run side by side in
+	// transactions of their own). Deliveries are spread over the writers
+	// by release (by UPC, else GRid), so the deliveries of one release are
+	// written by one writer, in the order they arrived.
+	Writers int
+	// MaxBatch caps the deliveries of one transaction (default 32; each is
+	// a savepoint, and Postgres keeps track of up to 64 of them per
+	// transaction cheaply).
+	MaxBatch int
+}
+
+// NewGroupCommit returns a Store on pool that writes deliveries in batches:
+// a writer takes every delivery waiting for it (up to MaxBatch), decides
+// and writes each under a savepoint of one transaction, and commits once.
+// A delivery that fails rolls back to its savepoint and fails alone; its
+// batch-mates commit. While a batch is being written the next one gathers,
+// so under load one commit (one WAL flush, one round trip) serves many
+// deliveries, and with a single delivery waiting nothing waits for company.
+// Close stops the writers. Run Migrate first.
+func NewGroupCommit(pool *pgxpool.Pool, cfg GroupCommit) (*Store, error) {
+	s, err := New(pool)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 16
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 32
+	}
+	s.maxBatch = cfg.MaxBatch
+	s.stop = make(chan struct{})
+	s.shards = make([]chan *request, cfg.Writers)
+	for i := range s.shards {
+		s.shards[i] = make(chan *request, cfg.MaxBatch)
+		s.writers.Add(1)
+		go s.write(s.shards[i])
+	}
+	return s, nil
+}
+
+// Close stops a group-commit Store's writers once their batches are
+// written; Updates still waiting fail. A Store from New has nothing to stop.
+func (s *Store) Close() {
+	if s.shards == nil {
+		return
+	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.writers.Wait()
+}
+
+// errClosed reports an Update on a Store that was closed.
+var errClosed = errors.New("ingestpg: store closed")
+
+// updateFunc is what Update calls with the locked stream.
+type updateFunc = func(context.Context, ingest.Stream, ingest.IDAssigner) (ingest.Change, error)
+
+// request is one Update waiting for a group-commit writer.
+type request struct {
+	ctx    context.Context
+	ref    ingest.StreamRef
+	create bool
+	fn     updateFunc
+	done   chan result // buffered
+}
+
+type result struct {
+	ids []int64
+	err error
+}
+
 // Update implements ingest.Store. The stream row stays locked for the
 // length of fn, so deliveries of one release are decided one at a time.
-func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, fn func(context.Context, ingest.Stream, ingest.IDAssigner) (ingest.Change, error)) (outboxIDs []int64, err error) {
+func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, fn updateFunc) ([]int64, error) {
+	if s.shards == nil {
+		return s.updateAlone(ctx, ref, create, fn)
+	}
+	key := ref.UPC
+	if key == "" {
+		key = ref.GRid
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	req := &request{ctx: ctx, ref: ref, create: create, fn: fn, done: make(chan result, 1)}
+	select {
+	case s.shards[h.Sum32()%uint32(len(s.shards))] <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, errClosed
+	}
+	// Once queued, the request is answered: it may already be part of a
+	// transaction, whose outcome it must report.
+	r := <-req.done
+	return r.ids, r.err
+}
+
+// write is one group-commit writer: it writes the requests of its shard
+// in batches until the Store closes, then fails those still queued.
+func (s *Store) write(ch chan *request) {
+	defer s.writers.Done()
+	for {
+		var first *request
+		select {
+		case first = <-ch:
+		case <-s.stop:
+			for {
+				select {
+				case r := <-ch:
+					r.done <- result{err: errClosed}
+				default:
+					return
+				}
+			}
+		}
+		batch := []*request{first}
+	gather:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-ch:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.writeBatch(batch)
+	}
+}
+
+// batchTimeout bounds one batch's transaction, whatever its callers'
+// contexts: a caller that gives up does not abort its batch-mates.
+const batchTimeout = 30 * time.Second
+
+// writeBatch writes a batch in one transaction, each request under a
+// savepoint. A request that fails rolls back to its savepoint and gets its
+// error; one that lost a deadlock (its batch and another held locks the
+// other wanted: deliveries of one release named by UPC in one and by GRid
+// in the other, or two new artists) is written again in a transaction of
+// its own once the batch has committed. A failed commit fails every
+// request the batch had kept; nothing of them was written.
+func (s *Store) writeBatch(batch []*request) {
+	if len(batch) == 1 {
+		r := batch[0]
+		ids, err := s.updateAlone(r.ctx, r.ref, r.create, r.fn)
+		r.done <- result{ids: ids, err: err}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		for _, r := range batch {
+			r.done <- result{err: fmt.Errorf("begin: %w", err)}
+		}
+		return
+	}
+	type written struct {
+		r   *request
+		ids []int64
+	}
+	var kept []written
+	var again []*request
+	broken := error(nil)
+	for _, r := range batch {
+		if broken != nil {
+			r.done <- result{err: broken}
+			continue
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.done <- result{err: err}
+			continue
+		}
+		ids, err := s.update(ctx, tx, r.ref, r.create, r.fn, true)
+		if err == nil {
+			kept = append(kept, written{r, ids})
+			continue
+		}
+		if _, rb := tx.Exec(ctx, `rollback to savepoint delivery`); rb != nil {
+			// The transaction is lost: so is every request it kept.
+			broken = fmt.Errorf("batch transaction: %w", errors.Join(err, rb))
+			r.done <- result{err: err}
+			for _, w := range kept {
+				w.r.done <- result{err: broken}
+			}
+			kept = nil
+			continue
+		}
+		if isDeadlock(err) {
+			again = append(again, r)
+			continue
+		}
+		r.done <- result{err: err}
+	}
+	if broken != nil {
+		_ = tx.Rollback(ctx)
+	} else if err := tx.Commit(ctx); err != nil {
+		for _, w := range kept {
+			w.r.done <- result{err: fmt.Errorf("commit: %w", err)}
+		}
+	} else {
+		for _, w := range kept {
+			w.r.done <- result{ids: w.ids}
+		}
+	}
+	for _, r := range again {
+		ids, err := s.updateAlone(r.ctx, r.ref, r.create, r.fn)
+		r.done <- result{ids: ids, err: err}
+	}
+}
+
+// isDeadlock reports Postgres's deadlock_detected.
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
+}
+
+// updateAlone runs one Update in a transaction of its own.
+func (s *Store) updateAlone(ctx context.Context, ref ingest.StreamRef, create bool, fn updateFunc) (outboxIDs []int64, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -59,13 +292,32 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 			}
 		}
 	}()
-	rows, err := tx.Query(ctx, `select distinct stream_key from release_identifiers
-		where (kind = 'upc' and value = $1) or (kind = 'grid' and value = $2)`, ref.UPC, ref.GRid)
-	if err != nil {
-		return nil, fmt.Errorf("find release: %w", err)
+	if outboxIDs, err = s.update(ctx, tx, ref, create, fn, false); err != nil {
+		return nil, err
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	if err = tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit stream %s: %w", ref.UPC+ref.GRid, err)
+	}
+	return outboxIDs, nil
+}
+
+// update does one Update's work in tx, without committing: finds the
+// stream, locks it, calls fn and saves its change. With savepoint, it
+// first sets the savepoint "delivery", which the caller rolls back to
+// when update fails.
+func (s *Store) update(ctx context.Context, tx pgx.Tx, ref ingest.StreamRef, create bool, fn updateFunc, savepoint bool) (outboxIDs []int64, err error) {
+	var keys []string
+	b := &pgx.Batch{}
+	if savepoint {
+		b.Queue(`savepoint delivery`)
+	}
+	b.Queue(`select distinct stream_key from release_identifiers
+		where (kind = 'upc' and value = $1) or (kind = 'grid' and value = $2)`, ref.UPC, ref.GRid).Query(func(rows pgx.Rows) error {
+		var err error
+		keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("find release: %w", err)
 	}
 	var st ingest.Stream
@@ -84,7 +336,7 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 		if len(ch.Events) > 0 {
 			return nil, errors.New("ingestpg: events for a release that does not exist")
 		}
-		return nil, tx.Commit(ctx)
+		return nil, nil
 	default:
 		st.Key = ref.UPC
 		if st.Key == "" {
@@ -97,7 +349,7 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 	// state and whether the release is blocked in the outbox.
 	var raw []byte
 	var blocked *int64
-	b := &pgx.Batch{}
+	b = &pgx.Batch{}
 	if newStream {
 		b.Queue(`insert into release_streams (stream_key) values ($1) on conflict (stream_key) do nothing`, st.Key)
 	}
@@ -150,9 +402,6 @@ func (s *Store) Update(ctx context.Context, ref ingest.StreamRef, create bool, f
 	}
 	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("save stream %s: %w", st.Key, err)
-	}
-	if err = tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit stream %s: %w", st.Key, err)
 	}
 	return outboxIDs, nil
 }
