@@ -52,7 +52,7 @@ type phases map[string]bool
 // allPhases names the phases of a run in order. The catalogue is always
 // generated (or reused); every phase after ingest starts the roles and
 // takes the first projection, which it needs.
-var allPhases = []string{"ingest", "producer", "rebuild", "reads", "region", "fresh", "load", "footprint"}
+var allPhases = []string{"ingest", "producer", "rebuild", "reads", "region", "fresh", "load", "footprint", "verify"}
 
 // parsePhases reads a comma list of phase names; empty is every phase.
 func parsePhases(v string) (phases, error) {
@@ -241,6 +241,9 @@ func BenchmarkCatalogue(b *testing.B) {
 	}
 	if ph["footprint"] {
 		r.footprint()
+	}
+	if ph["verify"] {
+		r.verify()
 	}
 	if ph.afterIngest() && cfg.profile {
 		r.stopProfiled()

@@ -5,6 +5,7 @@ package bench
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -651,4 +652,48 @@ func (r *benchRun) targets() {
 		{"Ingest at ≥ 25% of the raw producer rate for the same records", pct(ing.Ratio), ing.Ratio >= 0.25},
 		{"Zero errors and p99 within 2x of rest during a rebuild", fmt.Sprintf("%.0f errors, p99 %.1fx rest", errs.Value.Median, p99.Ratio), errs.Value.Median == 0 && p99.Ratio <= 2},
 	}
+}
+
+// verify runs `catalog verify` on the run's stack as it ends: the whole
+// log folded by the independent oracle against every track row of the
+// live generation (the last rebuild's), every hot entry, every identifier
+// look-up and a sample of track/details answers through the gateway. It
+// reports the divergences per layer (0 is the only good answer), what was
+// compared, and the time the check took.
+func (r *benchRun) verify() {
+	start := time.Now()
+	cmd := exec.Command(catalogBin, "verify", "--json", "--wait", "10m", "--key", r.key, "--sample", "1000", "--max-lines", "20")
+	cmd.Env = r.s.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	wall := time.Since(start)
+	var rep struct {
+		Layers []struct {
+			Layer       string `json:"layer"`
+			Skipped     string `json:"skipped"`
+			Checks      int    `json:"checks"`
+			Entries     int    `json:"entries"`
+			Requests    int    `json:"requests"`
+			Divergences int    `json:"divergences"`
+		} `json:"layers"`
+	}
+	if jerr := json.Unmarshal(out, &rep); jerr != nil || len(rep.Layers) == 0 {
+		r.b.Fatalf("catalog verify: %v (%v)\n%s\n%s", err, jerr, out, stderr.String())
+	}
+	const sec = "Correctness after the run: catalog verify"
+	total := 0
+	for _, l := range rep.Layers {
+		if l.Skipped != "" {
+			r.b.Fatalf("catalog verify skipped the %s layer: %s", l.Layer, l.Skipped)
+		}
+		total += l.Divergences
+		r.rep.add(row{Section: sec, Measure: "Divergences: " + l.Layer, Unit: "", Value: fig(float64(l.Divergences)),
+			Note: fmt.Sprintf("%d checks, %d entries, %d requests", l.Checks, l.Entries, l.Requests)})
+	}
+	if err != nil && total == 0 {
+		r.b.Fatalf("catalog verify could not conclude: %v\n%s", err, stderr.String())
+	}
+	r.rep.add(row{Section: sec, Measure: "Time catalog verify took (the fold of the whole log by the independent oracle, then every comparison)", Unit: "s", Value: fig(wall.Seconds())})
+	r.logf("verify: %d divergences in %s", total, wall.Round(time.Second))
 }
