@@ -69,9 +69,13 @@ start_postgres() {
     # The WAL settings are the usual ones of a server with writes at this
     # rate: without them a 1M-track catalogue checkpoints every minute and
     # most of the WAL is full-page images (each page's first change after a
-    # checkpoint), and lz4 shrinks those it still writes.
+    # checkpoint), and lz4 shrinks those it still writes. A region's
+    # replication slot (catalog clients replicate) keeps WAL until the region
+    # reads it: max_slot_wal_keep_size bounds what a stopped region can hold
+    # back (unbounded, a region left stopped filled the disk with 55 GB of WAL
+    # and PostgreSQL stopped).
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$LOG_DIR/postgres.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$PG_DIR' -c max_connections=200 -c fsync=on -c wal_level=logical -c shared_buffers=1GB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4" \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$PG_DIR' -c max_connections=200 -c fsync=on -c wal_level=logical -c shared_buffers=1GB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c max_slot_wal_keep_size=8GB" \
       start >/dev/null || { tail -n 30 "$LOG_DIR/postgres.log" >&2; die "postgres did not start"; }
   fi
   for _ in $(seq 1 100); do
