@@ -62,36 +62,20 @@ func (s meteredStore) Apply(ctx context.Context, cp projections.Checkpoint, item
 // throttledStore applies a rebuilding generation's batches at a duty
 // cycle: after a batch that took d it pauses d*(1-duty)/duty, so a rebuild
 // uses at most that share of the time the projector spends applying, and
-// the live generation and the API keep the rest of the machine. It also
-// applies one batch at a time across the generation's partitions (one
-// holds one, the generation's own semaphore): a live reader's tail latency
-// follows how hard the rebuild presses while it applies, not only how
-// often, and batches of every partition at once would take every core.
+// the live generation and the API keep the rest of the machine.
 type throttledStore struct {
 	inner    projections.BatchStore
 	duty     float64
 	throttle func() bool
-	one      chan struct{}
-}
-
-// newThrottledStore throttles inner's batches while throttle says so.
-func newThrottledStore(inner projections.BatchStore, duty float64, throttle func() bool) throttledStore {
-	return throttledStore{inner: inner, duty: duty, throttle: throttle, one: make(chan struct{}, 1)}
 }
 
 func (s throttledStore) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (projections.ApplyResult, error) {
 	if !s.throttle() {
 		return s.inner.Apply(ctx, cp, items)
 	}
-	select {
-	case s.one <- struct{}{}:
-	case <-ctx.Done():
-		return projections.ApplyResult{}, ctx.Err()
-	}
 	start := time.Now()
 	res, err := s.inner.Apply(ctx, cp, items)
 	pause := time.Duration(float64(time.Since(start)) * (1 - s.duty) / s.duty)
-	<-s.one
 	select {
 	case <-ctx.Done():
 	case <-time.After(pause):

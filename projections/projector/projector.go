@@ -230,7 +230,7 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 		if p.cfg.RebuildDuty < 1 {
 			// A generation being rebuilt yields the machine to the live one
 			// (checked per batch: it stops yielding once swapped in).
-			applier = newThrottledStore(applier, p.cfg.RebuildDuty, func() bool { return liveGen.Load() != int64(gen) })
+			applier = throttledStore{inner: applier, duty: p.cfg.RebuildDuty, throttle: func() bool { return liveGen.Load() != int64(gen) }}
 		}
 		var invalidator projections.Invalidator
 		if p.inv != nil {
