@@ -98,7 +98,7 @@ func TestAPIMetrics(t *testing.T) {
 		resp.Body.Close()
 	}
 	deliverStatus(restartRelease(51, 1)) // the same again: unchanged
-	deliverStatus(`{"messageId":"bad"}`)  // rejected
+	deliverStatus(`{"messageId":"bad"}`) // rejected
 	_, _, ingestScrape = get(t, "http://"+s.ingest+"/metrics")
 	for outcome, want := range map[string]float64{"accepted": 1, "unchanged": 1, "rejected": 1, "stale": 0, "unavailable": 0} {
 		if n := metricValue(t, ingestScrape, `catalog_ingest_deliveries_total{outcome="`+outcome+`"}`); n != want {
