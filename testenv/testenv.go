@@ -13,12 +13,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,15 +170,61 @@ func Postgres(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago. The port is drawn below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), where no outgoing connection takes it
+// between this call and the test's process binding it: a port the kernel
+// handed out with ":0" is an ephemeral one, and on a busy machine one of
+// the many connections to Kafka, PostgreSQL and Redis could take it first.
+// Ports handed out in this process are not handed out again.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	lo := ephemeralLow()
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	for range 200 {
+		port := freeFloor + mrand.IntN(lo-freeFloor)
+		if freeGiven[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		freeGiven[port] = true
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// freeFloor is the lowest port FreeAddr hands out: above the ports of
+// common local services and of catalog's own defaults (8080-8085).
+const freeFloor = 20000
+
+var (
+	freeMu    sync.Mutex
+	freeGiven = map[int]bool{}
+)
+
+// ephemeralLow is the lowest port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > freeFloor+1000 {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // Eventually polls cond every 50 ms until it returns nil or timeout passes,
