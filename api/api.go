@@ -142,6 +142,11 @@ func newEcho(cfg Config, tracks TrackReader, log *slog.Logger, opts ...Option) (
 		e.Use(metrics.middleware)
 	}
 	e.Use(middleware.Recover())
+	// The route's pattern names the request for tracing (otelhttp's server
+	// span takes it as net/http's ServeMux would set it).
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { c.Request().Pattern = c.Path(); return next(c) }
+	})
 	e.GET(pathHealth, func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	// The route table is shared with the gateway: a route without a
 	// handler here is a start-up error, not a 404 the gateway would proxy.

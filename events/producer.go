@@ -12,6 +12,10 @@ import (
 type Outgoing struct {
 	Topic    string
 	Envelope Envelope
+	// Trace, when set, is the W3C trace context of the work that caused
+	// the record (TraceHeaders), carried as its traceparent and tracestate
+	// headers.
+	Trace map[string]string
 }
 
 // Position is where a produced record landed.
@@ -88,6 +92,11 @@ func (p *Producer) Send(records []Outgoing) ([]Position, error) {
 		}
 		for k, v := range r.Envelope.Headers() {
 			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+		}
+		for _, k := range [...]string{headerTraceParent, headerTraceState} {
+			if v := r.Trace[k]; v != "" {
+				m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+			}
 		}
 		msgs[i] = m
 	}

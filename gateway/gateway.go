@@ -17,6 +17,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/catalog-org/catalog/api/apiroutes"
 )
@@ -202,6 +205,10 @@ type Config struct {
 	// only where the client is homed for it (Client.Home) and sends it to
 	// its home otherwise; outside Central it is read-only.
 	Regions Regions
+	// Tracing, when set, traces each proxied request's upstream call (a
+	// client span) and sends its W3C trace context upstream. Nil: nothing
+	// is traced.
+	Tracing trace.TracerProvider
 }
 
 // NewHandler returns the gateway's HTTP handler.
@@ -246,6 +253,11 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	e.HTTPErrorHandler = answerError
 	e.Use(middleware.Recover())
+	// The route's pattern names the request for tracing (otelhttp's server
+	// span takes it as net/http's ServeMux would set it).
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { c.Request().Pattern = c.Path(); return next(c) }
+	})
 	e.Use(g.accessLog)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -260,7 +272,7 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 	if len(cfg.OpenAPI) > 0 {
 		e.Match(getOrHead, "/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", cfg.OpenAPI) })
 	}
-	api := newProxy(cfg.Upstreams.API, "", cfg.UpstreamTimeout, e.IPExtractor, log, true)
+	api := newProxy(cfg.Upstreams.API, "", cfg.UpstreamTimeout, e.IPExtractor, log, true, cfg.Tracing)
 	// Exactly the API's public routes, each under its service: the table
 	// is the API's own (apiroutes), not a copy.
 	for _, r := range apiroutes.Public() {
@@ -274,11 +286,11 @@ func NewHandler(cfg Config, clients Clients, quota Quota, log *slog.Logger) (htt
 		e.Any("/admin/*", g.readOnly)
 	default:
 		if u := cfg.Upstreams.Ingest; u != nil {
-			p := newProxy(u, "/ingest", cfg.UpstreamTimeout, e.IPExtractor, log, false)
+			p := newProxy(u, "/ingest", cfg.UpstreamTimeout, e.IPExtractor, log, false, cfg.Tracing)
 			e.Any("/ingest/*", g.guard(ServiceIngest, "", p))
 		}
 		if u := cfg.Upstreams.Admin; u != nil {
-			p := newProxy(u, "", cfg.UpstreamTimeout, e.IPExtractor, log, false)
+			p := newProxy(u, "", cfg.UpstreamTimeout, e.IPExtractor, log, false, cfg.Tracing)
 			e.Any("/admin/*", g.guard(ServiceAdmin, "", p))
 		}
 	}
@@ -610,15 +622,19 @@ func (b *bufferPool) Put(buf []byte) {
 // wrote), and keeps the identity and parties headers the guard set, whatever a
 // Connection header names. A HEAD goes upstream as a GET (the API serves
 // GET only); the server drops the body it answers. stripPrefix is cut
-// from the path.
-func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clientIP echo.IPExtractor, log *slog.Logger, catalogue bool) *httputil.ReverseProxy {
-	transport := &http.Transport{
+// from the path. With tp, the upstream call is traced (otelhttp) and
+// carries the W3C trace context.
+func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clientIP echo.IPExtractor, log *slog.Logger, catalogue bool, tp trace.TracerProvider) *httputil.ReverseProxy {
+	var transport http.RoundTripper = &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: timeout,
+	}
+	if tp != nil {
+		transport = otelhttp.NewTransport(transport, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagation.TraceContext{}))
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -633,6 +649,11 @@ func newProxy(upstream *url.URL, stripPrefix string, timeout time.Duration, clie
 			}
 			pr.Out.Host = upstream.Host
 			pr.Out.Header.Del("X-Real-IP")
+			// A client's trace context stays at the gateway (its server span
+			// links it): upstream, only the gateway's own is sent, by the
+			// traced transport.
+			pr.Out.Header.Del("Traceparent")
+			pr.Out.Header.Del("Tracestate")
 			pr.Out.Header.Del(ClientHeader)
 			if client != "" {
 				pr.Out.Header.Set(ClientHeader, client)

@@ -89,6 +89,11 @@ func NewHTTPHandler(svc *Service, log *slog.Logger) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.Recover())
+	// The route's pattern names the request for tracing (otelhttp's server
+	// span takes it as net/http's ServeMux would set it).
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { c.Request().Pattern = c.Path(); return next(c) }
+	})
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	post := func(c echo.Context) error {
 		ct := c.Request().Header.Get(echo.HeaderContentType)

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -47,6 +51,10 @@ type Change struct {
 	Next   release.State
 	Topic  string
 	Events []events.Envelope
+	// Trace is the W3C trace context of the delivery that decided the
+	// change (events.TraceHeaders; nil when not traced), stored with the
+	// events for the outbox relay to carry into their records.
+	Trace map[string]string
 }
 
 // Store keeps ingest's write-side state and its outbox.
@@ -135,6 +143,11 @@ type Config struct {
 	// request that carries the header is checked against it and one that
 	// does not is trusted to name its sender truthfully.
 	RequireParties bool
+	// Tracing, when set, records a span for each delivery ("ingest
+	// delivery": decided, stored, confirmed by Kafka) under the request's,
+	// and its context goes with the delivery's events through the outbox
+	// into Kafka (events.TraceHeaders). Nil: nothing is traced.
+	Tracing trace.TracerProvider
 }
 
 // Service accepts deliveries. Safe for concurrent use; deliveries of one
@@ -146,6 +159,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	budget  *bodyBudget
+	tracer  trace.Tracer
 
 	outcomes outcomes
 }
@@ -176,7 +190,11 @@ func NewService(cfg Config, store Store, confirm Confirmer, log *slog.Logger) (*
 		cfg.BodyWait = DefaultBodyWait
 	}
 	budget := &bodyBudget{sem: semaphore.NewWeighted(cfg.BodyBudget), wait: cfg.BodyWait}
-	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now, budget: budget}, nil
+	var tracer trace.Tracer = noop.Tracer{}
+	if cfg.Tracing != nil {
+		tracer = cfg.Tracing.Tracer("github.com/catalog-org/catalog/ingest")
+	}
+	return &Service{cfg: cfg, store: store, confirm: confirm, log: log, now: time.Now, budget: budget, tracer: tracer}, nil
 }
 
 // Deliver validates a release delivery and appends the events it produces.
@@ -314,8 +332,22 @@ func (s *Service) trusted(st Stream) release.State {
 
 type decideFunc func(context.Context, Stream, IDAssigner) (release.Decision, map[string]int64, error)
 
-func (s *Service) apply(ctx context.Context, msg release.Message, src map[string]string, ref StreamRef, create bool, decide decideFunc) (Result, error) {
-	res := Result{Message: MessageRef{Sender: msg.Sender, ID: msg.ID}, Events: []EventRef{}}
+func (s *Service) apply(ctx context.Context, msg release.Message, src map[string]string, ref StreamRef, create bool, decide decideFunc) (res Result, err error) {
+	ctx, span := s.tracer.Start(ctx, "ingest delivery", trace.WithAttributes(
+		attribute.String("catalog.message.sender", msg.Sender), attribute.String("catalog.message.id", msg.ID),
+		attribute.String("catalog.release.upc", ref.UPC), attribute.String("catalog.release.grid", ref.GRid)))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		} else {
+			span.SetAttributes(attribute.String("catalog.delivery.status", res.Status), attribute.Int64("catalog.release.version", res.Version),
+				attribute.Int("catalog.delivery.events", len(res.Events)))
+		}
+		span.End()
+	}()
+	traceCtx := events.TraceHeaders(ctx)
+	res = Result{Message: MessageRef{Sender: msg.Sender, ID: msg.ID}, Events: []EventRef{}}
 	ids, err := s.store.Update(ctx, ref, create, func(ctx context.Context, st Stream, assigner IDAssigner) (Change, error) {
 		dec, trackIDs, err := decide(ctx, st, assigner)
 		if err != nil {
@@ -323,7 +355,7 @@ func (s *Service) apply(ctx context.Context, msg release.Message, src map[string
 		}
 		res.Status, res.Reason, res.Release, res.ReleaseID, res.Version, res.TrackIDs =
 			string(dec.Outcome), dec.Reason, st.Key, st.State.ReleaseID, dec.Next.Version, trackIDs
-		ch := Change{Next: dec.Next, Topic: s.cfg.Topic}
+		ch := Change{Next: dec.Next, Topic: s.cfg.Topic, Trace: traceCtx}
 		seq := dec.Next.Version - int64(len(dec.Events))
 		for _, ev := range dec.Events {
 			seq++
@@ -358,6 +390,7 @@ func (s *Service) apply(ctx context.Context, msg release.Message, src map[string
 	}
 	// Acknowledge only what Kafka has: this delivery's events, and any
 	// earlier events of the same release still on their way.
+	span.AddEvent("stored", trace.WithAttributes(attribute.Int("catalog.outbox.rows", len(ids))))
 	if err := s.confirm.Wait(ctx, ids, res.Release, s.cfg.ConfirmTimeout); err != nil {
 		return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, msg.Name(), err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
 )
@@ -140,6 +142,8 @@ type Handler struct {
 	cache   Invalidator
 	log     *slog.Logger
 	prepare Prepare
+	tracing trace.TracerProvider // WithTracing; nil: nothing is traced
+	traced  func() bool
 }
 
 // NewHandler builds the handler of one generation on store. cache may be nil.
@@ -190,5 +194,8 @@ func (p *Handler) HandleBatch(ctx context.Context, b events.Batch) error {
 		}
 		items[i] = it
 	}
-	return p.applySplitting(ctx, b.Topic, b.Partition, items, nil)
+	ctx, done := p.traceBatch(ctx, b)
+	err := p.applySplitting(ctx, b.Topic, b.Partition, items, nil)
+	done(err)
+	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // ErrTransient marks an Apply error that a retry of the same batch can
@@ -64,7 +66,14 @@ func (p *Handler) applySplitting(ctx context.Context, topic string, partition in
 // commit applies items in one transaction of the store and sends the
 // cache invalidation it owes.
 func (p *Handler) commit(ctx context.Context, cp Checkpoint, items []Item) error {
-	res, err := p.store.Apply(ctx, cp, items)
+	actx, span := childSpan(ctx, "apply batch", attribute.Int("messaging.batch.message_count", len(items)),
+		attribute.Int64("messaging.kafka.offset", items[0].Record.Offset))
+	res, err := p.store.Apply(actx, cp, items)
+	if err == nil {
+		span.SetAttributes(attribute.Int("catalog.applied", res.Applied), attribute.Int("catalog.stale", res.Stale),
+			attribute.Int("catalog.parked", res.Parked))
+	}
+	endSpan(span, err)
 	if err != nil {
 		return err
 	}
@@ -76,7 +85,10 @@ func (p *Handler) commit(ctx context.Context, cp Checkpoint, items []Item) error
 		p.log.Warn("stale events ignored", "partition", cp.Partition, "from_offset", from, "stale", res.Stale)
 	}
 	if p.cache != nil && res.Pending != nil {
-		if err := p.cache.Invalidate(ctx, *res.Pending); err != nil {
+		ictx, span := childSpan(ctx, "invalidate cache", attribute.Int("catalog.tracks", len(res.Pending.Tracks)))
+		err := p.cache.Invalidate(ictx, *res.Pending)
+		endSpan(span, err)
+		if err != nil {
 			// The invalidation is stored with the rows; the retry loop sends
 			// it until Redis confirms it.
 			p.log.Warn("cache invalidation failed; it is retried", "tracks", len(res.Pending.Tracks), "err", err)

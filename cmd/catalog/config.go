@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway"
@@ -24,6 +25,12 @@ import (
 // config is every setting of every role, read from CATALOG_* environment
 // variables; the defaults match deployments/local (make up).
 type config struct {
+	// getenv is where the settings were read from; tracing reads its own
+	// (OpenTelemetry's OTEL_*) there too.
+	getenv func(string) string
+	// tracing is the role's tracer provider (withTracing); nil: off.
+	tracing *sdktrace.TracerProvider
+
 	PostgresURL  string
 	KafkaBrokers []string
 	// KafkaTLS encrypts the connections to Kafka (nil: plaintext).
@@ -146,6 +153,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return n
 	}
 	c := config{
+		getenv:             getenv,
 		PostgresURL:        get("CATALOG_PG_URL"),
 		KafkaBrokers:       strings.Split(get("CATALOG_KAFKA_BROKERS"), ","),
 		RedisAddr:          get("CATALOG_REDIS_ADDR"),

@@ -32,7 +32,9 @@ func devCommand(cfg config, log *slog.Logger) *cobra.Command {
 		Short: "Run every role in one process (local use); optionally load a sample catalogue and print a demo request",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), cfg, log, sample, cmd.OutOrStdout())
+			return withTracing(cmd.Context(), cfg, log, "dev", func(cfg config) error {
+				return runDev(cmd.Context(), cfg, log, sample, cmd.OutOrStdout())
+			})
 		},
 	}
 	cmd.Flags().IntVar(&sample, "sample", 0, "generate and ingest this many sample releases, create the demo client and print a working curl")

@@ -32,7 +32,8 @@ applies the files whoever owns their releases, and hands each release it applies
 parties the delivery speaks for (a transfer, e.g. when a label changes distributor).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return runIngestRole(cmd.Context(), cfg, log.With("role", "ingest"))
+				log := log.With("role", "ingest")
+				return withTracing(cmd.Context(), cfg, log, "ingest", func(cfg config) error { return runIngestRole(cmd.Context(), cfg, log) })
 			}
 			if override {
 				log.Warn("operator override: deliveries are applied whoever owns their releases", "paths", args)

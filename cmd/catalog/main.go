@@ -122,7 +122,8 @@ func roleCommand(name, short string, cfg config, log *slog.Logger, fn func(conte
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fn(cmd.Context(), cfg, log.With("role", name))
+			log := log.With("role", name)
+			return withTracing(cmd.Context(), cfg, log, name, func(cfg config) error { return fn(cmd.Context(), cfg, log) })
 		},
 	}
 }

@@ -24,7 +24,7 @@ func newCache(cfg config) (*projectionredis.Cache, error) {
 	if cfg.Redis == nil {
 		return nil, nil
 	}
-	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix})
+	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix, Instrument: cfg.redisInstrument()})
 }
 
 // newProjectors builds the machinery of the projections named in names
@@ -36,6 +36,7 @@ func newProjectors(cfg config, log *slog.Logger, pool *pgxpool.Pool, admin *even
 	}
 	pc := cfg.projector()
 	pc.Admin = admin
+	pc.Tracing = cfg.tracer()
 	out := make([]*projector.Projector, 0, len(defs))
 	for _, d := range defs {
 		p, err := projector.New(pc, pool, d, log)

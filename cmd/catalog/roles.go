@@ -83,6 +83,9 @@ func connectPostgres(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 		// pgxpool's default (max(4, cores)) would queue them on small machines.
 		pcfg.MaxConns = 24
 	}
+	if cfg.tracing != nil {
+		pcfg.ConnConfig.Tracer = cfg.pgTracer()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -197,12 +200,12 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 		return ingestParts{}, err
 	}
 	parts := ingestParts{store: store, prod: prod, admin: admin}
-	parts.relay, err = eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc, Hook: cfg.testHook()}, pool, prod, admin, log.With("component", "outbox-relay"))
+	parts.relay, err = eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc, Hook: cfg.testHook(), Tracing: cfg.tracer()}, pool, prod, admin, log.With("component", "outbox-relay"))
 	if err != nil {
 		parts.close()
 		return ingestParts{}, err
 	}
-	parts.svc, err = ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties}, store, parts.relay, log)
+	parts.svc, err = ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties, Tracing: cfg.tracer()}, store, parts.relay, log)
 	if err != nil {
 		parts.close()
 		return ingestParts{}, err
@@ -256,7 +259,7 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", ingest.NewHTTPHandler(parts.svc, log))
+	mux.Handle("/", traceHTTP(ingest.NewHTTPHandler(parts.svc, log), cfg, false))
 	g.Go(func() error {
 		return serve(gctx, cfg.IngestAddr, withHealth(mux, postgresCheck(pool), kafkaCheck(parts.admin)), log)
 	})
@@ -348,7 +351,7 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", h)
+	mux.Handle("/", traceHTTP(h, cfg, false))
 	// Redis is not a readiness condition: without it the API answers from
 	// PostgreSQL.
 	return serve(ctx, cfg.APIAddr, withHealth(mux, postgresCheck(pool)), log)
@@ -371,7 +374,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 	}
 	go clients.Watch(ctx, cfg.ClientsReload)
 	quota, err := gatewayredis.NewWithOptions(cfg.RedisAddr, cfg.QuotaPrefix, cfg.QuotaTimeout,
-		gatewayredis.Options{MaxLease: cfg.QuotaLeaseMax, IdleReturn: cfg.QuotaLeaseIdle, Conn: cfg.Redis})
+		gatewayredis.Options{MaxLease: cfg.QuotaLeaseMax, IdleReturn: cfg.QuotaLeaseIdle, Conn: cfg.Redis, Instrument: cfg.redisInstrument()})
 	if err != nil {
 		return err
 	}
@@ -394,6 +397,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 		OpenAPI:         api.OpenAPI(),
 		Registerer:      reg,
 		AccessLog:       slog.New(slog.NewJSONHandler(access, nil)).With("log", "access"),
+		Tracing:         cfg.tracer(),
 	}, clients, quota, log)
 	if err != nil {
 		return err
@@ -402,7 +406,7 @@ func gatewayRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpoo
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/pprof/", debugHandler())
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serve(gctx, cfg.GatewayAddr, h, log) })
+	g.Go(func() error { return serve(gctx, cfg.GatewayAddr, traceHTTP(h, cfg, true), log) })
 	if cfg.GatewayMetricsAddr != "" {
 		// The gateway keeps its clients in memory (reloaded from PostgreSQL
 		// when it can) and counts quotas fail-open unless told otherwise, so

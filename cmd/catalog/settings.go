@@ -136,4 +136,7 @@ func writeSettings(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s (default %s)\n      %s\n", s.Name, def, meaning)
 	}
+	fmt.Fprintf(w, "\nTracing is OpenTelemetry's, set by its standard variables (docs/operations.md, Tracing); off unless\n"+
+		"OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT names a collector (OTLP over HTTP):\n  %s\n",
+		strings.Join(tracingEnv, ", "))
 }

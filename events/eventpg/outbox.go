@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/pgmigrate"
@@ -32,10 +33,11 @@ func MigrateOutbox(ctx context.Context, pool *pgxpool.Pool) error {
 var ErrNotConfirmed = errors.New("events not yet confirmed by Kafka")
 
 // Append writes envelopes bound for topic to the outbox inside tx and
-// returns their outbox ids, in order.
+// returns their outbox ids, in order. The trace context of ctx's span, if
+// any, goes with them (events.TraceHeaders).
 func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope) ([]int64, error) {
 	b := &pgx.Batch{}
-	ids, err := QueueAppend(b, topic, envs)
+	ids, err := QueueAppend(b, topic, envs, events.TraceHeaders(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -47,17 +49,27 @@ func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope
 
 // QueueAppend queues on b the statements that write envelopes bound for
 // topic to the outbox, so a caller can send them in one round trip with
-// its own statements of the same transaction. The returned slice holds
-// their outbox ids, in order, once b has been sent and closed without error.
-func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope) ([]int64, error) {
+// its own statements of the same transaction. trace is the W3C trace
+// context of the work that caused them (events.TraceHeaders; nil when not
+// traced), which the relay carries into their records. The returned slice
+// holds their outbox ids, in order, once b has been sent and closed
+// without error.
+func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope, trace map[string]string) ([]int64, error) {
 	ids := make([]int64, len(envs))
+	var tr []byte
+	if len(trace) > 0 {
+		var err error
+		if tr, err = json.Marshal(trace); err != nil {
+			return nil, fmt.Errorf("outbox trace context: %w", err)
+		}
+	}
 	for i, e := range envs {
 		h, err := json.Marshal(e.Headers())
 		if err != nil {
 			return nil, fmt.Errorf("outbox headers: %w", err)
 		}
-		b.Queue(`insert into outbox (topic, key, event_id, headers, payload) values ($1, $2, $3, $4, $5) returning id`,
-			topic, e.Subject, e.ID, h, []byte(e.Data)).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
+		b.Queue(`insert into outbox (topic, key, event_id, headers, payload, trace) values ($1, $2, $3, $4, $5, $6) returning id`,
+			topic, e.Subject, e.ID, h, []byte(e.Data), tr).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
 	}
 	return ids, nil
 }
@@ -75,6 +87,11 @@ type RelayConfig struct {
 	// Hook, when set, is called at "before-publish" and "after-publish";
 	// crash tests use it to kill the process at exactly those points.
 	Hook func(stage string)
+	// Tracing, when set, records a producer span for every row that came
+	// with a trace context, a child of the request that wrote it, and
+	// carries the span's context in the record's headers. Without it the
+	// row's trace context is carried as it is.
+	Tracing trace.TracerProvider
 }
 
 // Relay moves outbox rows to Kafka in id order and deletes them once Kafka
@@ -272,7 +289,8 @@ type row struct {
 	key     string
 	eventID string
 	env     events.Envelope
-	bad     error // why the row can never be sent, found before sending
+	trace   map[string]string // the writer's trace context, nil when not traced
+	bad     error             // why the row can never be sent, found before sending
 }
 
 // round produces the oldest pending rows and deletes them. Rows of a key
@@ -281,9 +299,9 @@ type row struct {
 // of its key. A row Kafka can never accept is blocked (with its key); a
 // row that failed for another reason fails the round, to be retried.
 func (r *Relay) round(ctx context.Context) (int, error) {
-	rows, err := r.sess.Query(ctx, `select id, topic, key, event_id::text, headers, payload from (
+	rows, err := r.sess.Query(ctx, `select id, topic, key, event_id::text, headers, payload, trace from (
 			select *, sum(octet_length(payload)) over (order by id) - octet_length(payload) as before
-			from (select id, topic, key, event_id, headers, payload from outbox o
+			from (select id, topic, key, event_id, headers, payload, trace from outbox o
 				where not exists (select 1 from outbox b where b.key = o.key and b.blocked_at is not null)
 				order by id limit $1) l
 		) w where before < $2 order by id`, r.cfg.BatchSize, r.cfg.MaxBatchBytes)
@@ -294,7 +312,7 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	var rw row
 	var headers map[string]string
 	var payload []byte
-	_, err = pgx.ForEachRow(rows, []any{&rw.id, &rw.topic, &rw.key, &rw.eventID, &headers, &payload}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&rw.id, &rw.topic, &rw.key, &rw.eventID, &headers, &payload, &rw.trace}, func() error {
 		rw.env, rw.bad = events.Decode(headers, payload)
 		if rw.bad != nil {
 			rw.bad = fmt.Errorf("not a catalog event: %w", rw.bad)
@@ -302,7 +320,7 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 			rw.bad = fmt.Errorf("a record of %d bytes is over the producer's limit of %d bytes", n, events.ProducerMaxMessageBytes)
 		}
 		batch = append(batch, rw)
-		headers = nil // scanning JSON into a non-nil map would merge rows
+		headers, rw.trace = nil, nil // scanning JSON into a non-nil map would merge rows
 		return nil
 	})
 	if err != nil {
@@ -385,9 +403,11 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) ([]row, []events.Position, error) {
 	out := make([]events.Outgoing, len(layer))
 	for i, b := range layer {
-		out[i] = events.Outgoing{Topic: b.topic, Envelope: b.env}
+		out[i] = events.Outgoing{Topic: b.topic, Envelope: b.env, Trace: b.trace}
 	}
+	spans := r.startSends(ctx, layer, out)
 	pos, err := r.prod.Send(out)
+	endSends(spans, pos, err)
 	if err == nil {
 		return layer, pos, nil
 	}

@@ -80,6 +80,9 @@ type Options struct {
 	// master the Sentinels at Addrs name). Its timeouts and pool are
 	// replaced by the Quota's own.
 	Conn *redis.UniversalOptions
+	// Instrument, when set, is given the client once it is built, to add
+	// hooks to it (redisotel's tracing).
+	Instrument func(redis.UniversalClient) error
 }
 
 // lease is this process's reservation for one client and day.
@@ -142,6 +145,12 @@ func NewWithOptions(addr, prefix string, timeout time.Duration, opts Options) (*
 		rdb = redis.NewFailoverClient(o.Failover())
 	} else {
 		rdb = redis.NewClient(o.Simple())
+	}
+	if opts.Instrument != nil {
+		if err := opts.Instrument(rdb); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("gatewayredis: instrument the client: %w", err)
+		}
 	}
 	q := &Quota{rdb: rdb, prefix: prefix, opts: opts, leases: map[string]*lease{},
 		stop: make(chan struct{}), done: make(chan struct{})}

@@ -396,7 +396,7 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, ref ingest.StreamRef, cre
 		}
 	}
 	if len(ch.Events) > 0 {
-		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events); err != nil {
+		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events, ch.Trace); err != nil {
 			return nil, err
 		}
 	}

@@ -181,6 +181,9 @@ type Config struct {
 	Timeout time.Duration
 	// Prefix starts every key. Default "catalog:td:".
 	Prefix string
+	// Instrument, when set, is given the client once it is built, to add
+	// hooks to it (redisotel's tracing).
+	Instrument func(redis.UniversalClient) error
 }
 
 // Cache is the hot-entry cache of the track-details read model. Safe for
@@ -370,6 +373,12 @@ func New(cfg Config) (*Cache, error) {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		OnConnect:                c.onConnect,
 	})
+	if cfg.Instrument != nil {
+		if err := cfg.Instrument(c.rdb); err != nil {
+			_ = c.rdb.Close()
+			return nil, fmt.Errorf("projectionredis: instrument the client: %w", err)
+		}
+	}
 	return c, nil
 }
 

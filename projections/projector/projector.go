@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/catalog-org/catalog/events"
@@ -93,6 +94,9 @@ type Config struct {
 	// Every is how often the supervisor looks for generations to start or
 	// stop (default 1 s).
 	Every time.Duration
+	// Tracing, when set, traces the live generation's batches of traced
+	// deliveries (projections.WithTracing). Nil: nothing is traced.
+	Tracing trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -240,6 +244,9 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 		var opts []projections.HandlerOption
 		if pr, ok := p.def.Model.(projectionpg.Preparer); ok {
 			opts = append(opts, projections.WithPrepare(pr.Prepare))
+		}
+		if p.cfg.Tracing != nil {
+			opts = append(opts, projections.WithTracing(p.cfg.Tracing, func() bool { return liveGen.Load() == int64(gen) }))
 		}
 		h, err := projections.NewHandler(applier, invalidator, glog, opts...)
 		if err != nil {
