@@ -72,7 +72,9 @@ func TestHelmChart(t *testing.T) {
 		"defaults": nil,
 		"managed topics, plaintext Kafka, no Redis, CDN purger": {"--set", "kafka.topics=manage,kafka.tls.enabled=false,kafka.sasl.mechanism=,redis.urlSecret.name=,roles.cdn-purge.enabled=true,admin.tokenSecret.name=catalog-admin"},
 		"no autoscaling, no migration Job":                      {"--set", "roles.api.autoscaling.enabled=false,roles.gateway.autoscaling.enabled=false,migrate.enabled=false"},
+		"tracing to a collector":                                {"--set", "tracing.otlpEndpoint=http://otel-collector.observability:4318,tracing.sampleRatio=0.1"},
 	}
+	otel := regexp.MustCompile(`name: (OTEL_[A-Z_]+)`)
 	setting := regexp.MustCompile(`name: (CATALOG_[A-Z0-9_]+)`)
 	command := regexp.MustCompile(`args: \["?([a-z-]+)"?\]`)
 	for name, args := range variants {
@@ -87,6 +89,14 @@ func TestHelmChart(t *testing.T) {
 			if !strings.Contains(help, "  "+m[1]+" (default") && !strings.Contains(help, "; or "+m[1]+": a file holding it") {
 				t.Errorf("%s: the chart sets %s, which catalog --help does not list", name, m[1])
 			}
+		}
+		for _, m := range otel.FindAllStringSubmatch(out, -1) {
+			if !regexp.MustCompile(`\b` + m[1] + `\b`).MatchString(help) {
+				t.Errorf("%s: the chart sets %s, which catalog --help does not name", name, m[1])
+			}
+		}
+		if strings.Contains(name, "tracing") != strings.Contains(out, "OTEL_EXPORTER_OTLP_ENDPOINT") {
+			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT set: %v", name, strings.Contains(out, "OTEL_EXPORTER_OTLP_ENDPOINT"))
 		}
 		commands := command.FindAllStringSubmatch(out, -1)
 		if len(commands) == 0 {
