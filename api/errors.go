@@ -103,7 +103,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		} else {
 			hd.Set("Cache-Control", cacheNever)
 		}
-		body, contentType, err := encode(negotiate(c.Request()), envelope{Status: "error",
+		body, contentType, err := encode(nil, negotiate(c.Request()), envelope{Status: "error",
 			Error: &errorRep{Code: ae.Code, Message: ae.Message}})
 		if err == nil {
 			err = c.Blob(status, contentType, body)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
@@ -143,8 +144,9 @@ func (rs acceptRanges) match(typ, sub string) acceptance {
 	return best
 }
 
-// encode writes env in format f.
-func encode(f format, env envelope) (body []byte, contentType string, err error) {
+// encode writes env in format f. A track's XML is appended to dst (which
+// may be nil); other bodies get buffers of their own.
+func encode(dst []byte, f format, env envelope) (body []byte, contentType string, err error) {
 	env.Version = apiVersion
 	if f == formatJSON {
 		var buf bytes.Buffer
@@ -156,7 +158,10 @@ func encode(f format, env envelope) (body []byte, contentType string, err error)
 		return buf.Bytes(), contentTypeJSON, nil
 	}
 	if env.Track != nil && env.Error == nil && env.Release == nil && env.Releases == nil {
-		return appendTrackXML(make([]byte, 0, 2048), env), contentTypeXML, nil
+		if dst == nil {
+			dst = make([]byte, 0, 2048)
+		}
+		return appendTrackXML(dst, env), contentTypeXML, nil
 	}
 	b, err := marshalXML(env)
 	if err != nil {
@@ -194,12 +199,30 @@ type okBody struct {
 	keys []string
 }
 
+// renderBuffers lend the bodies of track answers their bytes. A body lives
+// only until it is written to the connection (the server copies it into
+// its own buffer), and a fresh 2 KB buffer per request was the largest
+// allocation of a Redis-hot read; a sync.Pool of them is the whole
+// implementation.
+var renderBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooledRender bounds the buffers renderBuffers keeps: an unusually
+// large answer's buffer goes to the garbage collector instead.
+const maxPooledRender = 16 << 10
+
 // ok sends a 200 with the caching headers, or a 304 when the request's
 // If-None-Match names the representation's entity tag.
 func (h *handler) ok(c echo.Context, v view, b okBody) error {
 	f := negotiate(c.Request())
 	b.envelope.Status = "ok"
-	body, contentType, err := encode(f, b.envelope)
+	buf := renderBuffers.Get().(*[]byte)
+	body, contentType, err := encode((*buf)[:0], f, b.envelope)
+	defer func() {
+		if f == formatXML && body != nil && cap(body) <= maxPooledRender {
+			*buf = body[:0]
+		}
+		renderBuffers.Put(buf)
+	}()
 	if err != nil {
 		return err
 	}

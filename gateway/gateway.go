@@ -437,6 +437,15 @@ func identify(r *http.Request) (key, conflict string) {
 	return key, ""
 }
 
+// The daily-limit headers of every answer past identity, as 7digital
+// names them (X-RateLimit-Limit, ...), in the canonical form net/http
+// stores and sends header names in.
+const (
+	headerLimit   = "X-Ratelimit-Limit"
+	headerCurrent = "X-Ratelimit-Current"
+	headerReset   = "X-Ratelimit-Reset"
+)
+
 // noParties answers a client granted ingest but bound to no party.
 const noParties = "This key is bound to no DDEX party, so it may not deliver through the gateway: " +
 	"an operator names the parties it sends as with `catalog clients parties KEY DPID...`"
@@ -515,15 +524,17 @@ func (g *gw) guard(service, endpoint string, proxy http.Handler) echo.HandlerFun
 		if err != nil {
 			return refuse(http.StatusServiceUnavailable, "Service temporarily unavailable")
 		}
-		reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		reset := strconv.Itoa(int(now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now).Seconds()))
+		// Assigned under their canonical names: Header.Set would canonicalise
+		// (and copy) each name on every request.
 		h := c.Response().Header()
-		h.Set("X-RateLimit-Limit", strconv.Itoa(cl.DailyLimit))
-		h.Set("X-RateLimit-Current", strconv.FormatInt(usage.Count, 10))
-		h.Set("X-RateLimit-Reset", strconv.Itoa(int(reset.Sub(now).Seconds())))
+		h[headerLimit] = []string{strconv.Itoa(cl.DailyLimit)}
+		h[headerCurrent] = []string{strconv.FormatInt(usage.Count, 10)}
+		h[headerReset] = []string{reset}
 		if !usage.Allowed {
 			g.m.quotaRejections.WithLabelValues(cl.Name).Inc()
 			if g.cfg.OverLimitStatus == http.StatusTooManyRequests {
-				h.Set("Retry-After", strconv.Itoa(int(reset.Sub(now).Seconds())))
+				h["Retry-After"] = []string{reset}
 			}
 			return refuse(g.cfg.OverLimitStatus, fmt.Sprintf("You have exceeded your daily request limit of %d", cl.DailyLimit))
 		}
