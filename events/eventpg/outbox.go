@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,20 +46,46 @@ func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope
 	return ids, nil
 }
 
-// QueueAppend queues on b the statements that write envelopes bound for
-// topic to the outbox, so a caller can send them in one round trip with
-// its own statements of the same transaction. The returned slice holds
-// their outbox ids, in order, once b has been sent and closed without error.
+// QueueAppend queues on b the statement that writes envelopes bound for
+// topic to the outbox, so a caller can send it in one round trip with its
+// own statements of the same transaction. The returned slice holds their
+// outbox ids, in order, once b has been sent and closed without error.
+// However many envelopes (of however many keys) there are, they are one
+// insert: the rows are numbered in the order given, so their ids ascend in
+// that order, which is the order the relay sends them in.
 func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope) ([]int64, error) {
 	ids := make([]int64, len(envs))
+	if len(envs) == 0 {
+		return ids, nil
+	}
+	keys := make([]string, len(envs))
+	eventIDs := make([]string, len(envs))
+	headers := make([]string, len(envs))
+	payloads := make([][]byte, len(envs))
 	for i, e := range envs {
 		h, err := json.Marshal(e.Headers())
 		if err != nil {
 			return nil, fmt.Errorf("outbox headers: %w", err)
 		}
-		b.Queue(`insert into outbox (topic, key, event_id, headers, payload) values ($1, $2, $3, $4, $5) returning id`,
-			topic, e.Subject, e.ID, h, []byte(e.Data)).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
+		keys[i], eventIDs[i], headers[i], payloads[i] = e.Subject, e.ID.String(), string(h), e.Data
 	}
+	b.Queue(`insert into outbox (topic, key, event_id, headers, payload)
+		select $1, u.key, u.event_id::uuid, u.headers::jsonb, u.payload
+		from unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) with ordinality as u(key, event_id, headers, payload, n)
+		order by u.n
+		returning id`, topic, keys, eventIDs, headers, payloads).Query(func(rows pgx.Rows) error {
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(got) != len(ids) {
+			return fmt.Errorf("outbox: %d rows written of %d", len(got), len(ids))
+		}
+		// The ids were drawn in insertion order, which is u.n's.
+		slices.Sort(got)
+		copy(ids, got)
+		return nil
+	})
 	return ids, nil
 }
 

@@ -226,13 +226,34 @@ func (s *Store) writeBatch(batch []*request) {
 	var kept []written
 	var again []*request
 	broken := error(nil)
+	live := batch[:0:0]
 	for _, r := range batch {
-		if broken != nil {
-			r.done <- result{err: broken}
-			continue
-		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- result{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	one := live
+	if set, rest := splitSet(live); len(set) > 1 {
+		// Most of a batch under load: deliveries of distinct releases,
+		// written as one set in a few round trips.
+		done, err := s.writeSet(ctx, tx, set)
+		switch {
+		case err == nil:
+			for _, w := range done {
+				kept = append(kept, written{w.r, w.ids})
+			}
+			one = rest
+		case errors.Is(err, errNotBulk):
+			// One at a time, each under its savepoint, in arrival order.
+		default:
+			broken = fmt.Errorf("batch transaction: %w", err)
+		}
+	}
+	for _, r := range one {
+		if broken != nil {
+			r.done <- result{err: broken}
 			continue
 		}
 		ids, err := s.update(ctx, tx, r.ref, r.create, r.fn, true)
@@ -271,6 +292,25 @@ func (s *Store) writeBatch(batch []*request) {
 		ids, err := s.updateAlone(r.ctx, r.ref, r.create, r.fn)
 		r.done <- result{ids: ids, err: err}
 	}
+}
+
+// splitSet splits a batch into the deliveries writeSet may write as one
+// set, in order, and the rest: a delivery that names a UPC or GRid an
+// earlier one of the batch named may be of the same release, so it is
+// left to be written after the set, one at a time, which keeps the
+// deliveries of a release in their order.
+func splitSet(batch []*request) (set, rest []*request) {
+	named := make(map[[2]string]bool, 2*len(batch))
+	for _, r := range batch {
+		u, g := [2]string{"upc", r.ref.UPC}, [2]string{"grid", r.ref.GRid}
+		if (r.ref.UPC != "" && named[u]) || (r.ref.GRid != "" && named[g]) {
+			rest = append(rest, r)
+		} else {
+			set = append(set, r)
+		}
+		named[u], named[g] = true, true
+	}
+	return set, rest
 }
 
 // isDeadlock reports Postgres's deadlock_detected.
