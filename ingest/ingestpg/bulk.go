@@ -146,13 +146,14 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 
 	b = &pgx.Batch{}
 	var (
-		skeys, states2 []string
-		versions       []int64
-		idKinds        []string
-		idValues       []string
-		idKeys         []string
-		envs           = map[string][]int{} // topic -> indexes into set, in order
-		topics         []string
+		skeys    []string
+		states2  [][]byte
+		versions []int64
+		idKinds  []string
+		idValues []string
+		idKeys   []string
+		envs     = map[string][]int{} // topic -> indexes into set, in order
+		topics   []string
 	)
 	for i := range set {
 		c := set[i].change
@@ -160,7 +161,7 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 		if err != nil {
 			return nil, fmt.Errorf("stream %s state: %w", set[i].st.Key, err)
 		}
-		skeys, versions, states2 = append(skeys, set[i].st.Key), append(versions, c.Next.Version), append(states2, string(next))
+		skeys, versions, states2 = append(skeys, set[i].st.Key), append(versions, c.Next.Version), append(states2, next)
 		if set[i].r.create {
 			for _, id := range []struct{ kind, value string }{{"upc", set[i].r.ref.UPC}, {"grid", set[i].r.ref.GRid}} {
 				if id.value != "" {
@@ -175,8 +176,8 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 			envs[c.Topic] = append(envs[c.Topic], i)
 		}
 	}
-	b.Queue(`update release_streams s set version = u.version, state = u.state::jsonb, updated_at = now()
-		from unnest($1::text[], $2::bigint[], $3::text[]) as u(stream_key, version, state)
+	b.Queue(`update release_streams s set version = u.version, state = u.state, updated_at = now()
+		from unnest($1::text[], $2::bigint[], $3::jsonb[]) as u(stream_key, version, state)
 		where s.stream_key = u.stream_key`, skeys, versions, states2)
 	if len(idKinds) > 0 {
 		b.Queue(`insert into release_identifiers (kind, value, stream_key)

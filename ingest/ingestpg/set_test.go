@@ -143,6 +143,10 @@ func TestBatchWritesAsSetAndOneAtATime(t *testing.T) {
 	if err := pool.QueryRow(ctx, `select count(*) from artist_ids where name = 'Refused'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("refused delivery's artist: %d rows (%v), want none", n, err)
 	}
+	var stored int64
+	if err := pool.QueryRow(ctx, `select (state->>'version')::bigint from release_streams where stream_key = $1 and version = 1`, upc(3)).Scan(&stored); err != nil || stored != 1 {
+		t.Errorf("release c's state as the set stored it: version %d (%v), want 1", stored, err)
+	}
 	rows, err := pool.Query(ctx, `select key, (headers->>'ce_sequence')::int from outbox order by id`)
 	if err != nil {
 		t.Fatal(err)
