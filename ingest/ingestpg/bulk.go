@@ -2,11 +2,11 @@ package ingestpg
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/catalog-org/catalog/domain/release"
@@ -133,7 +133,7 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 	for i := range set {
 		l := states[set[i].st.Key]
 		if l.state != nil {
-			if err := json.Unmarshal(l.state, &set[i].st.State); err != nil {
+			if err := jsonv1.Unmarshal(l.state, &set[i].st.State); err != nil {
 				return nil, fmt.Errorf("stream %s state: %w", set[i].st.Key, err)
 			}
 		}
@@ -157,7 +157,7 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 	)
 	for i := range set {
 		c := set[i].change
-		next, err := json.Marshal(c.Next)
+		next, err := jsonv1.Marshal(c.Next)
 		if err != nil {
 			return nil, fmt.Errorf("stream %s state: %w", set[i].st.Key, err)
 		}
