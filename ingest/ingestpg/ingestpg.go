@@ -81,8 +81,11 @@ type GroupCommit struct {
 }
 
 // NewGroupCommit returns a Store on pool that writes deliveries in batches:
-// a writer takes every delivery waiting for it (up to MaxBatch), decides
-// and writes each under a savepoint of one transaction, and commits once.
+// a writer takes every delivery waiting for it (up to MaxBatch), writes
+// those of distinct releases as one set (writeSet: a few round trips
+// however many there are), the rest, or all of them when a set cannot be
+// written whole, each under a savepoint, in one transaction, and commits
+// once.
 // A delivery that fails rolls back to its savepoint and fails alone; its
 // batch-mates commit. While a batch is being written the next one gathers,
 // so under load one commit (one WAL flush, one round trip) serves many
