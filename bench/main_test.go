@@ -33,7 +33,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	catalogBin = filepath.Join(dir, "catalog")
-	if out, err := exec.Command("go", "build", "-o", catalogBin, "../cmd/catalog").CombinedOutput(); err != nil {
+	if bin := os.Getenv("CATALOG_BENCH_BIN"); bin != "" {
+		// Another build of catalog (an A/B comparison of two commits on
+		// the same harness).
+		catalogBin = bin
+	} else if out, err := exec.Command("go", "build", "-o", catalogBin, "../cmd/catalog").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,14 @@ var ErrNotConfirmed = errors.New("events not yet confirmed by Kafka")
 // any, goes with them (events.TraceHeaders).
 func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope) ([]int64, error) {
 	b := &pgx.Batch{}
-	ids, err := QueueAppend(b, topic, envs, events.TraceHeaders(ctx))
+	var traces []map[string]string
+	if tr := events.TraceHeaders(ctx); tr != nil {
+		traces = make([]map[string]string, len(envs))
+		for i := range traces {
+			traces[i] = tr
+		}
+	}
+	ids, err := QueueAppend(b, topic, envs, traces)
 	if err != nil {
 		return nil, err
 	}
@@ -47,30 +55,64 @@ func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope
 	return ids, nil
 }
 
-// QueueAppend queues on b the statements that write envelopes bound for
-// topic to the outbox, so a caller can send them in one round trip with
-// its own statements of the same transaction. trace is the W3C trace
-// context of the work that caused them (events.TraceHeaders; nil when not
-// traced), which the relay carries into their records. The returned slice
-// holds their outbox ids, in order, once b has been sent and closed
-// without error.
-func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope, trace map[string]string) ([]int64, error) {
+// QueueAppend queues on b the statement that writes envelopes bound for
+// topic to the outbox, so a caller can send it in one round trip with its
+// own statements of the same transaction. The returned slice holds their
+// outbox ids, in order, once b has been sent and closed without error.
+// However many envelopes (of however many keys) there are, they are one
+// insert: the rows are numbered in the order given, so their ids ascend in
+// that order, which is the order the relay sends them in. traces, when not
+// nil, holds for each envelope the W3C trace context of the work that
+// caused it (events.TraceHeaders; nil when not traced), which the relay
+// carries into its record.
+func QueueAppend(b *pgx.Batch, topic string, envs []events.Envelope, traces []map[string]string) ([]int64, error) {
 	ids := make([]int64, len(envs))
-	var tr []byte
-	if len(trace) > 0 {
-		var err error
-		if tr, err = json.Marshal(trace); err != nil {
+	if len(envs) == 0 {
+		return ids, nil
+	}
+	if traces != nil && len(traces) != len(envs) {
+		return nil, fmt.Errorf("outbox: %d trace contexts for %d events", len(traces), len(envs))
+	}
+	keys := make([]string, len(envs))
+	eventIDs := make([]string, len(envs))
+	headers := make([]string, len(envs))
+	payloads := make([][]byte, len(envs))
+	trs := make([]*string, len(envs))
+	for i, tr := range traces {
+		if len(tr) == 0 {
+			continue
+		}
+		j, err := json.Marshal(tr)
+		if err != nil {
 			return nil, fmt.Errorf("outbox trace context: %w", err)
 		}
+		js := string(j)
+		trs[i] = &js
 	}
 	for i, e := range envs {
 		h, err := json.Marshal(e.Headers())
 		if err != nil {
 			return nil, fmt.Errorf("outbox headers: %w", err)
 		}
-		b.Queue(`insert into outbox (topic, key, event_id, headers, payload, trace) values ($1, $2, $3, $4, $5, $6) returning id`,
-			topic, e.Subject, e.ID, h, []byte(e.Data), tr).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
+		keys[i], eventIDs[i], headers[i], payloads[i] = e.Subject, e.ID.String(), string(h), e.Data
 	}
+	b.Queue(`insert into outbox (topic, key, event_id, headers, payload, trace)
+		select $1, u.key, u.event_id::uuid, u.headers::jsonb, u.payload, u.trace::jsonb
+		from unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[]) with ordinality as u(key, event_id, headers, payload, trace, n)
+		order by u.n
+		returning id`, topic, keys, eventIDs, headers, payloads, trs).Query(func(rows pgx.Rows) error {
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(got) != len(ids) {
+			return fmt.Errorf("outbox: %d rows written of %d", len(got), len(ids))
+		}
+		// The ids were drawn in insertion order, which is u.n's.
+		slices.Sort(got)
+		copy(ids, got)
+		return nil
+	})
 	return ids, nil
 }
 

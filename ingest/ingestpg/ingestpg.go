@@ -2,18 +2,24 @@
 // release streams (version and current state per release), the identifiers
 // that lead to them, the catalogue ids assigned to releases, tracks and
 // artists, and, in the same transactions, the outbox of events.
+//
+// A release's state is read and written with go-json-experiment's v1
+// package: encoding/json's semantics on the json/v2 engine, which decodes a
+// state in one pass where encoding/json scans it twice (encoding/json's
+// Unmarshal of states was the largest JSON share of the ingest role's CPU
+// under load).
 package ingestpg
 
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"sync"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -75,8 +81,11 @@ type GroupCommit struct {
 }
 
 // NewGroupCommit returns a Store on pool that writes deliveries in batches:
-// a writer takes every delivery waiting for it (up to MaxBatch), decides
-// and writes each under a savepoint of one transaction, and commits once.
+// a writer takes every delivery waiting for it (up to MaxBatch), writes
+// those of distinct releases as one set (writeSet: a few round trips
+// however many there are), the rest, or all of them when a set cannot be
+// written whole, each under a savepoint, in one transaction, and commits
+// once.
 // A delivery that fails rolls back to its savepoint and fails alone; its
 // batch-mates commit. While a batch is being written the next one gathers,
 // so under load one commit (one WAL flush, one round trip) serves many
@@ -226,13 +235,34 @@ func (s *Store) writeBatch(batch []*request) {
 	var kept []written
 	var again []*request
 	broken := error(nil)
+	live := batch[:0:0]
 	for _, r := range batch {
-		if broken != nil {
-			r.done <- result{err: broken}
-			continue
-		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- result{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	one := live
+	if set, rest := splitSet(live); len(set) > 1 {
+		// Most of a batch under load: deliveries of distinct releases,
+		// written as one set in a few round trips.
+		done, err := s.writeSet(ctx, tx, set)
+		switch {
+		case err == nil:
+			for _, w := range done {
+				kept = append(kept, written{w.r, w.ids})
+			}
+			one = rest
+		case errors.Is(err, errNotBulk):
+			// One at a time, each under its savepoint, in arrival order.
+		default:
+			broken = fmt.Errorf("batch transaction: %w", err)
+		}
+	}
+	for _, r := range one {
+		if broken != nil {
+			r.done <- result{err: broken}
 			continue
 		}
 		ids, err := s.update(ctx, tx, r.ref, r.create, r.fn, true)
@@ -271,6 +301,25 @@ func (s *Store) writeBatch(batch []*request) {
 		ids, err := s.updateAlone(r.ctx, r.ref, r.create, r.fn)
 		r.done <- result{ids: ids, err: err}
 	}
+}
+
+// splitSet splits a batch into the deliveries writeSet may write as one
+// set, in order, and the rest: a delivery that names a UPC or GRid an
+// earlier one of the batch named may be of the same release, so it is
+// left to be written after the set, one at a time, which keeps the
+// deliveries of a release in their order.
+func splitSet(batch []*request) (set, rest []*request) {
+	named := make(map[[2]string]bool, 2*len(batch))
+	for _, r := range batch {
+		u, g := [2]string{"upc", r.ref.UPC}, [2]string{"grid", r.ref.GRid}
+		if (r.ref.UPC != "" && named[u]) || (r.ref.GRid != "" && named[g]) {
+			rest = append(rest, r)
+		} else {
+			set = append(set, r)
+		}
+		named[u], named[g] = true, true
+	}
+	return set, rest
 }
 
 // isDeadlock reports Postgres's deadlock_detected.
@@ -362,7 +411,7 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, ref ingest.StreamRef, cre
 	}
 	if raw != nil {
 		id, version := st.State.ReleaseID, st.State.Version
-		if err = json.Unmarshal(raw, &st.State); err != nil {
+		if err = jsonv1.Unmarshal(raw, &st.State); err != nil {
 			return nil, fmt.Errorf("stream %s state: %w", st.Key, err)
 		}
 		st.State.ReleaseID, st.State.Version = id, version
@@ -378,7 +427,7 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, ref ingest.StreamRef, cre
 	if err != nil {
 		return nil, err
 	}
-	next, err := json.Marshal(ch.Next)
+	next, err := jsonv1.Marshal(ch.Next)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s state: %w", st.Key, err)
 	}
@@ -396,7 +445,7 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, ref ingest.StreamRef, cre
 		}
 	}
 	if len(ch.Events) > 0 {
-		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events, ch.Trace); err != nil {
+		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events, sameTrace(ch)); err != nil {
 			return nil, err
 		}
 	}
@@ -445,4 +494,17 @@ func (a txAssigner) AssignIDs(ctx context.Context, releaseID int64, artists []st
 		return release.IDs{}, fmt.Errorf("assign ids of release %d: %w", releaseID, err)
 	}
 	return ids, nil
+}
+
+// sameTrace is the trace context of each of ch's events: the delivery's
+// (nil when it was not traced).
+func sameTrace(ch ingest.Change) []map[string]string {
+	if ch.Trace == nil {
+		return nil
+	}
+	out := make([]map[string]string, len(ch.Events))
+	for i := range out {
+		out[i] = ch.Trace
+	}
+	return out
 }
