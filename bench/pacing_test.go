@@ -156,7 +156,7 @@ type cpuSampler struct {
 
 type cpuTimes struct {
 	api, proj, pgRun, pgShared, redis, busy, iowait, total float64 // clock ticks
-	gcPause                                                       float64 // seconds of the API's GC pauses
+	gcPause                                                float64 // seconds of the API's GC pauses
 }
 
 func newCPUSampler(api, proj int, db, apiURL string) *cpuSampler {
