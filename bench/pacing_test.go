@@ -25,7 +25,8 @@ import (
 // projector) restarts the projector with its settings, measures the API at
 // rest, then during a rebuild of track-details, CATALOG_BENCH_ROUNDS times
 // (default 3) over CATALOG_BENCH_RELEASES releases (default 6000). Besides
-// the latencies it reports where the CPU went in each window: the API, the
+// the latencies (at rest: 5 s before the rebuild and 5 s after it) it
+// reports where the CPU went in each window: the API, the
 // projector, this run's PostgreSQL backends, PostgreSQL's shared
 // processes, Redis and the machine, with the machine's I/O wait and the
 // API's GC pauses. Run it once: -benchtime=1x.
@@ -110,12 +111,22 @@ func BenchmarkRebuildPacing(b *testing.B) {
 			var duringErrs int64
 			done := make(chan struct{})
 			go func() { during, duringErrs = latencies(l.closed(-1, stop, false, req)); close(done) }()
+			duties := make(chan []float64)
+			go func() { duties <- sampleDuty("http://"+s.projector+"/metrics", done) }()
 			start := time.Now()
 			s.run(b, "projections", "rebuild", "track-details")
 			wall := time.Since(start)
 			close(stop)
 			<-done
+			duty := <-duties
 			duringCPU := cpu.sample()
+			// Rest again after the swap, every entry of the new generation
+			// hot first: the rest figure is both windows, around the rebuild.
+			l.closed(tracks, nil, false, req)
+			stop = make(chan struct{})
+			go func() { time.Sleep(5 * time.Second); close(stop) }()
+			after, afterErrs := latencies(l.closed(-1, stop, false, req))
+			rest, restErrs = append(rest, after...), restErrs+afterErrs
 			stopProjector(proj)
 			o := outcome{restP99: quantile(rest, 0.99), duringP99: quantile(during, 0.99), rebuild: wall.Seconds(), errs: float64(duringErrs + restErrs)}
 			o.ratio = o.duringP99 / o.restP99
@@ -123,6 +134,9 @@ func BenchmarkRebuildPacing(b *testing.B) {
 			fmt.Fprintf(os.Stderr, "[pacing] round %d %-10s rest p50 %.2f p99 %.2f ms (%d req) | rebuild p50 %.2f p99 %.2f ms (%d req) = %.2fx | rebuild %.1f s | errors %d\n",
 				round, v.label, quantile(rest, 0.5), o.restP99, len(rest), quantile(during, 0.5), o.duringP99, len(during), o.ratio, o.rebuild, duringErrs+restErrs)
 			fmt.Fprintf(os.Stderr, "[pacing]   cpu at rest: %s\n[pacing]   cpu during:  %s\n", restCPU, duringCPU)
+			if len(duty) > 0 {
+				fmt.Fprintf(os.Stderr, "[pacing]   duty: mean %.3f, min %.3f, max %.3f over %d scrapes\n", mean(duty), slices.Min(duty), slices.Max(duty), len(duty))
+			}
 		}
 	}
 	for _, v := range vs {
@@ -133,6 +147,42 @@ func BenchmarkRebuildPacing(b *testing.B) {
 		b.ReportMetric(quantile(ratios, 0.5), v.label+"-p99-ratio")
 		b.ReportMetric(quantile(walls, 0.5), v.label+"-rebuild-s")
 	}
+}
+
+// sampleDuty scrapes the rebuild's duty from the projector's metrics every
+// 500 ms until done.
+func sampleDuty(url string, done <-chan struct{}) []float64 {
+	var out []float64
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return out
+		case <-t.C:
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "catalog_projection_rebuild_duty_ratio{") {
+				if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+					out = append(out, v)
+				}
+			}
+		}
+		resp.Body.Close()
+	}
+}
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
 }
 
 func envInt(b *testing.B, k string, def int) int {
