@@ -95,9 +95,10 @@ func (p *rebuildPacer) setDuty(d float64) {
 }
 
 // wrap paces h's batches while rebuilding says the generation is being
-// rebuilt (checked per batch: once swapped in it runs unpaced).
+// rebuilt (checked per batch: once swapped in it runs unpaced). A duty of
+// 1 is a rebuild at full speed: every partition at once, no probe.
 func (p *rebuildPacer) wrap(h events.BatchHandler, rebuilding func() bool) events.BatchHandler {
-	if p.most >= 1 && p.probe == nil {
+	if p.most >= 1 {
 		return h
 	}
 	return pacedHandler{p: p, inner: h, rebuilding: rebuilding}
@@ -140,7 +141,7 @@ func (h pacedHandler) HandleBatch(ctx context.Context, b events.Batch) error {
 // run probes while a rebuild is under way and moves the duty, until ctx
 // ends. It does nothing without a probe.
 func (p *rebuildPacer) run(ctx context.Context) {
-	if p.probe == nil {
+	if p.probe == nil || p.most >= 1 {
 		return
 	}
 	t := time.NewTicker(p.every)
