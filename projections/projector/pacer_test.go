@@ -130,3 +130,24 @@ func TestPacerProbesOnlyDuringARebuild(t *testing.T) {
 		t.Fatal("never probed during a rebuild")
 	}
 }
+
+// TestPacerFullDutyIsFullSpeed: CATALOG_REBUILD_DUTY=1 rebuilds every
+// partition at once, with no pacing and no probe.
+func TestPacerFullDutyIsFullSpeed(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	probe := func(context.Context) error { calls.Add(1); return nil }
+	p := newRebuildPacer(Config{RebuildDuty: 1, RebuildDutyFloor: 0.05, RebuildSlowdown: 1.5, RebuildProbe: probe, RebuildProbeEvery: time.Millisecond})
+	inner := &busyHandler{took: 2 * time.Millisecond}
+	feed(t, p.wrap(inner, func() bool { return true }))
+	if m := inner.most.Load(); m < 2 {
+		t.Fatalf("at duty 1, at most %d batch at once", m)
+	}
+	p.last.Store(time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	p.run(ctx)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("probed %d times at duty 1", n)
+	}
+}
