@@ -207,6 +207,7 @@ type cpuSampler struct {
 type cpuTimes struct {
 	api, proj, pgRun, pgShared, redis, busy, iowait, total float64 // clock ticks
 	gcPause                                                float64 // seconds of the API's GC pauses
+	apiWait                                                float64 // nanoseconds the API's threads waited for a CPU
 }
 
 func newCPUSampler(api, proj int, db, apiURL string) *cpuSampler {
@@ -221,9 +222,9 @@ func (c *cpuSampler) sample() string {
 	secs := at.Sub(c.at).Seconds()
 	cores := func(ticks float64) float64 { return ticks / 100 / secs }
 	tot := d(now.total, c.last.total)
-	out := fmt.Sprintf("api %.2f, projector %.2f, pg(run) %.2f, pg(shared) %.2f, redis %.2f cores; machine busy %.0f%%, iowait %.1f%%; API GC pauses %.1f ms/s",
+	out := fmt.Sprintf("api %.2f, projector %.2f, pg(run) %.2f, pg(shared) %.2f, redis %.2f cores; machine busy %.0f%%, iowait %.1f%%; API GC pauses %.1f ms/s, API threads waiting for a CPU %.0f ms/s",
 		cores(d(now.api, c.last.api)), cores(d(now.proj, c.last.proj)), cores(d(now.pgRun, c.last.pgRun)), cores(d(now.pgShared, c.last.pgShared)),
-		cores(d(now.redis, c.last.redis)), 100*d(now.busy, c.last.busy)/tot, 100*d(now.iowait, c.last.iowait)/tot, 1000*d(now.gcPause, c.last.gcPause)/secs)
+		cores(d(now.redis, c.last.redis)), 100*d(now.busy, c.last.busy)/tot, 100*d(now.iowait, c.last.iowait)/tot, 1000*d(now.gcPause, c.last.gcPause)/secs, d(now.apiWait, c.last.apiWait)/1e6/secs)
 	c.last, c.at = now, at
 	return out
 }
@@ -231,6 +232,7 @@ func (c *cpuSampler) sample() string {
 func (c *cpuSampler) read() cpuTimes {
 	var t cpuTimes
 	t.api, t.proj = procTicks(c.api), procTicks(c.proj)
+	t.apiWait = runQueueWait(c.api)
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -279,6 +281,24 @@ func (c *cpuSampler) read() cpuTimes {
 		resp.Body.Close()
 	}
 	return t
+}
+
+// runQueueWait is how long the threads of a process have waited on a run
+// queue for a CPU, in nanoseconds (schedstat's second field, per thread).
+func runQueueWait(pid int) float64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var sum float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) >= 2 {
+			n, _ := strconv.ParseFloat(fs[1], 64)
+			sum += n
+		}
+	}
+	return sum
 }
 
 // procTicks is a process's user and system CPU time, in clock ticks.
