@@ -15,6 +15,9 @@
 //	make bench-quick   the same at 50k tracks
 //	make bench-parts   BenchmarkAPIDuringRebuild and BenchmarkProxies, among the parts' own benchmarks
 //
+// BenchmarkRebuildPacing compares pacings of a rebuild under load round
+// by round (CATALOG_BENCH_PACING); run it by hand with go test -tags bench.
+//
 // CATALOG_BENCH_OUT names another folder for BENCHMARKS.md and
 // docs/benchmarks.json; docs/benchmarks.md says how each figure is taken.
 package bench

@@ -61,6 +61,10 @@ type config struct {
 	ReadyMaxLag        int64
 	Projections        []string
 	RebuildDuty        float64
+	RebuildDutyFloor   float64
+	RebuildSlowdown    float64
+	RebuildProbeURL    string
+	RebuildProbeEvery  time.Duration
 	AdminToken         string
 	GatewayMetricsAddr string
 	TrustedProxies     []*net.IPNet
@@ -118,7 +122,8 @@ func (c config) cdnPurgeGroup() string { return c.GroupPrefix + "cdn-purge" }
 // projector is the configuration the projectors of every projection share.
 func (c config) projector() projector.Config {
 	return projector.Config{Kafka: c.kafka("catalog-projector"), Topic: c.releasesTopic(), GroupPrefix: c.GroupPrefix,
-		Batch: c.ProjectorBatch, RebuildDuty: c.RebuildDuty}
+		Batch: c.ProjectorBatch, RebuildDuty: c.RebuildDuty, RebuildDutyFloor: c.RebuildDutyFloor,
+		RebuildSlowdown: c.RebuildSlowdown, RebuildProbeEvery: c.RebuildProbeEvery}
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -210,6 +215,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 		duty = 0.25
 	}
 	c.RebuildDuty = duty
+	floor, err := strconv.ParseFloat(get("CATALOG_REBUILD_DUTY_FLOOR"), 64)
+	if err != nil || floor <= 0 || floor > duty {
+		errs = append(errs, fmt.Errorf("CATALOG_REBUILD_DUTY_FLOOR: want a number above 0 and at most CATALOG_REBUILD_DUTY"))
+		floor = duty
+	}
+	c.RebuildDutyFloor = floor
+	slow, err := strconv.ParseFloat(get("CATALOG_REBUILD_SLOWDOWN"), 64)
+	if err != nil || slow < 1 || slow > 100 {
+		errs = append(errs, fmt.Errorf("CATALOG_REBUILD_SLOWDOWN: want a number from 1 to 100"))
+		slow = 1.5
+	}
+	c.RebuildSlowdown = slow
+	c.RebuildProbeEvery = time.Duration(num("CATALOG_REBUILD_PROBE_MS", 5, 60000)) * time.Millisecond
+	if c.RebuildProbeURL = get("CATALOG_REBUILD_PROBE_URL"); c.RebuildProbeURL != "" {
+		if u, err := url.Parse(c.RebuildProbeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("CATALOG_REBUILD_PROBE_URL=%q: want an http or https URL", c.RebuildProbeURL))
+		}
+	}
 	if err := gateway.ValidRegion(c.Region); err != nil {
 		errs = append(errs, fmt.Errorf("CATALOG_REGION: %w", err))
 	}

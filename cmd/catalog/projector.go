@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -37,6 +40,12 @@ func newProjectors(cfg config, log *slog.Logger, pool *pgxpool.Pool, admin *even
 	pc := cfg.projector()
 	pc.Admin = admin
 	pc.Tracing = cfg.tracer()
+	switch {
+	case cfg.RebuildProbeURL != "":
+		pc.RebuildProbe = httpProbe(cfg.RebuildProbeURL)
+	case hot != nil:
+		pc.RebuildProbe = hot.Ping
+	}
 	out := make([]*projector.Projector, 0, len(defs))
 	for _, d := range defs {
 		p, err := projector.New(pc, pool, d, log)
@@ -46,6 +55,30 @@ func newProjectors(cfg config, log *slog.Logger, pool *pgxpool.Pool, admin *even
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// httpProbe is a rebuild's latency probe that reads url (a hot read of
+// the API) over a kept-alive connection; a 5xx answer counts as slow.
+func httpProbe(url string) projector.Probe {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("rebuild probe: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("rebuild probe: %w", err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return fmt.Errorf("rebuild probe: %w", err)
+		}
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("rebuild probe: %s answered %s", url, resp.Status)
+		}
+		return nil
+	}
 }
 
 func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool) error {

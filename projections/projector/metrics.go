@@ -59,36 +59,13 @@ func (s meteredStore) Apply(ctx context.Context, cp projections.Checkpoint, item
 	return res, nil
 }
 
-// throttledStore applies a rebuilding generation's batches at a duty
-// cycle: after a batch that took d it pauses d*(1-duty)/duty, so a rebuild
-// uses at most that share of the time the projector spends applying, and
-// the live generation and the API keep the rest of the machine.
-type throttledStore struct {
-	inner    projections.BatchStore
-	duty     float64
-	throttle func() bool
-}
-
-func (s throttledStore) Apply(ctx context.Context, cp projections.Checkpoint, items []projections.Item) (projections.ApplyResult, error) {
-	if !s.throttle() {
-		return s.inner.Apply(ctx, cp, items)
-	}
-	start := time.Now()
-	res, err := s.inner.Apply(ctx, cp, items)
-	pause := time.Duration(float64(time.Since(start)) * (1 - s.duty) / s.duty)
-	select {
-	case <-ctx.Done():
-	case <-time.After(pause):
-	}
-	return res, err
-}
-
 // stateCollector reports, on each scrape, per projection: lag per
 // partition (stored offsets against the end of the log), parked events
 // and rebuild progress.
 type stateCollector struct {
 	ps                   []*Projector
 	lag, parked, rebuild *prometheus.Desc
+	duty                 *prometheus.Desc
 }
 
 func newStateCollector(ps []*Projector) *stateCollector {
@@ -99,6 +76,9 @@ func newStateCollector(ps []*Projector) *stateCollector {
 		parked: prometheus.NewDesc("catalog_projection_parked_events", "Events parked now.", []string{"projection", "generation"}, nil),
 		rebuild: prometheus.NewDesc("catalog_projection_rebuild_progress_ratio", "Share of the log a rebuild has consumed (0 to 1).",
 			[]string{"projection", "generation", "mode"}, nil),
+		duty: prometheus.NewDesc("catalog_projection_rebuild_duty_ratio",
+			"Share of the wall clock a rebuild may spend on its batches now (CATALOG_REBUILD_DUTY, lowered toward CATALOG_REBUILD_DUTY_FLOOR while the live readers slow).",
+			[]string{"projection", "generation"}, nil),
 	}
 }
 
@@ -106,6 +86,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lag
 	ch <- c.parked
 	ch <- c.rebuild
+	ch <- c.duty
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -126,6 +107,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if r := st.Rebuild; r != nil && r.Total > 0 {
 			ch <- prometheus.MustNewConstMetric(c.rebuild, prometheus.GaugeValue, float64(r.Done)/float64(r.Total), st.Projection,
 				strconv.Itoa(r.Generation.Number), r.Generation.Mode)
+			if r.Generation.Mode != "in-place" {
+				ch <- prometheus.MustNewConstMetric(c.duty, prometheus.GaugeValue, p.pacer.Duty(), st.Projection, strconv.Itoa(r.Generation.Number))
+			}
 		}
 	}
 }

@@ -88,9 +88,24 @@ type Config struct {
 	// Batch is the most records a batch applies in one transaction
 	// (default 500).
 	Batch int
-	// RebuildDuty is the share of the time a generation being rebuilt may
-	// spend applying (0 < duty <= 1; default 1: no throttle).
+	// RebuildDuty is the most share of the wall clock a generation being
+	// rebuilt may spend decoding and applying its batches, one batch at a
+	// time across its partitions (0 < duty <= 1; default 1: no throttle).
 	RebuildDuty float64
+	// RebuildDutyFloor is the least share the latency probe may lower the
+	// duty to, so that a rebuild always finishes (0 < floor <= duty;
+	// default: RebuildDuty, a fixed duty).
+	RebuildDutyFloor float64
+	// RebuildProbe times the live readers' round trip while a rebuild is
+	// under way (nil: the duty stays at RebuildDuty).
+	RebuildProbe Probe
+	// RebuildSlowdown is how many times slower the probe's round trips
+	// may be while a rebuild batch is in flight than while none is before
+	// the duty halves (default 1.5).
+	RebuildSlowdown float64
+	// RebuildProbeEvery is how often the probe runs during a rebuild
+	// (default 50 ms).
+	RebuildProbeEvery time.Duration
 	// Every is how often the supervisor looks for generations to start or
 	// stop (default 1 s).
 	Every time.Duration
@@ -105,6 +120,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.RebuildDuty == 0 {
 		c.RebuildDuty = 1
+	}
+	if c.RebuildDutyFloor == 0 {
+		c.RebuildDutyFloor = c.RebuildDuty
+	}
+	if c.RebuildSlowdown == 0 {
+		c.RebuildSlowdown = 1.5
+	}
+	if c.RebuildProbeEvery == 0 {
+		c.RebuildProbeEvery = 50 * time.Millisecond
 	}
 	if c.Every == 0 {
 		c.Every = time.Second
@@ -129,6 +153,15 @@ func (c Config) Validate() error {
 	if c.RebuildDuty <= 0 || c.RebuildDuty > 1 {
 		errs = append(errs, fmt.Errorf("projector: rebuild duty %v: must be in (0, 1]", c.RebuildDuty))
 	}
+	if c.RebuildDutyFloor <= 0 || c.RebuildDutyFloor > c.RebuildDuty {
+		errs = append(errs, fmt.Errorf("projector: rebuild duty floor %v: must be above 0 and at most the duty %v", c.RebuildDutyFloor, c.RebuildDuty))
+	}
+	if c.RebuildSlowdown < 1 {
+		errs = append(errs, fmt.Errorf("projector: rebuild slowdown %v: must be at least 1", c.RebuildSlowdown))
+	}
+	if c.RebuildProbeEvery <= 0 {
+		errs = append(errs, fmt.Errorf("projector: rebuild probe interval %v: must be positive", c.RebuildProbeEvery))
+	}
 	return errors.Join(errs...)
 }
 
@@ -148,6 +181,7 @@ type Projector struct {
 	store *projectionpg.Store
 	rb    *projections.Rebuilder
 	inv   *projections.Invalidations
+	pacer *rebuildPacer
 	log   *slog.Logger
 }
 
@@ -174,7 +208,7 @@ func New(cfg Config, pool *pgxpool.Pool, p Projection, log *slog.Logger) (*Proje
 	if err != nil {
 		return nil, err
 	}
-	pr := &Projector{def: p, cfg: cfg, pool: pool, store: store, rb: rb, log: log}
+	pr := &Projector{def: p, cfg: cfg, pool: pool, store: store, rb: rb, pacer: newRebuildPacer(cfg), log: log}
 	if p.Cache != nil {
 		// The cache invalidations batches owe are stored with their rows;
 		// this sends them after each commit and retries what is left (also
@@ -231,11 +265,6 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 		if m != nil {
 			applier = meteredStore{inner: w, m: m, labels: prometheus.Labels{"projection": p.def.Name, "generation": strconv.Itoa(gen)}}
 		}
-		if p.cfg.RebuildDuty < 1 {
-			// A generation being rebuilt yields the machine to the live one
-			// (checked per batch: it stops yielding once swapped in).
-			applier = throttledStore{inner: applier, duty: p.cfg.RebuildDuty, throttle: func() bool { return liveGen.Load() != int64(gen) }}
-		}
 		var invalidator projections.Invalidator
 		if p.inv != nil {
 			invalidator = p.inv
@@ -252,9 +281,12 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 		if err != nil {
 			return err
 		}
+		// A generation being rebuilt yields the machine to the live one
+		// (checked per batch: it stops yielding once swapped in).
+		paced := p.pacer.wrap(h, func() bool { return liveGen.Load() != int64(gen) })
 		consumer, err := events.NewConsumer(events.ConsumerConfig{
 			Kafka: p.cfg.Kafka, Group: p.cfg.Group(p.def.Name, gen), Topics: []string{p.cfg.Topic}, MaxBatch: p.cfg.Batch,
-		}, h, w, glog)
+		}, paced, w, glog)
 		if err != nil {
 			return err
 		}
@@ -276,6 +308,7 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 	if p.inv != nil {
 		g.Go(func() error { return p.inv.Run(gctx) })
 	}
+	g.Go(func() error { p.pacer.run(gctx); return nil })
 	return g.Wait()
 }
 
