@@ -93,16 +93,7 @@ func (p phases) afterIngest() bool {
 }
 
 func loadBenchConfig(b *testing.B, root string) benchConfig {
-	num := func(k string, def int) int {
-		if v := os.Getenv(k); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				b.Fatalf("%s=%q: want a positive integer", k, v)
-			}
-			return n
-		}
-		return def
-	}
+	num := func(k string, def int) int { return envInt(b, k, def) }
 	c := benchConfig{tracks: num("CATALOG_BENCH_TRACKS", 50_000), runs: num("CATALOG_BENCH_RUNS", 3),
 		concurrency: num("CATALOG_BENCH_INGEST_CONCURRENCY", 16), out: os.Getenv("CATALOG_BENCH_OUT")}
 	big := c.tracks >= 500_000
