@@ -522,13 +522,9 @@ func (r *benchRun) startRoles() {
 	if err := os.RemoveAll(filepath.Join(r.work, "logs")); err != nil {
 		r.b.Fatal(err)
 	}
-	for _, role := range []string{"ingest", "api"} {
+	for _, role := range []string{"ingest", "api", "gateway"} {
 		r.roles[role] = r.startLogged(role, nil)
 	}
-	// The gateway runs on one core, as nginx, the proxy it is measured
-	// against, runs one worker: a gateway pod with a one-CPU limit (Go
-	// sizes GOMAXPROCS to it).
-	r.roles["gateway"] = r.startLogged("gateway", []string{"GOMAXPROCS=1"})
 	waitHTTP(r.b, "http://"+r.s.ingest+"/healthz")
 	r.rss = newRSSSampler(r.roles)
 }
