@@ -346,7 +346,7 @@ func (s *Service) apply(ctx context.Context, msg release.Message, src map[string
 		}
 		span.End()
 	}()
-	traceCtx := events.TraceHeaders(ctx)
+	traceHeaders := events.TraceHeaders(ctx)
 	res = Result{Message: MessageRef{Sender: msg.Sender, ID: msg.ID}, Events: []EventRef{}}
 	ids, err := s.store.Update(ctx, ref, create, func(ctx context.Context, st Stream, assigner IDAssigner) (Change, error) {
 		dec, trackIDs, err := decide(ctx, st, assigner)
@@ -355,7 +355,7 @@ func (s *Service) apply(ctx context.Context, msg release.Message, src map[string
 		}
 		res.Status, res.Reason, res.Release, res.ReleaseID, res.Version, res.TrackIDs =
 			string(dec.Outcome), dec.Reason, st.Key, st.State.ReleaseID, dec.Next.Version, trackIDs
-		ch := Change{Next: dec.Next, Topic: s.cfg.Topic, Trace: traceCtx}
+		ch := Change{Next: dec.Next, Topic: s.cfg.Topic, Trace: traceHeaders}
 		seq := dec.Next.Version - int64(len(dec.Events))
 		for _, ev := range dec.Events {
 			seq++

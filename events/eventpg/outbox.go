@@ -38,14 +38,7 @@ var ErrNotConfirmed = errors.New("events not yet confirmed by Kafka")
 // any, goes with them (events.TraceHeaders).
 func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope) ([]int64, error) {
 	b := &pgx.Batch{}
-	var traces []map[string]string
-	if tr := events.TraceHeaders(ctx); tr != nil {
-		traces = make([]map[string]string, len(envs))
-		for i := range traces {
-			traces[i] = tr
-		}
-	}
-	ids, err := QueueAppend(b, topic, envs, traces)
+	ids, err := QueueAppend(b, topic, envs, SameTrace(events.TraceHeaders(ctx), len(envs)))
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +46,19 @@ func Append(ctx context.Context, tx pgx.Tx, topic string, envs []events.Envelope
 		return nil, fmt.Errorf("append to outbox: %w", err)
 	}
 	return ids, nil
+}
+
+// SameTrace is QueueAppend's traces for n events that one piece of work
+// caused: its trace context for each (nil when trace is nil).
+func SameTrace(trace map[string]string, n int) []map[string]string {
+	if trace == nil {
+		return nil
+	}
+	out := make([]map[string]string, n)
+	for i := range out {
+		out[i] = trace
+	}
+	return out
 }
 
 // QueueAppend queues on b the statement that writes envelopes bound for

@@ -445,7 +445,7 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, ref ingest.StreamRef, cre
 		}
 	}
 	if len(ch.Events) > 0 {
-		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events, sameTrace(ch)); err != nil {
+		if outboxIDs, err = eventpg.QueueAppend(b, ch.Topic, ch.Events, eventpg.SameTrace(ch.Trace, len(ch.Events))); err != nil {
 			return nil, err
 		}
 	}
@@ -494,17 +494,4 @@ func (a txAssigner) AssignIDs(ctx context.Context, releaseID int64, artists []st
 		return release.IDs{}, fmt.Errorf("assign ids of release %d: %w", releaseID, err)
 	}
 	return ids, nil
-}
-
-// sameTrace is the trace context of each of ch's events: the delivery's
-// (nil when it was not traced).
-func sameTrace(ch ingest.Change) []map[string]string {
-	if ch.Trace == nil {
-		return nil
-	}
-	out := make([]map[string]string, len(ch.Events))
-	for i := range out {
-		out[i] = ch.Trace
-	}
-	return out
 }
