@@ -42,6 +42,7 @@ type benchConfig struct {
 	concurrency int     // CATALOG_BENCH_INGEST_CONCURRENCY: `catalog ingest --concurrency`
 	rate        float64 // CATALOG_BENCH_RATE: steady delivery rate of the freshness run
 	freshSecs   int     // CATALOG_BENCH_FRESH_SECONDS: length of the steady freshness run
+	watchEvery  int     // CATALOG_BENCH_FRESH_WATCH_EVERY: every how many accepted deliveries one is timed
 	phases      phases  // CATALOG_BENCH_PHASES: the phases to run
 	profile     bool    // CATALOG_BENCH_CPUPROFILE: CPU-profile the ingest and API roles over their life
 }
@@ -100,6 +101,9 @@ func loadBenchConfig(b *testing.B, root string) benchConfig {
 	c.secs = num("CATALOG_BENCH_SECONDS", map[bool]int{true: 10, false: 5}[big])
 	c.freshSecs = num("CATALOG_BENCH_FRESH_SECONDS", map[bool]int{true: 30, false: 10}[big])
 	c.rate = float64(num("CATALOG_BENCH_RATE", 500))
+	if c.watchEvery = num("CATALOG_BENCH_FRESH_WATCH_EVERY", 10); c.watchEvery < 1 {
+		b.Fatalf("CATALOG_BENCH_FRESH_WATCH_EVERY: %d is not a positive count", c.watchEvery)
+	}
 	var err error
 	if c.phases, err = parsePhases(os.Getenv("CATALOG_BENCH_PHASES")); err != nil {
 		b.Fatalf("CATALOG_BENCH_PHASES: %v", err)
@@ -142,6 +146,8 @@ type benchRun struct {
 	gwOps  string  // the gateway's operations address (metrics, profiles)
 	valid  []int64 // track ids that answer 200 for country=GB
 	events int64   // records in the releases topic after the load
+	// slotWait: the last freshness run's watchers' waits for a poll slot.
+	slotWait string
 
 	consumerRate figure  // ConsumerPerformance over the releases topic, records/s
 	consumerMB   figure  // the same in MB/s (MiB of keys and values)
