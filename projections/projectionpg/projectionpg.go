@@ -97,14 +97,19 @@ func lockGenerations(ctx context.Context, tx pgx.Tx, name string) error {
 }
 
 // EnsureLive returns the live generation, creating generation 1 (empty,
-// with its indexes, views pointed at it) when there is none.
+// with its indexes, views pointed at it) when there is none. During an
+// in-place rebuild, between its start and its reset, the live generation
+// is the paused one (state "paused", mode "in-place"): it is returned as
+// such, never replaced by a new empty one (which would be exposed to the
+// API and then collide with the reset handing the paused one back).
 func (s *Store) EnsureLive(ctx context.Context) (Generation, error) {
 	var g Generation
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockGenerations(ctx, tx, s.name); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `select generation, layout, state, mode from projection_generations where projection = $1 and state = 'live'`, s.name).
+		err := tx.QueryRow(ctx, `select generation, layout, state, mode from projection_generations
+			where projection = $1 and (state = 'live' or (state = 'paused' and mode = 'in-place'))`, s.name).
 			Scan(&g.Number, &g.Layout, &g.State, &g.Mode)
 		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 			return err

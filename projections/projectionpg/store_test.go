@@ -136,3 +136,43 @@ func TestProjectionsAreKeyedByName(t *testing.T) {
 		t.Errorf("abandon track-details generation %d: %v", tdNext.Number, err)
 	}
 }
+
+// TestEnsureLiveDuringAnInPlaceRebuild: while an in-place rebuild holds the
+// live generation paused (between its start and its reset), a projector
+// that starts, or anything else asking for the live generation, gets that
+// generation, not a new empty one made live in its place; the reset then
+// hands it back to the projectors.
+func TestEnsureLiveDuringAnInPlaceRebuild(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := projectionpg.NewStore(pool, "counts", countsModel{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := counts.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := counts.StartRebuild(ctx, true, projections.Target{})
+	if err != nil || g.Number != live.Number || g.State != "paused" {
+		t.Fatalf("in-place rebuild: %+v %v", g, err)
+	}
+	during, err := counts.EnsureLive(ctx)
+	if err != nil || during.Number != live.Number || during.State != "paused" {
+		t.Errorf("live generation during the in-place rebuild: %+v %v, want generation %d paused", during, err, live.Number)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `select count(*) from projection_generations where projection = 'counts'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("generations of counts: %d %v, want 1", n, err)
+	}
+	if err := counts.ResetInPlace(ctx, g.Number); err != nil {
+		t.Fatalf("reset in place: %v", err)
+	}
+	if after, err := counts.EnsureLive(ctx); err != nil || after.Number != live.Number || after.State != "live" {
+		t.Errorf("live generation after the reset: %+v %v", after, err)
+	}
+}
