@@ -516,7 +516,10 @@ func (a *Admin) TopicSettings(ctx context.Context, topic string) (partitions int
 	if err != nil {
 		return 0, nil, fmt.Errorf("describe topic %s: %w", topic, err)
 	}
-	if len(md) != 1 || md[0].Err != sarama.ErrNoError {
+	if len(md) != 1 {
+		return 0, nil, fmt.Errorf("describe topic %s: the broker described %d topics", topic, len(md))
+	}
+	if md[0].Err != sarama.ErrNoError {
 		return 0, nil, fmt.Errorf("describe topic %s: %w", topic, md[0].Err)
 	}
 	entries, err := a.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
