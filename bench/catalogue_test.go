@@ -146,8 +146,9 @@ type benchRun struct {
 	gwOps  string  // the gateway's operations address (metrics, profiles)
 	valid  []int64 // track ids that answer 200 for country=GB
 	events int64   // records in the releases topic after the load
-	// slotWait: the last freshness run's watchers' waits for a poll slot.
-	slotWait string
+	// slotWait: the last freshness run's watchers' waits for a poll slot;
+	// busy: how busy the machine was while its deliveries were posted.
+	slotWait, busy string
 
 	consumerRate figure  // ConsumerPerformance over the releases topic, records/s
 	consumerMB   figure  // the same in MB/s (MiB of keys and values)

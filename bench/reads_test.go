@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -451,7 +452,8 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 	}
 	polls, regionPolls := make(chan struct{}, 16), make(chan struct{}, 16)
 	send := newLoad(128, 2*time.Minute)
-	accepted := 0
+	var accepted atomic.Int64 // done runs on the sending workers
+	cpu := readCPUTicks()
 	send.paced(len(items), rate, func(i int) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+r.s.ingest+"/v1/deliveries", bytes.NewReader(items[i].body))
 		req.Header.Set("Content-Type", "application/xml")
@@ -463,8 +465,8 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 			return
 		}
 		it.accepted = res.at
-		accepted++
-		if it.watched = accepted%r.cfg.watchEvery == 1 || r.cfg.watchEvery == 1; !it.watched {
+		n := accepted.Add(1)
+		if it.watched = n%int64(r.cfg.watchEvery) == 1 || r.cfg.watchEvery == 1; !it.watched {
 			return
 		}
 		watch.Add(1)
@@ -474,6 +476,10 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 			go poll(it, r.region.s.api, regionPolls, &it.regionVisible, &it.regionSeen)
 		}
 	})
+	share, busy := busySince(cpu)
+	r.busy = fmt.Sprintf("while the deliveries were posted the machine was %.0f%% busy, %.2f ms of CPU (all processes, the harness's own included) per accepted delivery",
+		100*share, 1000*busy/float64(max(accepted.Load(), 1)))
+	r.logf("freshness: %s", r.busy)
 	watch.Wait()
 	// The rest, untimed: each looked up until it shows or 2 minutes have
 	// passed since it was accepted.
@@ -543,8 +549,8 @@ func (r *benchRun) freshRows(sec, label string, items []*freshItem) {
 	}
 	q := freshQuantile
 	rate := float64(len(accept)) / last.Sub(first).Seconds()
-	note := fmt.Sprintf("%d deliveries: %d not accepted (non-202), %d not visible within 2 min; accepted at %s/s; offer → 202 p50 %s ms, p99 %s ms; timed: %d accepted deliveries, every %d-th (%s)",
-		len(items), rejected, notSeen, num(rate), num(q(accept, 0.5)), num(q(accept, 0.99)), watched, r.cfg.watchEvery, r.slotWait)
+	note := fmt.Sprintf("%d deliveries: %d not accepted (non-202), %d not visible within 2 min; accepted at %s/s; offer → 202 p50 %s ms, p99 %s ms; timed: %d accepted deliveries, every %d-th (%s); %s",
+		len(items), rejected, notSeen, num(rate), num(q(accept, 0.5)), num(q(accept, 0.99)), watched, r.cfg.watchEvery, r.slotWait, r.busy)
 	r.logf("freshness %s: p50 %.1f ms p99 %.1f ms; %s", label, q(fresh, 0.5), q(fresh, 0.99), note)
 	r.rep.add(row{Section: sec, Measure: label + ": p50", Unit: "ms", Value: fig(q(fresh, 0.5)), Note: note})
 	r.rep.add(row{Section: sec, Measure: label + ": p99", Unit: "ms", Value: fig(q(fresh, 0.99))})

@@ -102,22 +102,52 @@ func (r *benchReport) find(section, measure string) row {
 // in clock ticks, from /proc/stat: on a virtual machine, the share of time
 // the hypervisor gave to others says how noisy the neighbours were.
 func cpuSteal() (steal, total uint64) {
+	t := readCPUTicks()
+	return t.steal, t.total
+}
+
+// cpuTicks is the machine's CPU time so far, in clock ticks, from the first
+// line of /proc/stat.
+type cpuTicks struct {
+	idle  uint64 // idle and iowait
+	steal uint64
+	total uint64 // user nice system idle iowait irq softirq steal; guest time is inside user
+}
+
+func readCPUTicks() cpuTicks {
+	var t cpuTicks
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return t
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	for i, v := range f[1:] {
 		n, _ := strconv.ParseUint(v, 10, 64)
-		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is inside user
-			total += n
+		switch {
+		case i >= 8:
+			continue
+		case i == 3 || i == 4:
+			t.idle += n
+		case i == 7:
+			t.steal = n
 		}
-		if i == 7 {
-			steal = n
-		}
+		t.total += n
 	}
-	return steal, total
+	return t
+}
+
+// busySince is the share of the machine's CPU time since t that was
+// neither idle nor taken by the hypervisor, and the busy seconds it was
+// (across all cores).
+func busySince(t cpuTicks) (share, seconds float64) {
+	now := readCPUTicks()
+	total := now.total - t.total
+	if total == 0 {
+		return 0, 0
+	}
+	busy := total - (now.idle - t.idle) - (now.steal - t.steal)
+	return float64(busy) / float64(total), float64(busy) / 100 // USER_HZ is 100 on Linux
 }
 
 func machine(ctx context.Context, pg *pgx.Conn, rdb *redis.Client, kafkaLibs string) [][2]string {
