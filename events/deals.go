@@ -276,6 +276,11 @@ func (a *dealArena) str(dec *jsontext.Decoder) (string, error) {
 	if b == nil {
 		return "", errNotFast
 	}
+	// Most of a set's strings are territories: the shared one is found by
+	// its two letters before any hashing.
+	if i, ok := release.TerritoryIndex(string(b)); ok {
+		return release.Territories()[i], nil
+	}
 	if s, ok := names[string(b)]; ok {
 		return s, nil
 	}

@@ -349,7 +349,7 @@ func TrackWindowsIn(scratch []Window, deals []Deal, isrc string) []Window {
 			continue
 		}
 		for _, t := range d.territories() {
-			ti, known := territoryIndex[t]
+			ti, known := TerritoryIndex(t)
 			if !known || takenDown(takedowns, t) {
 				continue
 			}
@@ -397,12 +397,29 @@ func usageSlot(u Usage) int {
 	return 2
 }
 
-var territoryIndex = func() map[string]int {
-	m := make(map[string]int, len(territoryList))
-	for i, t := range territoryList {
-		m[t] = i
+// TerritoryIndex returns territory's position in Territories(), and false
+// for anything not listed there. A fold looks up every territory of every
+// deal (747 per album on sale everywhere): the table it reads, one entry
+// per pair of capital letters, answers without hashing the string.
+func TerritoryIndex(territory string) (int, bool) {
+	if len(territory) != 2 {
+		return 0, false
 	}
-	return m
+	a, b := territory[0]-'A', territory[1]-'A'
+	if a >= 26 || b >= 26 {
+		return 0, false
+	}
+	i := territoryTable[int(a)*26+int(b)]
+	return int(i) - 1, i != 0
+}
+
+// territoryTable holds, for each two-letter code, its position in
+// territoryList plus one, or 0 for a code not listed.
+var territoryTable = func() (tab [26 * 26]uint16) {
+	for i, t := range territoryList {
+		tab[int(t[0]-'A')*26+int(t[1]-'A')] = uint16(i + 1)
+	}
+	return tab
 }()
 
 func takenDown(takedowns []*Deal, territory string) bool {
