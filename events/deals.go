@@ -28,13 +28,16 @@ import (
 // decodes the whole payload again the ordinary way, so every payload
 // decodes exactly as jsonv1.Unmarshal decodes it.
 //
-// errNotFast stops dealsFast on a shape it does not handle.
-var errNotFast = errors.New("not the canonical deal shape")
+// errNotFast stops dealsFast (and tracksFast) on a shape it does not
+// handle.
+var errNotFast = errors.New("not the canonical shape")
 
 // payloadOptions decode payloads with encoding/json's semantics on the
 // json/v2 engine (one pass, where encoding/json scans every payload
-// twice), deal sets through dealsFast.
-var payloadOptions = json.JoinOptions(jsonv1.DefaultOptionsV1(), json.WithUnmarshalers(json.UnmarshalFromFunc(dealsFast)))
+// twice), deal sets through dealsFast, tracklists through tracksFast
+// (events/tracks.go).
+var payloadOptions = json.JoinOptions(jsonv1.DefaultOptionsV1(), json.WithUnmarshalers(json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(dealsFast), json.UnmarshalFromFunc(tracksFast))))
 
 // decodePayload decodes data into a new value of t, as jsonv1.Unmarshal
 // does: the fast way first, and on any error (not the canonical shape, or
