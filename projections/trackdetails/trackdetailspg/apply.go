@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -164,6 +165,22 @@ func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.Rel
 // upserted with the others.
 func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, stored map[int64]bool, changed map[int64]projections.ReleaseVersion) error {
 	var upsert, fresh columns
+	// Each column is sized once for the batch's rows (a rebuild's batch
+	// is hundreds of releases, thousands of tracks) instead of grown by
+	// copying as they are added.
+	var n [2]struct{ releases, tracks int }
+	for id, r := range rows {
+		if r.Dirty {
+			k := 0
+			if !stored[id] {
+				k = 1
+			}
+			n[k].releases++
+			n[k].tracks += len(r.Tracks)
+		}
+	}
+	upsert.grow(n[0].releases, n[0].tracks)
+	fresh.grow(n[1].releases, n[1].tracks)
 	for id, r := range rows {
 		if !r.Dirty {
 			continue
@@ -186,6 +203,35 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 		}
 	}
 	return upsertRows(ctx, tx, gen, &upsert)
+}
+
+// grow makes room in c for the rows of releases releases and tracks
+// tracks.
+func (c *columns) grow(releases, tracks int) {
+	if releases == 0 {
+		return
+	}
+	for _, col := range []*[]int64{&c.relIDs, &c.artistIDs, &c.versions} {
+		*col = slices.Grow(*col, releases)
+	}
+	c.upcs, c.grids = slices.Grow(c.upcs, releases), slices.Grow(c.grids, releases)
+	for _, col := range []*[]string{&c.catalogs, &c.titles, &c.vers, &c.types, &c.artists, &c.labels, &c.plines, &c.clines, &c.genres, &c.warnings, &c.dates} {
+		*col = slices.Grow(*col, releases)
+	}
+	c.terms, c.trackTerms, c.purged = slices.Grow(c.terms, releases), slices.Grow(c.trackTerms, releases), slices.Grow(c.purged, releases)
+	if tracks == 0 {
+		return
+	}
+	for _, col := range []*[]int64{&c.tID, &c.tRel, &c.tArtist, &c.tVersion} {
+		*col = slices.Grow(*col, tracks)
+	}
+	for _, col := range []*[]string{&c.tISRC, &c.tTitle, &c.tVer, &c.tArtistName, &c.tPLine, &c.tWarning} {
+		*col = slices.Grow(*col, tracks)
+	}
+	for _, col := range []*[]int32{&c.tDuration, &c.tDisc, &c.tNumber} {
+		*col = slices.Grow(*col, tracks)
+	}
+	c.tTerms = slices.Grow(c.tTerms, tracks)
 }
 
 // append adds o's rows to c's.
