@@ -2,6 +2,7 @@ package events
 
 import (
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -226,7 +227,11 @@ func (a *trackArena) str(dec *jsontext.Decoder, field int) (string, error) {
 	}
 	b := plain(v)
 	if b == nil {
-		return "", errNotFast
+		// Escapes: encoding/json writes & < > as \u0026 etc., and a
+		// p-line names its label ("2026 Cinder & Glass").
+		if b, err = unescape(v); err != nil {
+			return "", err
+		}
 	}
 	if field < 0 {
 		return string(b), nil
@@ -237,6 +242,21 @@ func (a *trackArena) str(dec *jsontext.Decoder, field int) (string, error) {
 	s := string(b)
 	a.last[field] = s
 	return s, nil
+}
+
+// unescape returns the content of a JSON string token with escapes, as
+// the ordinary decoder reads it; input that is not valid UTF-8 (which
+// the ordinary decoder reads with replacement characters) is not the fast
+// shape.
+func unescape(v jsontext.Value) ([]byte, error) {
+	if !utf8.Valid(v) {
+		return nil, errNotFast
+	}
+	b, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return nil, errNotFast
+	}
+	return b, nil
 }
 
 // integer reads a JSON number that is a plain integer of at most 18
