@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -96,9 +97,23 @@ func (a *dealArena) price() *release.Price {
 // few deals over every territory, or hundreds of one territory each).
 func (a *dealArena) finish() []release.Deal {
 	deals := append(make([]release.Deal, 0, len(a.deals)), a.deals...)
+	// A territory list that names every territory (a deal on sale
+	// everywhere, as most are) shares release.Territories() instead of a
+	// copy of its 249 names; the deals' other lists are copied.
+	every := release.Territories()
+	every = every[:len(every):len(every)]
+	n := len(a.strs)
+	for i := range deals {
+		for _, l := range []*[]string{&deals[i].Territories, &deals[i].ExcludedTerritories} {
+			if slices.Equal(*l, every) {
+				*l = every
+				n -= len(every)
+			}
+		}
+	}
 	var strs []string
-	if len(a.strs) > 0 {
-		strs = make([]string, 0, len(a.strs))
+	if n > 0 {
+		strs = make([]string, 0, n)
 	}
 	var times []time.Time
 	if len(a.times) > 0 {
@@ -109,8 +124,8 @@ func (a *dealArena) finish() []release.Deal {
 		prices = make([]release.Price, 0, len(a.prices))
 	}
 	list := func(l *[]string) {
-		if len(*l) == 0 {
-			return // nil stays nil; an empty list stays empty and non-nil
+		if len(*l) == 0 || &(*l)[0] == &every[0] {
+			return // nil stays nil; an empty list stays empty and non-nil; a shared list stays shared
 		}
 		from := len(strs)
 		strs = append(strs, *l...)
