@@ -2,11 +2,11 @@ package trackdetailspg
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -115,16 +115,21 @@ type columns struct {
 // add appends release id's rows and lists its tracks, those it has and
 // those it had before the batch, in changed.
 func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.ReleaseVersion) error {
-	tj, err := json.Marshal(nonNil(r.Terms))
+	// The terms are written as encoding/json writes them, by the json/v2
+	// engine (jsonv1); a release with no track of its own terms, nearly
+	// every one, writes {} without a marshal.
+	tj, err := jsonv1.Marshal(nonNil(r.Terms))
 	if err != nil {
 		return err
 	}
 	if r.TrackTerms == nil {
 		r.TrackTerms = map[string][]trackdetails.Term{}
 	}
-	ttj, err := json.Marshal(r.TrackTerms)
-	if err != nil {
-		return err
+	ttj := []byte("{}")
+	if len(r.TrackTerms) > 0 {
+		if ttj, err = jsonv1.Marshal(r.TrackTerms); err != nil {
+			return err
+		}
 	}
 	m := r.Meta
 	c.relIDs, c.artistIDs, c.versions = append(c.relIDs, id), append(c.artistIDs, r.ArtistID), append(c.versions, r.Version)
@@ -143,7 +148,7 @@ func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.Rel
 	for _, t := range r.Tracks {
 		var own []byte
 		if tt, ok := r.TrackTerms[t.ISRC]; ok {
-			if own, err = json.Marshal(nonNil(tt)); err != nil {
+			if own, err = jsonv1.Marshal(nonNil(tt)); err != nil {
 				return err
 			}
 		}
