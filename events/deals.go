@@ -213,8 +213,32 @@ const (
 	fTakeDown
 )
 
-var dealKeys = map[string]int{"track": fTrack, "territories": fTerritories, "excludedTerritories": fExcluded, "useTypes": fUseTypes,
-	"commercialModels": fModels, "start": fStart, "end": fEnd, "price": fPrice, "takeDown": fTakeDown}
+// dealKey returns the bit of a deal's key, 0 for a key not in the
+// canonical shape. A switch, which the compiler turns into comparisons
+// by length and content, finds it without hashing the key.
+func dealKey(k []byte) int {
+	switch string(k) {
+	case "track":
+		return fTrack
+	case "territories":
+		return fTerritories
+	case "excludedTerritories":
+		return fExcluded
+	case "useTypes":
+		return fUseTypes
+	case "commercialModels":
+		return fModels
+	case "start":
+		return fStart
+	case "end":
+		return fEnd
+	case "price":
+		return fPrice
+	case "takeDown":
+		return fTakeDown
+	}
+	return 0
+}
 
 func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
 	if _, err := dec.ReadToken(); err != nil { // {
@@ -226,7 +250,7 @@ func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
 		if err != nil {
 			return err
 		}
-		f := dealKeys[string(plain(k))]
+		f := dealKey(plain(k))
 		if f == 0 || seen&f != 0 {
 			return errNotFast
 		}

@@ -60,9 +60,37 @@ const (
 	tLast
 )
 
-var trackKeys = map[string]int{"trackId": tTrackID, "isrc": tISRC, "title": tTitle, "version": tVersion, "artist": tArtist,
-	"artistId": tArtistID, "artists": tArtists, "durationSeconds": tDuration, "disc": tDisc, "number": tNumber, "pLine": tPLine,
-	"parentalWarning": tParental}
+// trackKey returns the bit of a track's key, 0 for a key not in the
+// canonical shape (see dealKey).
+func trackKey(k []byte) int {
+	switch string(k) {
+	case "trackId":
+		return tTrackID
+	case "isrc":
+		return tISRC
+	case "title":
+		return tTitle
+	case "version":
+		return tVersion
+	case "artist":
+		return tArtist
+	case "artistId":
+		return tArtistID
+	case "artists":
+		return tArtists
+	case "durationSeconds":
+		return tDuration
+	case "disc":
+		return tDisc
+	case "number":
+		return tNumber
+	case "pLine":
+		return tPLine
+	case "parentalWarning":
+		return tParental
+	}
+	return 0
+}
 
 // tracksFast decodes a JSON array of tracks into *tracks (see
 // errNotFast).
@@ -113,7 +141,7 @@ func (a *trackArena) track(dec *jsontext.Decoder, i int) error {
 		if err != nil {
 			return err
 		}
-		f := trackKeys[string(plain(k))]
+		f := trackKey(plain(k))
 		if f == 0 || seen&f != 0 {
 			return errNotFast
 		}
