@@ -95,3 +95,34 @@ func TestTracksDecodeAsEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+// FuzzTracksDecodeAsEncodingJSON decodes any tracklist through
+// DecodePayload and through the ordinary decoder and wants the same
+// payload or an error from both.
+func FuzzTracksDecodeAsEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`[{"trackId":1,"isrc":"GBBEN0000001","title":"One","artist":"A","artistId":7,"artists":[{"name":"A","role":"MainArtist"}],"durationSeconds":200,"disc":1,"number":1,"pLine":"2026 Cinder \u0026 Glass","parentalWarning":"NotExplicit"}]`,
+		`[{"trackId":-0,"title":"\ud800x","artists":[]},{"trackId":1e3}]`,
+		`[]`, `null`, `[{"TrackId":1}]`,
+	} {
+		f.Add(s)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, tracks string) {
+		value := []byte(`{"releaseId":9,"tracks":` + tracks + `}`)
+		var want release.TracksChanged
+		wantErr := jsonv1.Unmarshal(value, &want)
+		e, err := events.NewEnvelope(want.EventType(), release.SchemaVersions[want.EventType()], "/catalog/ingest", "5012345678900", 1, at, "m", struct{}{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Data = value
+		_, p, _, err := events.DecodePayload(e)
+		switch {
+		case (err != nil) != (wantErr != nil):
+			t.Fatalf("error %v, the ordinary decoder's %v", err, wantErr)
+		case err == nil && !reflect.DeepEqual(p, want):
+			t.Fatalf("decoded\n%#v\nwant\n%#v", p, want)
+		}
+	})
+}
