@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -28,13 +29,16 @@ import (
 // decodes the whole payload again the ordinary way, so every payload
 // decodes exactly as jsonv1.Unmarshal decodes it.
 //
-// errNotFast stops dealsFast on a shape it does not handle.
-var errNotFast = errors.New("not the canonical deal shape")
+// errNotFast stops dealsFast (and tracksFast) on a shape it does not
+// handle.
+var errNotFast = errors.New("not the canonical shape")
 
 // payloadOptions decode payloads with encoding/json's semantics on the
 // json/v2 engine (one pass, where encoding/json scans every payload
-// twice), deal sets through dealsFast.
-var payloadOptions = json.JoinOptions(jsonv1.DefaultOptionsV1(), json.WithUnmarshalers(json.UnmarshalFromFunc(dealsFast)))
+// twice), deal sets through dealsFast, tracklists through tracksFast
+// (events/tracks.go).
+var payloadOptions = json.JoinOptions(jsonv1.DefaultOptionsV1(), json.WithUnmarshalers(json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(dealsFast), json.UnmarshalFromFunc(tracksFast))))
 
 // decodePayload decodes data into a new value of t, as jsonv1.Unmarshal
 // does: the fast way first, and on any error (not the canonical shape, or
@@ -93,9 +97,23 @@ func (a *dealArena) price() *release.Price {
 // few deals over every territory, or hundreds of one territory each).
 func (a *dealArena) finish() []release.Deal {
 	deals := append(make([]release.Deal, 0, len(a.deals)), a.deals...)
+	// A territory list that names every territory (a deal on sale
+	// everywhere, as most are) shares release.Territories() instead of a
+	// copy of its 249 names; the deals' other lists are copied.
+	every := release.Territories()
+	every = every[:len(every):len(every)]
+	n := len(a.strs)
+	for i := range deals {
+		for _, l := range []*[]string{&deals[i].Territories, &deals[i].ExcludedTerritories} {
+			if slices.Equal(*l, every) {
+				*l = every
+				n -= len(every)
+			}
+		}
+	}
 	var strs []string
-	if len(a.strs) > 0 {
-		strs = make([]string, 0, len(a.strs))
+	if n > 0 {
+		strs = make([]string, 0, n)
 	}
 	var times []time.Time
 	if len(a.times) > 0 {
@@ -106,8 +124,8 @@ func (a *dealArena) finish() []release.Deal {
 		prices = make([]release.Price, 0, len(a.prices))
 	}
 	list := func(l *[]string) {
-		if len(*l) == 0 {
-			return // nil stays nil; an empty list stays empty and non-nil
+		if len(*l) == 0 || &(*l)[0] == &every[0] {
+			return // nil stays nil; an empty list stays empty and non-nil; a shared list stays shared
 		}
 		from := len(strs)
 		strs = append(strs, *l...)
@@ -195,8 +213,32 @@ const (
 	fTakeDown
 )
 
-var dealKeys = map[string]int{"track": fTrack, "territories": fTerritories, "excludedTerritories": fExcluded, "useTypes": fUseTypes,
-	"commercialModels": fModels, "start": fStart, "end": fEnd, "price": fPrice, "takeDown": fTakeDown}
+// dealKey returns the bit of a deal's key, 0 for a key not in the
+// canonical shape. A switch, which the compiler turns into comparisons
+// by length and content, finds it without hashing the key.
+func dealKey(k []byte) int {
+	switch string(k) {
+	case "track":
+		return fTrack
+	case "territories":
+		return fTerritories
+	case "excludedTerritories":
+		return fExcluded
+	case "useTypes":
+		return fUseTypes
+	case "commercialModels":
+		return fModels
+	case "start":
+		return fStart
+	case "end":
+		return fEnd
+	case "price":
+		return fPrice
+	case "takeDown":
+		return fTakeDown
+	}
+	return 0
+}
 
 func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
 	if _, err := dec.ReadToken(); err != nil { // {
@@ -208,7 +250,7 @@ func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
 		if err != nil {
 			return err
 		}
-		f := dealKeys[string(plain(k))]
+		f := dealKey(plain(k))
 		if f == 0 || seen&f != 0 {
 			return errNotFast
 		}
@@ -275,6 +317,11 @@ func (a *dealArena) str(dec *jsontext.Decoder) (string, error) {
 	b := plain(v)
 	if b == nil {
 		return "", errNotFast
+	}
+	// Most of a set's strings are territories: the shared one is found by
+	// its two letters before any hashing.
+	if i, ok := release.TerritoryIndex(string(b)); ok {
+		return release.Territories()[i], nil
 	}
 	if s, ok := names[string(b)]; ok {
 		return s, nil

@@ -31,7 +31,12 @@ func TestDealsDecodeAsEncodingJSON(t *testing.T) {
 		}),
 		// Larger than the decoder's scratch arrays start (1024 strings, 256
 		// times, 128 prices): they grow while the set is read.
-		"every territory":      mustDeals(t, everyTerritory(start)),
+		"every territory": mustDeals(t, everyTerritory(start)),
+		"on sale everywhere": mustDeals(t, []release.Deal{
+			{Territories: release.Territories(), UseTypes: []string{"OnDemandStream"}, CommercialModels: []string{"SubscriptionModel"}, Start: &start},
+			{Territories: []string{"GB"}, ExcludedTerritories: release.Territories(), UseTypes: []string{"PermanentDownload"}},
+			{Territories: release.Territories()[1:], UseTypes: []string{"PermanentDownload"}, CommercialModels: []string{"PayAsYouGoModel"}},
+		}),
 		"no deals":             `[]`,
 		"null deals":           `null`,
 		"empty lists":          `[{"territories":[],"useTypes":[]}]`,

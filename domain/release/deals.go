@@ -312,7 +312,13 @@ func TrackWindows(deals []Deal, isrc string) []Window {
 
 // WindowSlots is the length of the scratch TrackWindowsIn needs: a slot
 // per territory and usage.
-var WindowSlots = len(territoryList) * len(usageOrder)
+var WindowSlots = func() int {
+	n := len(territoryList) * len(usageOrder)
+	if n > maxWindowSlots {
+		panic("release: more territories than maxWindowSlots holds")
+	}
+	return n
+}()
 
 // TrackWindowsIn is TrackWindows worked out in scratch, which must hold
 // at least WindowSlots windows, all zero; it returns the front of scratch,
@@ -335,10 +341,13 @@ func TrackWindowsIn(scratch []Window, deals []Deal, isrc string) []Window {
 		}
 	}
 	// One slot per (territory, usage), in the order the windows are
-	// returned: territories as listed (sorted), usages by name. A slot in
-	// use has its Territory set; the slots in use are then moved to the
-	// front of acc, which is returned.
-	acc := scratch[:WindowSlots]
+	// returned: territories as listed (sorted), usages by name. A slot
+	// holds, plus one (0 is a slot not in use), the index of the deal its
+	// window starts with (whose start and price it takes) and of the deal
+	// it ends with: plain numbers, on the stack, where windows (strings
+	// and pointers) would be written and then moved for every slot; the
+	// windows are made once, in order, from the slots in use.
+	var slots [maxWindowSlots]struct{ from, to int32 }
 	for k := range deals {
 		d := &deals[k]
 		if d.Track != scope {
@@ -349,7 +358,7 @@ func TrackWindowsIn(scratch []Window, deals []Deal, isrc string) []Window {
 			continue
 		}
 		for _, t := range d.territories() {
-			ti, known := territoryIndex[t]
+			ti, known := TerritoryIndex(t)
 			if !known || takenDown(takedowns, t) {
 				continue
 			}
@@ -357,31 +366,35 @@ func TrackWindowsIn(scratch []Window, deals []Deal, isrc string) []Window {
 				if !on {
 					continue
 				}
-				u := usageOrder[slot]
-				i := ti*len(usageOrder) + slot
-				w := &acc[i]
-				if w.Territory == "" {
-					*w = Window{Territory: t, Usage: u, From: d.Start, To: d.End, Price: d.Price}
+				w := &slots[ti*len(usageOrder)+slot]
+				if w.from == 0 {
+					w.from, w.to = int32(k+1), int32(k+1)
 					continue
 				}
-				if earlier(d.Start, w.From) {
-					w.From, w.Price = d.Start, d.Price
+				if earlier(d.Start, deals[w.from-1].Start) {
+					w.from = int32(k + 1)
 				}
-				if later(d.End, w.To) {
-					w.To = d.End
+				if later(d.End, deals[w.to-1].End) {
+					w.to = int32(k + 1)
 				}
 			}
 		}
 	}
-	out := acc[:0]
-	for i := range acc {
-		if acc[i].Territory != "" {
-			out = append(out, acc[i])
+	out := scratch[:0:WindowSlots]
+	for i, w := range slots[:WindowSlots] {
+		if w.from == 0 {
+			continue
 		}
+		from, to := &deals[w.from-1], &deals[w.to-1]
+		out = append(out, Window{Territory: territoryList[i/len(usageOrder)], Usage: usageOrder[i%len(usageOrder)],
+			From: from.Start, To: to.End, Price: from.Price})
 	}
-	clear(acc[len(out):])
 	return out
 }
+
+// maxWindowSlots bounds WindowSlots, for TrackWindowsIn's slots on the
+// stack.
+const maxWindowSlots = 256 * len(usageOrder)
 
 // usageOrder lists the usages by name, the order TrackWindows returns them
 // in within a territory.
@@ -397,12 +410,29 @@ func usageSlot(u Usage) int {
 	return 2
 }
 
-var territoryIndex = func() map[string]int {
-	m := make(map[string]int, len(territoryList))
-	for i, t := range territoryList {
-		m[t] = i
+// TerritoryIndex returns territory's position in Territories(), and false
+// for anything not listed there. A fold looks up every territory of every
+// deal (747 per album on sale everywhere): the table it reads, one entry
+// per pair of capital letters, answers without hashing the string.
+func TerritoryIndex(territory string) (int, bool) {
+	if len(territory) != 2 {
+		return 0, false
 	}
-	return m
+	a, b := territory[0]-'A', territory[1]-'A'
+	if a >= 26 || b >= 26 {
+		return 0, false
+	}
+	i := territoryTable[int(a)*26+int(b)]
+	return int(i) - 1, i != 0
+}
+
+// territoryTable holds, for each two-letter code, its position in
+// territoryList plus one, or 0 for a code not listed.
+var territoryTable = func() (tab [26 * 26]uint16) {
+	for i, t := range territoryList {
+		tab[int(t[0]-'A')*26+int(t[1]-'A')] = uint16(i + 1)
+	}
+	return tab
 }()
 
 func takenDown(takedowns []*Deal, territory string) bool {

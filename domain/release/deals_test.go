@@ -28,3 +28,16 @@ func TestTrackWindowsOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestTerritoryIndex(t *testing.T) {
+	for i, code := range Territories() {
+		if got, ok := TerritoryIndex(code); !ok || got != i {
+			t.Errorf("TerritoryIndex(%q) = %d, %v; want %d, true", code, got, ok, i)
+		}
+	}
+	for _, code := range []string{"", "G", "GBR", "gb", "Gb", "ZZ", "AA", "@A", "A[", Worldwide, "\xff\xff"} {
+		if i, ok := TerritoryIndex(code); ok {
+			t.Errorf("TerritoryIndex(%q) = %d, true; want false", code, i)
+		}
+	}
+}

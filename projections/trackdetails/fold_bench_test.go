@@ -170,3 +170,22 @@ func BenchmarkFold(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeFoldCatalogue is BenchmarkDecodeFold for a first delivery
+// in the bench catalogue's shape (catalogueRecord): what a rebuild of the
+// bench catalogue spends per event outside the database.
+func BenchmarkDecodeFoldCatalogue(b *testing.B) {
+	rec := catalogueRecord(b)
+	b.SetBytes(int64(len(rec.Value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c, ok, err := projections.Decode(rec)
+		if err != nil || !ok {
+			b.Fatalf("decode: ok %v, %v", ok, err)
+		}
+		rows := map[int64]*trackdetails.Release{}
+		if !trackdetails.Fold(rows, c) {
+			b.Fatal("not applied")
+		}
+	}
+}

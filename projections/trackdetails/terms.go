@@ -1,9 +1,10 @@
 package trackdetails
 
 import (
+	"cmp"
 	"encoding/base64"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,17 +23,9 @@ type Term struct {
 	Price       *release.Price `json:"p,omitempty"`
 }
 
-var territoryIndex = func() map[string]int {
-	m := map[string]int{}
-	for i, t := range release.Territories() {
-		m[t] = i
-	}
-	return m
-}()
-
 // Covers reports whether the term includes territory.
 func (t Term) Covers(territory string) bool {
-	i, ok := territoryIndex[territory]
+	i, ok := release.TerritoryIndex(territory)
 	if !ok {
 		return false
 	}
@@ -56,83 +49,64 @@ func (t Term) Covers(territory string) bool {
 // Compact folds per-territory windows into terms: windows with the same
 // usage, start, end and price share one term.
 func Compact(windows []release.Window) []Term {
-	type key struct {
-		usage                  release.Usage
-		from, to               int64 // Unix nanoseconds; math.MinInt64 for nil
-		amount, currency, code string
+	// A deal set makes a handful of terms (three for an album on sale
+	// everywhere) out of hundreds of windows: each window's key is
+	// compared with the terms found so far, a few short comparisons
+	// rather than a hash of its strings; a map takes over only for a set
+	// with many distinct terms.
+	type term struct {
+		k key
+		b []byte
+		w release.Window // the first window of the term
 	}
-	// Windows made from one deal share its start, end and price pointers;
-	// a short list of the pointers seen so far finds their bitmap without
-	// hashing the values.
-	type ident struct {
-		usage    release.Usage
-		from, to *time.Time
-		price    *release.Price
-	}
-	type seen struct {
-		id ident
-		b  []byte
-	}
-	var recent []seen
-	bits := map[key][]byte{}
-	sample := map[key]release.Window{}
-	var order []key
+	var (
+		terms []term
+		index map[key]int
+	)
+	const linear = 16
 	for _, w := range windows {
-		id := ident{w.Usage, w.From, w.To, w.Price}
-		var b []byte
-		for _, r := range recent {
-			if r.id == id {
-				b = r.b
-				break
+		k := key{usage: w.Usage, from: nanos(w.From), to: nanos(w.To)}
+		if w.Price != nil {
+			k.amount, k.currency, k.code = w.Price.Amount, w.Price.Currency, w.Price.Code
+		}
+		j := -1
+		if index != nil {
+			if at, ok := index[k]; ok {
+				j = at
+			}
+		} else {
+			for at := range terms {
+				if terms[at].k == k {
+					j = at
+					break
+				}
 			}
 		}
-		if b == nil {
-			k := key{usage: w.Usage, from: nanos(w.From), to: nanos(w.To)}
-			if w.Price != nil {
-				k.amount, k.currency, k.code = w.Price.Amount, w.Price.Currency, w.Price.Code
-			}
-			var ok bool
-			if b, ok = bits[k]; !ok {
-				b = make([]byte, (len(release.Territories())+7)/8)
-				bits[k] = b
-				order = append(order, k)
-				sample[k] = w
-			}
-			if len(recent) < 16 {
-				recent = append(recent, seen{id, b})
+		if j < 0 {
+			j = len(terms)
+			terms = append(terms, term{k: k, b: make([]byte, (len(release.Territories())+7)/8), w: w})
+			if index != nil {
+				index[k] = j
+			} else if len(terms) > linear {
+				index = make(map[key]int, 2*len(terms))
+				for at := range terms {
+					index[terms[at].k] = at
+				}
 			}
 		}
-		i := territoryIndex[w.Territory]
-		b[i/8] |= 1 << (i % 8)
+		i, _ := release.TerritoryIndex(w.Territory)
+		terms[j].b[i/8] |= 1 << (i % 8)
 	}
-	sort.Slice(order, func(i, j int) bool {
-		a, b := order[i], order[j]
-		if a.usage != b.usage {
-			return a.usage < b.usage
-		}
-		if a.from != b.from {
-			return a.from < b.from
-		}
-		if a.to != b.to {
-			return a.to < b.to
-		}
-		if a.amount != b.amount {
-			return a.amount < b.amount
-		}
-		if a.currency != b.currency {
-			return a.currency < b.currency
-		}
-		return a.code < b.code
-	})
+	slices.SortFunc(terms, func(a, b term) int { return a.k.compare(b.k) })
 	// The terms own their times and prices, in one array of each, rather
 	// than point into the deal set's: a term kept after its event (a
 	// prepared change's, a row's) does not hold the whole set's arrays.
-	out := make([]Term, len(order))
-	times := make([]time.Time, 0, 2*len(order))
-	prices := make([]release.Price, 0, len(order))
-	for i, k := range order {
-		w := sample[k]
-		out[i] = Term{Usage: k.usage, Territories: base64.RawStdEncoding.EncodeToString(bits[k])}
+	out := make([]Term, len(terms))
+	times := make([]time.Time, 0, 2*len(terms))
+	prices := make([]release.Price, 0, len(terms))
+	for i, t := range terms {
+		w := t.w
+		out[i] = Term{Usage: t.k.usage, Territories: base64.RawStdEncoding.EncodeToString(t.b)}
 		if w.From != nil {
 			times = append(times, *w.From)
 			out[i].From = &times[len(times)-1]
@@ -147,6 +121,25 @@ func Compact(windows []release.Window) []Term {
 		}
 	}
 	return out
+}
+
+// key is what the windows of one term share.
+type key struct {
+	usage                  release.Usage
+	from, to               int64 // Unix nanoseconds; math.MinInt64 for nil
+	amount, currency, code string
+}
+
+// compare orders keys by usage, start, end, then price.
+func (a key) compare(b key) int {
+	return cmp.Or(
+		cmp.Compare(a.usage, b.usage),
+		cmp.Compare(a.from, b.from),
+		cmp.Compare(a.to, b.to),
+		cmp.Compare(a.amount, b.amount),
+		cmp.Compare(a.currency, b.currency),
+		cmp.Compare(a.code, b.code),
+	)
 }
 
 func nanos(t *time.Time) int64 {

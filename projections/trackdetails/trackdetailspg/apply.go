@@ -2,10 +2,11 @@ package trackdetailspg
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -114,16 +115,21 @@ type columns struct {
 // add appends release id's rows and lists its tracks, those it has and
 // those it had before the batch, in changed.
 func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.ReleaseVersion) error {
-	tj, err := json.Marshal(nonNil(r.Terms))
+	// The terms are written as encoding/json writes them, by the json/v2
+	// engine (jsonv1); a release with no track of its own terms, nearly
+	// every one, writes {} without a marshal.
+	tj, err := jsonv1.Marshal(nonNil(r.Terms))
 	if err != nil {
 		return err
 	}
 	if r.TrackTerms == nil {
 		r.TrackTerms = map[string][]trackdetails.Term{}
 	}
-	ttj, err := json.Marshal(r.TrackTerms)
-	if err != nil {
-		return err
+	ttj := []byte("{}")
+	if len(r.TrackTerms) > 0 {
+		if ttj, err = jsonv1.Marshal(r.TrackTerms); err != nil {
+			return err
+		}
 	}
 	m := r.Meta
 	c.relIDs, c.artistIDs, c.versions = append(c.relIDs, id), append(c.artistIDs, r.ArtistID), append(c.versions, r.Version)
@@ -142,7 +148,7 @@ func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.Rel
 	for _, t := range r.Tracks {
 		var own []byte
 		if tt, ok := r.TrackTerms[t.ISRC]; ok {
-			if own, err = json.Marshal(nonNil(tt)); err != nil {
+			if own, err = jsonv1.Marshal(nonNil(tt)); err != nil {
 				return err
 			}
 		}
@@ -164,6 +170,22 @@ func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.Rel
 // upserted with the others.
 func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, stored map[int64]bool, changed map[int64]projections.ReleaseVersion) error {
 	var upsert, fresh columns
+	// Each column is sized once for the batch's rows (a rebuild's batch
+	// is hundreds of releases, thousands of tracks) instead of grown by
+	// copying as they are added.
+	var n [2]struct{ releases, tracks int }
+	for id, r := range rows {
+		if r.Dirty {
+			k := 0
+			if !stored[id] {
+				k = 1
+			}
+			n[k].releases++
+			n[k].tracks += len(r.Tracks)
+		}
+	}
+	upsert.grow(n[0].releases, n[0].tracks)
+	fresh.grow(n[1].releases, n[1].tracks)
 	for id, r := range rows {
 		if !r.Dirty {
 			continue
@@ -186,6 +208,35 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 		}
 	}
 	return upsertRows(ctx, tx, gen, &upsert)
+}
+
+// grow makes room in c for the rows of releases releases and tracks
+// tracks.
+func (c *columns) grow(releases, tracks int) {
+	if releases == 0 {
+		return
+	}
+	for _, col := range []*[]int64{&c.relIDs, &c.artistIDs, &c.versions} {
+		*col = slices.Grow(*col, releases)
+	}
+	c.upcs, c.grids = slices.Grow(c.upcs, releases), slices.Grow(c.grids, releases)
+	for _, col := range []*[]string{&c.catalogs, &c.titles, &c.vers, &c.types, &c.artists, &c.labels, &c.plines, &c.clines, &c.genres, &c.warnings, &c.dates} {
+		*col = slices.Grow(*col, releases)
+	}
+	c.terms, c.trackTerms, c.purged = slices.Grow(c.terms, releases), slices.Grow(c.trackTerms, releases), slices.Grow(c.purged, releases)
+	if tracks == 0 {
+		return
+	}
+	for _, col := range []*[]int64{&c.tID, &c.tRel, &c.tArtist, &c.tVersion} {
+		*col = slices.Grow(*col, tracks)
+	}
+	for _, col := range []*[]string{&c.tISRC, &c.tTitle, &c.tVer, &c.tArtistName, &c.tPLine, &c.tWarning} {
+		*col = slices.Grow(*col, tracks)
+	}
+	for _, col := range []*[]int32{&c.tDuration, &c.tDisc, &c.tNumber} {
+		*col = slices.Grow(*col, tracks)
+	}
+	c.tTerms = slices.Grow(c.tTerms, tracks)
 }
 
 // append adds o's rows to c's.
