@@ -111,8 +111,28 @@ type pacedHandler struct {
 }
 
 func (h pacedHandler) HandleBatch(ctx context.Context, b events.Batch) error {
+	return h.HandlePrepared(ctx, b, nil)
+}
+
+// PrepareBatch implements events.BatchPreparer for the live generation
+// only: a paced rebuild decodes inside its turn, so its decoding is paced
+// too.
+func (h pacedHandler) PrepareBatch(b events.Batch) any {
+	if pr, ok := h.inner.(events.BatchPreparer); ok && !h.rebuilding() {
+		return pr.PrepareBatch(b)
+	}
+	return nil
+}
+
+// HandlePrepared implements events.BatchPreparer: HandleBatch with what
+// PrepareBatch prepared (nil for a rebuilding generation).
+func (h pacedHandler) HandlePrepared(ctx context.Context, b events.Batch, prepared any) error {
+	handle := h.inner.HandleBatch
+	if pr, ok := h.inner.(events.BatchPreparer); ok {
+		handle = func(ctx context.Context, b events.Batch) error { return pr.HandlePrepared(ctx, b, prepared) }
+	}
 	if !h.rebuilding() {
-		return h.inner.HandleBatch(ctx, b)
+		return handle(ctx, b)
 	}
 	p := h.p
 	select {
@@ -123,7 +143,7 @@ func (h pacedHandler) HandleBatch(ctx context.Context, b events.Batch) error {
 	defer func() { <-p.turn }()
 	p.inBusy.Add(1)
 	start := time.Now()
-	err := h.inner.HandleBatch(ctx, b)
+	err := handle(ctx, b)
 	took := time.Since(start)
 	p.inBusy.Add(-1)
 	p.last.Store(time.Now().UnixNano())
