@@ -440,6 +440,9 @@ func New(cfg Config) (*Cache, error) {
 		o = *cfg.Conn
 	}
 	if l := cfg.Local; l != nil {
+		if o.MasterName != "" {
+			return nil, errors.New("projectionredis: no local cache behind Sentinels")
+		}
 		if l.MaxEntries < 0 || l.MaxBytes < 0 || l.MaxStaleness < 0 || l.MaxSilence < 0 {
 			return nil, errors.New("projectionredis: local cache bounds must not be negative")
 		}
