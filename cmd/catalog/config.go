@@ -19,7 +19,6 @@ import (
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway"
 	"github.com/catalog-org/catalog/projections/projectionredis"
-
 	"github.com/catalog-org/catalog/projections/projector"
 )
 
