@@ -143,11 +143,12 @@
 //     idle in the pool. An entry therefore outlives a write to its key by
 //     the push's trip to this process plus at most the drain interval.
 //   - A connection the pool removes (a read error, a server that closed
-//     it, a dead server, CLIENT KILL) takes every entry it fetched with it,
-//     before any other connection can fetch them again, since only that
-//     connection would have received their invalidations.
+//     it, a dead server, CLIENT KILL) takes every entry it fetched with it:
+//     only that connection would have received their invalidations.
 //   - No entry is served longer than LocalConfig.MaxStaleness after it was
 //     fetched, whatever happened to its invalidation.
+//   - It is bounded by MaxEntries and MaxBytes (the least recently used
+//     entries go first, approximately).
 //
 // go-redis cannot tell a server that is paused (SIGSTOP, a stalled host)
 // from an idle one: the connections stay open, so nothing is evicted,
@@ -160,8 +161,6 @@
 // paused server could not invalidate is so served at most MaxSilence
 // after the pause began (and after the write was due), and as soon as
 // the server answers again its pending invalidations arrive.
-//   - It is bounded by MaxEntries and MaxBytes (least recently fetched
-//     entries go first).
 //
 // Entries are keyed by the Redis key, which names the server run, so an
 // entry of an earlier server run is never read either (see "Restarts and
