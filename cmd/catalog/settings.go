@@ -48,7 +48,7 @@ var settings = []setting{
 	{"CATALOG_API_ADDR", "127.0.0.1:8081", "catalogue API listen address"},
 	{"CATALOG_API_LOCAL_CACHE_ENTRIES", "100000", "most hot entries the API keeps in process, kept coherent by Redis's invalidations (0: off; 0-10000000)"},
 	{"CATALOG_API_LOCAL_CACHE_MB", "128", "most memory those entries take, in MiB (1-65536)"},
-	{"CATALOG_API_LOCAL_CACHE_STALE_MS", "5000", "the API fetches a locally kept entry from Redis again at least this often (10-3600000)"},
+	{"CATALOG_API_LOCAL_CACHE_STALE_MS", "30000", "the API fetches a locally kept entry from Redis again at least this often (10-3600000)"},
 	{"CATALOG_API_LOCAL_CACHE_SILENCE_MS", "250", "the API stops serving locally kept entries when Redis has not answered a ping for this long (5-60000)"},
 	{"CATALOG_API_URL", "", "where the gateway proxies to (unset: http:// and CATALOG_API_ADDR)"},
 	{"CATALOG_DEFAULT_COUNTRY", "GB", "territory when a request names none"},

@@ -242,7 +242,7 @@ type LocalConfig struct {
 	// MaxStaleness caps how long an entry is served after it was fetched,
 	// whatever became of its invalidation: a backstop for an invalidation
 	// go-redis lost. Each hot entry is fetched again once per MaxStaleness.
-	// Default 5s.
+	// Default 30s.
 	MaxStaleness time.Duration
 	// MaxSilence is how long after the last ping the server answered the
 	// local cache is still served (see "Local cache"). Default 250ms.
@@ -253,7 +253,7 @@ type LocalConfig struct {
 const (
 	DefaultLocalMaxEntries   = 100_000
 	DefaultLocalMaxBytes     = 256 << 20
-	DefaultLocalMaxStaleness = 5 * time.Second
+	DefaultLocalMaxStaleness = 30 * time.Second
 	DefaultLocalMaxSilence   = 250 * time.Millisecond
 )
 
