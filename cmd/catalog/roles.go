@@ -319,8 +319,8 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 		return err
 	}
 	local := cfg.APILocal
-	if local != nil && cfg.Redis != nil && cfg.Redis.MasterName != "" {
-		log.Info("no in-process cache of hot entries with Redis behind Sentinels")
+	if local != nil && cfg.Redis != nil && (cfg.Redis.MasterName != "" || cfg.Redis.DB != 0) {
+		log.Info("no in-process cache of hot entries with Redis behind Sentinels or on a database other than 0")
 		local = nil
 	}
 	cache, err := openCache(cfg, local)

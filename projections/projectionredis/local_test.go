@@ -368,3 +368,16 @@ func TestLocalEntriesOfAnEarlierServerRunAreNotServed(t *testing.T) {
 	mustFill(t, writer, gen, 1, 3, []byte("v3"), true)
 	within(t, pushBound, "after a fill", want(reader, gen, 1, "v3:v3"))
 }
+
+// TestOwnFillServedAtOnce: a reader that missed and filled the key serves
+// the entry at its next Get, without waiting for the fill's invalidation
+// of its cached miss.
+func TestOwnFillServedAtOnce(t *testing.T) {
+	_, reader, _, _ := localStack(t, projectionredis.LocalConfig{})
+	const gen = 1
+	for id := int64(1); id <= 200; id++ {
+		mustGet(t, reader, gen, id, false, 0, nil)
+		mustFill(t, reader, gen, id, 1, []byte("v1"), true)
+		mustGet(t, reader, gen, id, true, 1, []byte("v1"))
+	}
+}

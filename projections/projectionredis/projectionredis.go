@@ -226,8 +226,9 @@ type Config struct {
 	// Local, when set, keeps the entries Get reads in a bounded in-process
 	// cache kept coherent by the server's invalidation pushes (see "Local
 	// cache"). For readers; a client that only fills or invalidates has no
-	// use for it. Only with a standalone server: go-redis does not offer
-	// it on a client that follows Sentinels (Conn.MasterName).
+	// use for it. Only with a standalone server and database 0: go-redis
+	// does not offer it on a client that follows Sentinels
+	// (Conn.MasterName) nor on another database.
 	Local *LocalConfig
 }
 
@@ -270,8 +271,10 @@ type Cache struct {
 	// last connection set up learned it; nil until one was.
 	server atomic.Pointer[server]
 
-	// local is the client-side cache, nil without Config.Local.
-	local *redis.LocalCache
+	// local is the client-side cache, nil without Config.Local; localNS
+	// is go-redis's namespace of its Redis keys (see forget).
+	local   *redis.LocalCache
+	localNS string
 	// heard is when the last ping the server answered was sent, in
 	// UnixNano; silence is how long after it local entries are served;
 	// emptied records that the local cache was emptied since.
@@ -442,6 +445,9 @@ func New(cfg Config) (*Cache, error) {
 		if o.MasterName != "" {
 			return nil, errors.New("projectionredis: no local cache behind Sentinels")
 		}
+		if o.DB != 0 {
+			return nil, errors.New("projectionredis: a local cache only on database 0")
+		}
 		if l.MaxEntries < 0 || l.MaxBytes < 0 || l.MaxStaleness < 0 || l.MaxSilence < 0 {
 			return nil, errors.New("projectionredis: local cache bounds must not be negative")
 		}
@@ -462,6 +468,7 @@ func New(cfg Config) (*Cache, error) {
 			return nil, errors.New("projectionredis: local cache MaxSilence must be at least 5ms")
 		}
 		c.silence = lc.MaxSilence
+		c.localNS = "0\x00" + strconv.Itoa(len(o.Username)) + ":" + o.Username + "\x00"
 		c.local = redis.NewLocalCache(redis.CacheConfig{
 			MaxEntries: lc.MaxEntries, MaxMemoryBytes: lc.MaxBytes, MaxStaleness: lc.MaxStaleness,
 		})
@@ -717,7 +724,23 @@ func (c *Cache) Fill(ctx context.Context, generation, trackID int64, at projecti
 	if err != nil {
 		return false, fmt.Errorf("projectionredis: fill: %w", err)
 	}
+	if n == 1 {
+		c.forget(c.key(generation, s, trackID))
+	}
 	return n == 1, nil
+}
+
+// forget drops the local cache's copy of key, after this client wrote it:
+// the copy (often the miss that led to the write) would otherwise be
+// served until the write's invalidation push is applied, which for an
+// idle connection is up to go-redis's drain interval later, sending each
+// read in between to PostgreSQL. go-redis names a key in its cache with
+// the namespace of the database and user (0, "" here), which localNS
+// spells as go-redis does; TestOwnFillServedAtOnce fails if that changes.
+func (c *Cache) forget(key string) {
+	if c.local != nil {
+		c.local.DeleteByRedisKey(c.localNS + key)
+	}
 }
 
 // Invalidate replaces, in generation, each track's entry older than the
