@@ -381,3 +381,50 @@ func TestOwnFillServedAtOnce(t *testing.T) {
 		mustGet(t, reader, gen, id, true, 1, []byte("v1"))
 	}
 }
+
+// BenchmarkGetHot is a hot entry's Get on the shared Redis, with and
+// without the local cache.
+func BenchmarkGetHot(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs Redis")
+	}
+	payload := []byte(strings.Repeat("x", 900))
+	for _, local := range []bool{false, true} {
+		name := "redis"
+		cfg := projectionredis.Config{Addr: redisAddr(), Timeout: time.Second}
+		if local {
+			name = "local"
+			cfg.Local = &projectionredis.LocalConfig{}
+		}
+		b.Run(name, func(b *testing.B) {
+			c, err := projectionredis.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			gen := newGeneration()
+			defer c.DropGeneration(ctx, gen)
+			const keys = 1000
+			for id := int64(1); id <= keys; id++ {
+				if _, _, _, err := c.Get(ctx, gen, id); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Fill(ctx, gen, id, at(rel, 1), payload, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := int64(0); pb.Next(); i++ {
+					if _, _, ok, err := c.Get(ctx, gen, 1+i%keys); err != nil || !ok {
+						b.Errorf("Get: ok=%v err=%v", ok, err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
