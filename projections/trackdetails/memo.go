@@ -30,8 +30,9 @@ type memoEntry struct {
 	row     TrackRow
 }
 
-// memoSlots is how many rows a CachedReader keeps decoded: about 16 MB
-// at the catalogue's average payload of about 1 KB.
+// memoSlots is how many rows a CachedReader keeps decoded: at most about
+// 32 MiB at the catalogue's average payload of about 900 bytes (the
+// payload and its decoded row, about 2 KB a slot).
 const memoSlots = 1 << 14
 
 func newRowMemo(slots int) *rowMemo {
