@@ -157,10 +157,16 @@
 // only while the server answered a ping sent within the last MaxSilence;
 // when it has not, the first Get empties the local cache and every Get
 // goes to the server again (and, while it is paused, times out and falls
-// back to PostgreSQL as without the local cache). An entry whose key a
-// paused server could not invalidate is so served at most MaxSilence
-// after the pause began (and after the write was due), and as soon as
-// the server answers again its pending invalidations arrive.
+// back to PostgreSQL as without the local cache; what the server does
+// answer is fresh, and kept again). An entry whose key a paused server
+// could not invalidate is so served at most MaxSilence after the pause
+// began (and after the write was due), and as soon as the server answers
+// again its pending invalidations arrive. go-redis has no such liveness
+// check of its own, hence the ping loop here.
+//
+// A Fill that stores drops this client's own copy of the key at once (the
+// miss that led to it, usually), so the filling process serves the entry
+// at its next Get rather than after the push.
 //
 // Entries are keyed by the Redis key, which names the server run, so an
 // entry of an earlier server run is never read either (see "Restarts and
