@@ -18,7 +18,7 @@ import (
 
 	"github.com/catalog-org/catalog/events"
 	"github.com/catalog-org/catalog/gateway"
-
+	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/projector"
 )
 
@@ -47,13 +47,16 @@ type config struct {
 	TopicReplication int16 // events.ReplicationAuto: one replica per broker, up to 3
 	// TopicsVerify is CATALOG_TOPICS=verify: an operator owns the topics;
 	// catalog checks them and creates or alters none.
-	TopicsVerify       bool
-	GroupPrefix        string
-	IngestAddr         string
-	DPIDs              []string
-	RequireParties     bool
-	IngestBatch        int
-	APIAddr            string
+	TopicsVerify   bool
+	GroupPrefix    string
+	IngestAddr     string
+	DPIDs          []string
+	RequireParties bool
+	IngestBatch    int
+	APIAddr        string
+	// APILocal bounds the API's in-process cache of hot entries
+	// (CATALOG_API_LOCAL_CACHE_*); nil: off.
+	APILocal           *projectionredis.LocalConfig
 	APIURL             *url.URL
 	GatewayAddr        string
 	ProjectorAddr      string
@@ -192,6 +195,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CDNServiceID:       get("CATALOG_CDN_SERVICE_ID"),
 		CDNPurgeToken:      get("CATALOG_CDN_PURGE_TOKEN"),
 		CDNMetricsAddr:     get("CATALOG_CDN_PURGE_METRICS_ADDR"),
+	}
+	if n := num("CATALOG_API_LOCAL_CACHE_ENTRIES", 0, 10000000); n > 0 {
+		c.APILocal = &projectionredis.LocalConfig{
+			MaxEntries:   n,
+			MaxBytes:     int64(num("CATALOG_API_LOCAL_CACHE_MB", 1, 65536)) << 20,
+			MaxStaleness: time.Duration(num("CATALOG_API_LOCAL_CACHE_STALE_MS", 10, 3600000)) * time.Millisecond,
+			MaxSilence:   time.Duration(num("CATALOG_API_LOCAL_CACHE_SILENCE_MS", 5, 60000)) * time.Millisecond,
+		}
 	}
 	var err error
 	if c.Regions, err = parseRegions(get("CATALOG_REGIONS")); err != nil {

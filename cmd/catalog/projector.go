@@ -24,10 +24,16 @@ func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
 
 // newCache connects the hot-entry cache; nil when no Redis is configured.
 func newCache(cfg config) (*projectionredis.Cache, error) {
+	return openCache(cfg, nil)
+}
+
+// openCache connects the hot-entry cache with local, when set, as its
+// in-process cache; nil when no Redis is configured.
+func openCache(cfg config, local *projectionredis.LocalConfig) (*projectionredis.Cache, error) {
 	if cfg.Redis == nil {
 		return nil, nil
 	}
-	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix, Instrument: cfg.redisInstrument()})
+	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix, Instrument: cfg.redisInstrument(), Local: local})
 }
 
 // newProjectors builds the machinery of the projections named in names

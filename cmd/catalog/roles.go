@@ -318,7 +318,12 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 	if _, err := store.EnsureLive(ctx); err != nil {
 		return err
 	}
-	cache, err := newCache(cfg)
+	local := cfg.APILocal
+	if local != nil && cfg.Redis != nil && (cfg.Redis.MasterName != "" || cfg.Redis.DB != 0) {
+		log.Info("no in-process cache of hot entries with Redis behind Sentinels or on a database other than 0")
+		local = nil
+	}
+	cache, err := openCache(cfg, local)
 	if err != nil {
 		return err
 	}

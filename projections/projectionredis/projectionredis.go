@@ -127,6 +127,51 @@
 // scripts never fail on what a key holds, so only Redis being down, slow,
 // paused or refusing writes makes them fail.
 //
+// # Local cache
+//
+// With Config.Local set, the client keeps the entries it reads in a bounded
+// in-process cache (go-redis's client-side caching: RESP3 CLIENT TRACKING on
+// every pooled connection, the server pushes an "invalidate" for a key the
+// connection read once the key changes), so a hot Get needs no round trip.
+// Every write to a key reaches it: Fill and Invalidate (scripts, from any
+// process), DropGeneration's UNLINK, expiry, eviction under maxmemory, and
+// FLUSHDB/FLUSHALL (which empty the local cache). What go-redis guarantees,
+// and this package relies on:
+//
+//   - A push is applied when the connection carrying it is next read: at
+//     its next command, or within Local's drain interval (5ms) while it is
+//     idle in the pool. An entry therefore outlives a write to its key by
+//     the push's trip to this process plus at most the drain interval.
+//   - A connection the pool removes (a read error, a server that closed
+//     it, a dead server, CLIENT KILL) takes every entry it fetched with it:
+//     only that connection would have received their invalidations.
+//   - No entry is served longer than LocalConfig.MaxStaleness after it was
+//     fetched, whatever happened to its invalidation.
+//   - It is bounded by MaxEntries and MaxBytes (the least recently used
+//     entries go first, approximately).
+//
+// go-redis cannot tell a server that is paused (SIGSTOP, a stalled host)
+// from an idle one: the connections stay open, so nothing is evicted,
+// while the projector's Invalidate cannot land either. The cache therefore
+// pings the server every LocalConfig.MaxSilence/5 and serves local entries
+// only while the server answered a ping sent within the last MaxSilence;
+// when it has not, the first Get empties the local cache and every Get
+// goes to the server again (and, while it is paused, times out and falls
+// back to PostgreSQL as without the local cache; what the server does
+// answer is fresh, and kept again). An entry whose key a paused server
+// could not invalidate is so served at most MaxSilence after the pause
+// began (and after the write was due), and as soon as the server answers
+// again its pending invalidations arrive. go-redis has no such liveness
+// check of its own, hence the ping loop here.
+//
+// A Fill that stores drops this client's own copy of the key at once (the
+// miss that led to it, usually), so the filling process serves the entry
+// at its next Get rather than after the push.
+//
+// Entries are keyed by the Redis key, which names the server run, so an
+// entry of an earlier server run is never read either (see "Restarts and
+// failovers"). Tombstones are cached as what they are: a miss.
+//
 // Invalidate sends one EVALSHA naming up to 256 keys, so all keys of a call
 // must live on one Redis server: the package targets a standalone Redis (or
 // a primary with replicas), not Redis Cluster.
@@ -184,7 +229,40 @@ type Config struct {
 	// Instrument, when set, is given the client once it is built, to add
 	// hooks to it (redisotel's tracing).
 	Instrument func(redis.UniversalClient) error
+	// Local, when set, keeps the entries Get reads in a bounded in-process
+	// cache kept coherent by the server's invalidation pushes (see "Local
+	// cache"). For readers; a client that only fills or invalidates has no
+	// use for it. Only with a standalone server and database 0: go-redis
+	// does not offer it on a client that follows Sentinels
+	// (Conn.MasterName) nor on another database.
+	Local *LocalConfig
 }
+
+// LocalConfig bounds the local cache of Config.Local.
+type LocalConfig struct {
+	// MaxEntries caps how many entries it holds. Default 100,000.
+	MaxEntries int
+	// MaxBytes caps their estimated memory. Default 256 MiB. go-redis
+	// shards the cache 16 ways, so an entry larger than MaxBytes/16 is
+	// never held locally.
+	MaxBytes int64
+	// MaxStaleness caps how long an entry is served after it was fetched,
+	// whatever became of its invalidation: a backstop for an invalidation
+	// go-redis lost. Each hot entry is fetched again once per MaxStaleness.
+	// Default 30s.
+	MaxStaleness time.Duration
+	// MaxSilence is how long after the last ping the server answered the
+	// local cache is still served (see "Local cache"). Default 250ms.
+	MaxSilence time.Duration
+}
+
+// Defaults of LocalConfig.
+const (
+	DefaultLocalMaxEntries   = 100_000
+	DefaultLocalMaxBytes     = 256 << 20
+	DefaultLocalMaxStaleness = 30 * time.Second
+	DefaultLocalMaxSilence   = 250 * time.Millisecond
+)
 
 // Cache is the hot-entry cache of the track-details read model. Safe for
 // concurrent use.
@@ -198,6 +276,19 @@ type Cache struct {
 	// server is the Redis server process the connections reach, as the
 	// last connection set up learned it; nil until one was.
 	server atomic.Pointer[server]
+
+	// local is the client-side cache, nil without Config.Local; localNS
+	// is go-redis's namespace of its Redis keys (see forget).
+	local   *redis.LocalCache
+	localNS string
+	// heard is when the last ping the server answered was sent, in
+	// UnixNano; silence is how long after it local entries are served;
+	// emptied records that the local cache was emptied since.
+	heard   atomic.Int64
+	silence time.Duration
+	emptied atomic.Bool
+	stop    chan struct{}
+	stopped chan struct{}
 
 	hits, misses, errs atomic.Uint64
 }
@@ -356,6 +447,38 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Conn != nil {
 		o = *cfg.Conn
 	}
+	if l := cfg.Local; l != nil {
+		if o.MasterName != "" {
+			return nil, errors.New("projectionredis: no local cache behind Sentinels")
+		}
+		if o.DB != 0 {
+			return nil, errors.New("projectionredis: a local cache only on database 0")
+		}
+		if l.MaxEntries < 0 || l.MaxBytes < 0 || l.MaxStaleness < 0 || l.MaxSilence < 0 {
+			return nil, errors.New("projectionredis: local cache bounds must not be negative")
+		}
+		lc := *l
+		if lc.MaxEntries == 0 {
+			lc.MaxEntries = DefaultLocalMaxEntries
+		}
+		if lc.MaxBytes == 0 {
+			lc.MaxBytes = DefaultLocalMaxBytes
+		}
+		if lc.MaxStaleness == 0 {
+			lc.MaxStaleness = DefaultLocalMaxStaleness
+		}
+		if lc.MaxSilence == 0 {
+			lc.MaxSilence = DefaultLocalMaxSilence
+		}
+		if lc.MaxSilence < 5*time.Millisecond {
+			return nil, errors.New("projectionredis: local cache MaxSilence must be at least 5ms")
+		}
+		c.silence = lc.MaxSilence
+		c.localNS = "0\x00" + strconv.Itoa(len(o.Username)) + ":" + o.Username + "\x00"
+		c.local = redis.NewLocalCache(redis.CacheConfig{
+			MaxEntries: lc.MaxEntries, MaxMemoryBytes: lc.MaxBytes, MaxStaleness: lc.MaxStaleness,
+		})
+	}
 	c.rdb = newClient(redis.UniversalOptions{
 		Addrs: o.Addrs, MasterName: o.MasterName, SentinelUsername: o.SentinelUsername, SentinelPassword: o.SentinelPassword,
 		Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
@@ -372,6 +495,9 @@ func New(cfg Config) (*Cache, error) {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		OnConnect:                c.onConnect,
+		// RESP3 carries the invalidation pushes of the local cache.
+		Protocol:        3,
+		ClientSideCache: localCache(c.local),
 	})
 	if cfg.Instrument != nil {
 		if err := cfg.Instrument(c.rdb); err != nil {
@@ -379,7 +505,63 @@ func New(cfg Config) (*Cache, error) {
 			return nil, fmt.Errorf("projectionredis: instrument the client: %w", err)
 		}
 	}
+	if c.local != nil {
+		c.stop, c.stopped = make(chan struct{}), make(chan struct{})
+		go c.listen()
+	}
 	return c, nil
+}
+
+// listen pings the server every silence/5 and records when the last ping
+// it answered was sent, until Close.
+func (c *Cache) listen() {
+	defer close(c.stopped)
+	t := time.NewTicker(c.silence / 5)
+	defer t.Stop()
+	for {
+		sent := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), min(3*c.timeout, c.silence))
+		err := c.rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			c.heard.Store(sent.UnixNano())
+			c.emptied.Store(false)
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// silent reports whether the server has not answered a ping sent within
+// the last silence, and then empties the local cache once, so that no
+// entry is served from it until the server answers again.
+func (c *Cache) silent() bool {
+	if time.Since(time.Unix(0, c.heard.Load())) <= c.silence {
+		return false
+	}
+	if c.emptied.CompareAndSwap(false, true) {
+		c.local.Flush()
+	}
+	return true
+}
+
+// localCache is l as go-redis's cache option: a nil interface without one.
+func localCache(l *redis.LocalCache) redis.Cache {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+// LocalLen returns how many entries the local cache holds (0 without one).
+func (c *Cache) LocalLen() int {
+	if c.local == nil {
+		return 0
+	}
+	return c.local.Len()
 }
 
 // newClient connects to the one server o names, or to the master its
@@ -461,8 +643,13 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the client's connections.
+// Close stops the pings and closes the client's connections.
 func (c *Cache) Close() error {
+	if c.stop != nil {
+		close(c.stop)
+		<-c.stopped
+		c.stop = nil
+	}
 	return c.rdb.Close()
 }
 
@@ -481,6 +668,9 @@ func (c *Cache) Get(ctx context.Context, generation int64, trackID int64) (paylo
 	s, err := c.known(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("projectionredis: get: %w", err))
+	}
+	if c.local != nil {
+		c.silent()
 	}
 	raw, err := c.rdb.Get(ctx, c.key(generation, s, trackID)).Bytes()
 	if err == nil || errors.Is(err, redis.Nil) {
@@ -540,7 +730,23 @@ func (c *Cache) Fill(ctx context.Context, generation, trackID int64, at projecti
 	if err != nil {
 		return false, fmt.Errorf("projectionredis: fill: %w", err)
 	}
+	if n == 1 {
+		c.forget(c.key(generation, s, trackID))
+	}
 	return n == 1, nil
+}
+
+// forget drops the local cache's copy of key, after this client wrote it:
+// the copy (often the miss that led to the write) would otherwise be
+// served until the write's invalidation push is applied, which for an
+// idle connection is up to go-redis's drain interval later, sending each
+// read in between to PostgreSQL. go-redis names a key in its cache with
+// the namespace of the database and user (0, "" here), which localNS
+// spells as go-redis does; TestOwnFillServedAtOnce fails if that changes.
+func (c *Cache) forget(key string) {
+	if c.local != nil {
+		c.local.DeleteByRedisKey(c.localNS + key)
+	}
 }
 
 // Invalidate replaces, in generation, each track's entry older than the

@@ -58,7 +58,7 @@ type RowSource interface {
 
 // HotCache holds hot track rows (see projectionredis). Fill is given the
 // release and version the row reflects and when its read from the read
-// model began.
+// model began. The payload Get returns is the caller's to keep.
 type HotCache interface {
 	Get(ctx context.Context, generation, trackID int64) (payload []byte, at projections.ReleaseVersion, ok bool, err error)
 	Fill(ctx context.Context, generation, trackID int64, at projections.ReleaseVersion, payload []byte, readAt time.Time) (bool, error)
@@ -74,6 +74,7 @@ type CachedReader struct {
 	cache  HotCache
 	log    *slog.Logger
 	gen    atomic.Int64 // the live generation, as the last read model row said
+	memo   *rowMemo
 
 	hits, misses, failures atomic.Uint64
 }
@@ -96,7 +97,7 @@ func NewCachedReader(source RowSource, cache HotCache, log *slog.Logger) (*Cache
 	if source == nil || log == nil {
 		return nil, errors.New("projections: row source and logger are required")
 	}
-	return &CachedReader{source: source, cache: cache, log: log}, nil
+	return &CachedReader{source: source, cache: cache, log: log, memo: newRowMemo(memoSlots)}, nil
 }
 
 // Track returns the track with id as offered in territory at now.
@@ -110,10 +111,12 @@ func (r *CachedReader) Track(ctx context.Context, id int64, territory string, no
 
 // Row returns the track's row, from the cache when it holds it. The cached
 // payload is the row as encoding/json writes it (verify reads it so too).
-// Decoding it is the largest share of a hot read's CPU, so it is decoded
-// with json/v2, which scans it once, where encoding/json scans it twice,
-// and allocates a third as often; a payload json/v2 refuses counts as a
-// miss.
+// Decoding it is the largest share of a hot read's CPU, so a payload seen
+// lately is not decoded again (rowMemo), and one that is, is decoded with
+// json/v2, which scans it once, where encoding/json scans it twice, and
+// allocates a third as often; a payload json/v2 refuses counts as a miss.
+// The returned row's Terms may be shared with other callers and must not
+// be modified.
 func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
 	gen := r.gen.Load()
 	if r.cache != nil && gen > 0 {
@@ -122,8 +125,13 @@ func (r *CachedReader) Row(ctx context.Context, id int64) (TrackRow, error) {
 		case err != nil:
 			r.failures.Add(1)
 		case ok:
+			if row, ok := r.memo.get(payload); ok {
+				r.hits.Add(1)
+				return row, nil
+			}
 			var row TrackRow
 			if err := json.Unmarshal(payload, &row); err == nil {
+				r.memo.put(payload, row)
 				r.hits.Add(1)
 				return row, nil
 			}
