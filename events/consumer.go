@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -38,20 +37,6 @@ func (b Batch) NextOffset() int64 { return b.Records[len(b.Records)-1].Offset + 
 // is redelivered only when HandleBatch returned an error.
 type BatchHandler interface {
 	HandleBatch(ctx context.Context, b Batch) error
-}
-
-// BatchPreparer is a BatchHandler whose handling of a batch begins with
-// work that needs no I/O and changes nothing (decoding its records, say).
-// The consumer then prepares a partition's next batch while the one before
-// it is being handled, so that work overlaps the handler's round trips:
-// PrepareBatch(b) runs while the batch before b is still in HandlePrepared,
-// and HandlePrepared(ctx, b, PrepareBatch(b)) replaces HandleBatch(ctx, b),
-// called again with the same prepared value when it fails. prepared may be
-// nil, which HandlePrepared must treat as nothing prepared.
-type BatchPreparer interface {
-	BatchHandler
-	PrepareBatch(b Batch) any
-	HandlePrepared(ctx context.Context, b Batch, prepared any) error
 }
 
 // OffsetStore tells where a consumer left off: for each partition of topic,
@@ -236,108 +221,53 @@ func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	ctx := sess.Context()
 	msgs := claim.Messages()
-	prep, ahead := h.c.handler.(BatchPreparer)
-	if !ahead {
-		for {
-			b, ok := h.nextBatch(ctx, claim.Topic(), claim.Partition(), msgs)
-			if !ok || !h.handle(ctx, sess, b, nil, nil) {
-				return nil
-			}
-		}
-	}
-	// One batch prepared ahead: the next is read and prepared while this
-	// one is handled.
-	type prepared struct {
-		b    Batch
-		prep any
-	}
-	next := make(chan prepared)
-	stop := make(chan struct{})
-	var reader sync.WaitGroup
-	defer reader.Wait() // the reader is gone before the claim is given back
-	defer close(stop)
-	reader.Go(func() {
-		defer close(next)
-		for {
-			b, ok := h.nextBatch(ctx, claim.Topic(), claim.Partition(), msgs)
-			if !ok {
-				return
-			}
-			select {
-			case next <- prepared{b, prep.PrepareBatch(b)}:
-			case <-stop:
-				return
-			}
-		}
-	})
-	for p := range next {
-		if !h.handle(ctx, sess, p.b, prep, p.prep) {
-			return nil
-		}
-	}
-	return nil
-}
-
-// nextBatch reads the partition's next batch: the first record, then more
-// until MaxBatch or MaxWait. ok is false when ctx ended or the claim closed
-// before a first record.
-func (h *groupHandler) nextBatch(ctx context.Context, topic string, partition int32, msgs <-chan *sarama.ConsumerMessage) (Batch, bool) {
-	var first *sarama.ConsumerMessage
-	select {
-	case <-ctx.Done():
-		return Batch{}, false
-	case m, ok := <-msgs:
-		if !ok {
-			return Batch{}, false
-		}
-		first = m
-	}
-	b := Batch{Topic: topic, Partition: partition, Records: []Record{toRecord(first)}}
-	timer := time.NewTimer(h.c.cfg.MaxWait)
-	defer timer.Stop()
-	for len(b.Records) < h.c.cfg.MaxBatch {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return b, true
-			}
-			b.Records = append(b.Records, toRecord(m))
-		case <-timer.C:
-			return b, true
-		}
-	}
-	return b, true
-}
-
-// handle applies b, retrying with backoff until it succeeds, and marks its
-// offset; it reports false when ctx ended first. With a preparer, b is
-// handled with what was prepared for it.
-func (h *groupHandler) handle(ctx context.Context, sess sarama.ConsumerGroupSession, b Batch, prep BatchPreparer, prepared any) bool {
-	for attempt := 1; ; attempt++ {
-		var err error
-		if prep != nil {
-			err = prep.HandlePrepared(ctx, b, prepared)
-		} else {
-			err = h.c.handler.HandleBatch(ctx, b)
-		}
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		pause := h.c.cfg.backoff(attempt)
-		h.c.log.Error("applying batch failed; retrying", "group", h.c.cfg.Group,
-			"partition", partitionName(b.Topic, b.Partition), "from_offset", b.Records[0].Offset, "records", len(b.Records),
-			"attempt", attempt, "retry_in", pause, "err", err)
+	for {
+		var first *sarama.ConsumerMessage
 		select {
 		case <-ctx.Done():
-			return false
-		case <-time.After(pause):
+			return nil
+		case m, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			first = m
 		}
+		b := Batch{Topic: claim.Topic(), Partition: claim.Partition(), Records: []Record{toRecord(first)}}
+		timer := time.NewTimer(h.c.cfg.MaxWait)
+	fill:
+		for len(b.Records) < h.c.cfg.MaxBatch {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break fill
+				}
+				b.Records = append(b.Records, toRecord(m))
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+
+		for attempt := 1; ; attempt++ {
+			err := h.c.handler.HandleBatch(ctx, b)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			pause := h.c.cfg.backoff(attempt)
+			h.c.log.Error("applying batch failed; retrying", "group", h.c.cfg.Group,
+				"partition", partitionName(b.Topic, b.Partition), "from_offset", b.Records[0].Offset, "records", len(b.Records),
+				"attempt", attempt, "retry_in", pause, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(pause):
+			}
+		}
+		sess.MarkOffset(b.Topic, b.Partition, b.NextOffset(), "")
 	}
-	sess.MarkOffset(b.Topic, b.Partition, b.NextOffset(), "")
-	return true
 }
 
 func toRecord(m *sarama.ConsumerMessage) Record {

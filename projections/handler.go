@@ -177,13 +177,6 @@ func Decode(r events.Record) (c Change, ok bool, err error) {
 // apply fails the same way twice is parked too (see applySplitting); a
 // transient error is returned for the consumer to retry the batch.
 func (p *Handler) HandleBatch(ctx context.Context, b events.Batch) error {
-	return p.HandlePrepared(ctx, b, nil)
-}
-
-// PrepareBatch implements events.BatchPreparer: it decodes and prepares
-// b's records (no I/O), so the consumer can do it while the batch before b
-// is being applied.
-func (p *Handler) PrepareBatch(b events.Batch) any {
 	items := make([]Item, len(b.Records))
 	for i, r := range b.Records {
 		it := Item{Record: r, Key: string(r.Key)}
@@ -200,17 +193,6 @@ func (p *Handler) PrepareBatch(b events.Batch) any {
 			it.Change = &c
 		}
 		items[i] = it
-	}
-	return items
-}
-
-// HandlePrepared implements events.BatchPreparer: HandleBatch with b's
-// records as PrepareBatch(b) decoded them (decoded here when prepared is
-// nil). The items are not changed, so a retry can pass them again.
-func (p *Handler) HandlePrepared(ctx context.Context, b events.Batch, prepared any) error {
-	items, ok := prepared.([]Item)
-	if !ok || len(items) != len(b.Records) {
-		items = p.PrepareBatch(b).([]Item)
 	}
 	ctx, done := p.traceBatch(ctx, b)
 	err := p.applySplitting(ctx, b.Topic, b.Partition, items, nil)

@@ -111,28 +111,8 @@ type pacedHandler struct {
 }
 
 func (h pacedHandler) HandleBatch(ctx context.Context, b events.Batch) error {
-	return h.HandlePrepared(ctx, b, nil)
-}
-
-// PrepareBatch implements events.BatchPreparer for the live generation
-// only: a paced rebuild decodes inside its turn, so its decoding is paced
-// too.
-func (h pacedHandler) PrepareBatch(b events.Batch) any {
-	if pr, ok := h.inner.(events.BatchPreparer); ok && !h.rebuilding() {
-		return pr.PrepareBatch(b)
-	}
-	return nil
-}
-
-// HandlePrepared implements events.BatchPreparer: HandleBatch with what
-// PrepareBatch prepared (nil for a rebuilding generation).
-func (h pacedHandler) HandlePrepared(ctx context.Context, b events.Batch, prepared any) error {
-	handle := h.inner.HandleBatch
-	if pr, ok := h.inner.(events.BatchPreparer); ok {
-		handle = func(ctx context.Context, b events.Batch) error { return pr.HandlePrepared(ctx, b, prepared) }
-	}
 	if !h.rebuilding() {
-		return handle(ctx, b)
+		return h.inner.HandleBatch(ctx, b)
 	}
 	p := h.p
 	select {
@@ -143,7 +123,7 @@ func (h pacedHandler) HandlePrepared(ctx context.Context, b events.Batch, prepar
 	defer func() { <-p.turn }()
 	p.inBusy.Add(1)
 	start := time.Now()
-	err := handle(ctx, b)
+	err := h.inner.HandleBatch(ctx, b)
 	took := time.Since(start)
 	p.inBusy.Add(-1)
 	p.last.Store(time.Now().UnixNano())
