@@ -258,8 +258,8 @@ type LocalConfig struct {
 
 // Defaults of LocalConfig.
 const (
-	DefaultLocalMaxEntries   = 100_000
-	DefaultLocalMaxBytes     = 256 << 20
+	DefaultLocalMaxEntries   = 30_000
+	DefaultLocalMaxBytes     = 48 << 20
 	DefaultLocalMaxStaleness = 30 * time.Second
 	DefaultLocalMaxSilence   = 250 * time.Millisecond
 )
