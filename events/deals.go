@@ -164,30 +164,51 @@ func (a *dealArena) reset() {
 
 // dealsFast decodes a JSON array of deals into *deals (see errNotFast).
 func dealsFast(dec *jsontext.Decoder, deals *[]release.Deal) error {
-	if *deals != nil || dec.PeekKind() != '[' {
+	return fastArray[release.Deal, *dealArena](dec, deals, &dealScratch)
+}
+
+// item reads one deal object into a new deal of the arena.
+func (a *dealArena) item(dec *jsontext.Decoder) error {
+	a.deals = append(a.deals, release.Deal{})
+	return a.deal(dec, &a.deals[len(a.deals)-1])
+}
+
+// arena is the scratch a JSON array of T is read into, an object at a
+// time, before it is copied out at its exact size (finish); reset readies
+// it for the next array.
+type arena[T any] interface {
+	item(dec *jsontext.Decoder) error
+	finish() []T
+	reset()
+}
+
+// fastArray decodes a JSON array of objects into *out through an arena of
+// pool, or reports errNotFast (the ordinary decoder then decodes it) when
+// *out is already set or the value is not an array of objects.
+func fastArray[T any, A arena[T]](dec *jsontext.Decoder, out *[]T, pool *sync.Pool) error {
+	if *out != nil || dec.PeekKind() != '[' {
 		return errNotFast
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	a := dealScratch.Get().(*dealArena)
+	a := pool.Get().(A)
 	defer func() {
 		a.reset()
-		dealScratch.Put(a)
+		pool.Put(a)
 	}()
 	for dec.PeekKind() != ']' {
 		if dec.PeekKind() != '{' {
 			return errNotFast
 		}
-		a.deals = append(a.deals, release.Deal{})
-		if err := a.deal(dec, &a.deals[len(a.deals)-1]); err != nil {
+		if err := a.item(dec); err != nil {
 			return err
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	*deals = a.finish()
+	*out = a.finish()
 	return nil
 }
 

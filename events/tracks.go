@@ -95,31 +95,13 @@ func trackKey(k []byte) int {
 // tracksFast decodes a JSON array of tracks into *tracks (see
 // errNotFast).
 func tracksFast(dec *jsontext.Decoder, tracks *[]release.TrackInfo) error {
-	if *tracks != nil || dec.PeekKind() != '[' {
-		return errNotFast
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
-	a := trackScratch.Get().(*trackArena)
-	defer func() {
-		a.reset()
-		trackScratch.Put(a)
-	}()
-	for dec.PeekKind() != ']' {
-		if dec.PeekKind() != '{' {
-			return errNotFast
-		}
-		a.tracks = append(a.tracks, release.TrackInfo{})
-		if err := a.track(dec, len(a.tracks)-1); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
-	*tracks = a.finish()
-	return nil
+	return fastArray[release.TrackInfo, *trackArena](dec, tracks, &trackScratch)
+}
+
+// item reads one track object into a new track of the arena.
+func (a *trackArena) item(dec *jsontext.Decoder) error {
+	a.tracks = append(a.tracks, release.TrackInfo{})
+	return a.track(dec, len(a.tracks)-1)
 }
 
 // trackScratch holds the scratch arrays tracklists are read into.
