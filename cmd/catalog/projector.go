@@ -22,14 +22,9 @@ func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return projectorRole(ctx, cfg, log, pool) })
 }
 
-// newCache connects the hot-entry cache; nil when no Redis is configured.
-func newCache(cfg config) (*projectionredis.Cache, error) {
-	return openCache(cfg, nil)
-}
-
-// openCache connects the hot-entry cache with local, when set, as its
+// newCache connects the hot-entry cache with local, when set, as its
 // in-process cache; nil when no Redis is configured.
-func openCache(cfg config, local *projectionredis.LocalConfig) (*projectionredis.Cache, error) {
+func newCache(cfg config, local *projectionredis.LocalConfig) (*projectionredis.Cache, error) {
 	if cfg.Redis == nil {
 		return nil, nil
 	}
@@ -99,7 +94,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	if err := prepareTopics(ctx, cfg, admin, log); err != nil {
 		return err
 	}
-	cache, err := newCache(cfg)
+	cache, err := newCache(cfg, nil)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/catalog-org/catalog/ingest"
 	"github.com/catalog-org/catalog/ingest/ingestpg"
 	"github.com/catalog-org/catalog/projections/projectionpg"
+	"github.com/catalog-org/catalog/projections/projectionredis"
 	"github.com/catalog-org/catalog/projections/trackdetails"
 	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
@@ -319,11 +320,13 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 		return err
 	}
 	local := cfg.APILocal
-	if local != nil && cfg.Redis != nil && (cfg.Redis.MasterName != "" || cfg.Redis.DB != 0) {
-		log.Info("no in-process cache of hot entries with Redis behind Sentinels or on a database other than 0")
-		local = nil
+	if local != nil && cfg.Redis != nil {
+		if err := projectionredis.LocalUnsupported(*cfg.Redis); err != nil {
+			log.Info("no in-process cache of hot entries", "why", err)
+			local = nil
+		}
 	}
-	cache, err := openCache(cfg, local)
+	cache, err := newCache(cfg, local)
 	if err != nil {
 		return err
 	}

@@ -448,11 +448,8 @@ func New(cfg Config) (*Cache, error) {
 		o = *cfg.Conn
 	}
 	if l := cfg.Local; l != nil {
-		if o.MasterName != "" {
-			return nil, errors.New("projectionredis: no local cache behind Sentinels")
-		}
-		if o.DB != 0 {
-			return nil, errors.New("projectionredis: a local cache only on database 0")
+		if err := LocalUnsupported(o); err != nil {
+			return nil, err
 		}
 		if l.MaxEntries < 0 || l.MaxBytes < 0 || l.MaxStaleness < 0 || l.MaxSilence < 0 {
 			return nil, errors.New("projectionredis: local cache bounds must not be negative")
@@ -510,6 +507,19 @@ func New(cfg Config) (*Cache, error) {
 		go c.listen()
 	}
 	return c, nil
+}
+
+// LocalUnsupported reports why a local cache cannot be kept over the
+// connection o describes, nil when it can: go-redis offers client-side
+// caching neither behind Sentinels nor on a database other than 0.
+func LocalUnsupported(o redis.UniversalOptions) error {
+	switch {
+	case o.MasterName != "":
+		return errors.New("projectionredis: no local cache behind Sentinels")
+	case o.DB != 0:
+		return errors.New("projectionredis: a local cache only on database 0")
+	}
+	return nil
 }
 
 // listen pings the server every silence/5 and records when the last ping
