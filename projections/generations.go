@@ -48,7 +48,10 @@ type PartitionProgress struct {
 // and one being rebuilt), checking every interval: it starts run for a
 // generation that became active and stops it for one that no longer is
 // (swapped out, paused, cancelled). A run that fails is started again.
-func Supervise(ctx context.Context, active func(context.Context) ([]int, error), run func(context.Context, int) error, every time.Duration, log *slog.Logger) error {
+// A send on wake (nil for none) makes it look at once: a notification of
+// a change to the generations, so a rebuild starts feeding, and a swapped
+// out generation stops, without waiting for the interval.
+func Supervise(ctx context.Context, active func(context.Context) ([]int, error), run func(context.Context, int) error, every time.Duration, wake <-chan struct{}, log *slog.Logger) error {
 	type running struct {
 		cancel context.CancelFunc
 		done   chan struct{}
@@ -102,6 +105,7 @@ func Supervise(ctx context.Context, active func(context.Context) ([]int, error),
 		case <-ctx.Done():
 			return nil
 		case <-time.After(every):
+		case <-wake:
 		}
 	}
 }

@@ -265,7 +265,7 @@ func parkedID(s string) (int64, error) {
 
 func watchRebuild(ctx context.Context, rb *projections.Rebuilder, progressOut, out io.Writer) error {
 	var bar *progressbar.ProgressBar
-	g, err := rb.Run(ctx, 500*time.Millisecond, func(p projections.Progress) {
+	g, err := rb.Run(ctx, 100*time.Millisecond, func(p projections.Progress) {
 		if bar == nil && p.Total > 0 {
 			bar = progressbar.NewOptions64(p.Total, progressbar.OptionSetWriter(progressOut), progressbar.OptionSetDescription("rebuilding"),
 				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),

@@ -158,7 +158,7 @@ func (a *rebuildAPI) watch() {
 	a.watching = true
 	go func() {
 		defer func() { a.mu.Lock(); a.watching = false; a.mu.Unlock() }()
-		if _, err := a.p.rb.Run(context.Background(), time.Second, func(projections.Progress) {}); err != nil {
+		if _, err := a.p.rb.Run(context.Background(), 100*time.Millisecond, func(projections.Progress) {}); err != nil {
 			a.log.Error("rebuild failed", "err", err)
 		}
 	}()

@@ -304,7 +304,9 @@ func (p *Projector) Run(ctx context.Context, m *Metrics) error {
 		return out, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return projections.Supervise(gctx, active, run, p.cfg.Every, p.log) })
+	wake := make(chan struct{}, 1)
+	g.Go(func() error { p.store.WatchGenerations(gctx, wake, p.cfg.Every, p.log); return nil })
+	g.Go(func() error { return projections.Supervise(gctx, active, run, p.cfg.Every, wake, p.log) })
 	if p.inv != nil {
 		g.Go(func() error { return p.inv.Run(gctx) })
 	}
