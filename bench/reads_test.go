@@ -305,16 +305,23 @@ type freshItem struct {
 	watched, shown, regionShown bool
 }
 
-// freshSection is the central freshness section of BENCHMARKS.md.
-const freshSection = "Freshness: delivery accepted → visible through the API"
+// freshSection is the central freshness section of BENCHMARKS.md: the
+// central stack alone on the machine. freshRegionSection is the central
+// side of the run with a region (its Kafka, MirrorMaker 2, projector and
+// API) on the same machine, whose cross-region figures are crossSection's.
+const (
+	freshSection       = "Freshness: delivery accepted → visible through the API"
+	freshRegionSection = "Freshness with a region's stack on the same machine: delivery accepted → visible through the central API"
+)
 
 var freshTitle = regexp.MustCompile(`Fresh (\d{9})`)
 
 // freshness sends metadata updates (a new title on a release's first track)
 // as ERN 4.3 deliveries at a steady rate, then a burst at ten times that
 // rate, and measures each one from accepted (202) to visible through the
-// API, and, when the run has a region, through the regional API too.
-func (r *benchRun) freshness() {
+// API, and, when the run has a region, through the regional API too. Its
+// central rows go to section sec.
+func (r *benchRun) freshness(sec string) {
 	later := map[string]bool{}
 	for _, d := range r.cat.deliveries {
 		if !strings.HasPrefix(d.Name, "1-") {
@@ -358,7 +365,8 @@ func (r *benchRun) freshness() {
 		}
 	}
 	r.logf("freshness: %d releases to update", len(cands))
-	k := 0
+	k := r.freshK
+	defer func() { r.freshK = k }()
 	build := func(n int) []*freshItem {
 		items := make([]*freshItem, n)
 		for i := range items {
@@ -378,10 +386,9 @@ func (r *benchRun) freshness() {
 		}
 		return items
 	}
-	const sec = freshSection
 	steady := build(int(r.cfg.rate) * r.cfg.freshSecs)
 	var prof sync.WaitGroup
-	if r.cfg.profile {
+	if r.cfg.profile && r.region == nil {
 		prof.Add(1)
 		go func() { defer prof.Done(); r.profile("projector-fresh", r.s.projector, r.cfg.freshSecs) }()
 	}
