@@ -113,6 +113,10 @@ func TestHelmChart(t *testing.T) {
 				t.Errorf("%s: %d Deployments but %d %s", name, deployments, n, want)
 			}
 		}
+		// Every role's Go runtime keeps under its container's memory limit.
+		if n := strings.Count(out, "name: GOMEMLIMIT"); n != deployments {
+			t.Errorf("%s: %d Deployments but %d set GOMEMLIMIT", name, deployments, n)
+		}
 		if n := strings.Count(out, "limits:"); n < deployments {
 			t.Errorf("%s: %d Deployments but %d resource limits", name, deployments, n)
 		}
