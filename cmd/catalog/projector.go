@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime/debug"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -18,7 +20,18 @@ import (
 	"github.com/catalog-org/catalog/projections/projector"
 )
 
+// projectorGCPercent is the projector role's garbage-collector target
+// (GOGC) when the environment sets none. Its heap is mostly a batch's
+// short-lived decoding and folding garbage: at 300 a 300k-track rebuild
+// took 4.34 s (median of 3) against 4.63 s at Go's default of 100, for a
+// peak RSS of 364 MiB against 202 MiB. GOMEMLIMIT (the chart sets it)
+// still bounds the heap.
+const projectorGCPercent = 300
+
 func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(projectorGCPercent)
+	}
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return projectorRole(ctx, cfg, log, pool) })
 }
 
