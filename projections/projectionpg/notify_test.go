@@ -9,8 +9,6 @@ import (
 
 	"github.com/catalog-org/catalog/projections"
 	"github.com/catalog-org/catalog/projections/projectionpg"
-	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
-	"github.com/catalog-org/catalog/testenv"
 )
 
 // TestWatchGenerations: a change to a projection's generations wakes its
@@ -21,18 +19,7 @@ func TestWatchGenerations(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	td, err := trackdetailspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts, err := projectionpg.NewStore(pool, "counts", countsModel{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, td, counts := twoProjections(t)
 	for _, s := range []*projectionpg.Store{td.Store, counts} {
 		if _, err := s.EnsureLive(ctx); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
@@ -45,15 +46,12 @@ func (m countsModel) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []pr
 	return res, nil
 }
 
-// TestProjectionsAreKeyedByName runs a second projection beside
-// track-details on the same database: each has its own generations,
-// checkpoints, parked events and rebuild, and a rebuild of one neither
-// blocks nor shows in the other.
-func TestProjectionsAreKeyedByName(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// twoProjections gives a migrated database of its own with two projections
+// on it: track-details and the counting model.
+func twoProjections(t *testing.T) (*pgxpool.Pool, *trackdetailspg.Store, *projectionpg.Store) {
+	t.Helper()
 	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
+	if err := projectionpg.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
 	td, err := trackdetailspg.New(pool)
@@ -64,6 +62,17 @@ func TestProjectionsAreKeyedByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pool, td, counts
+}
+
+// TestProjectionsAreKeyedByName runs a second projection beside
+// track-details on the same database: each has its own generations,
+// checkpoints, parked events and rebuild, and a rebuild of one neither
+// blocks nor shows in the other.
+func TestProjectionsAreKeyedByName(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, td, counts := twoProjections(t)
 	tdLive, err := td.EnsureLive(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -145,14 +154,7 @@ func TestProjectionsAreKeyedByName(t *testing.T) {
 func TestEnsureLiveDuringAnInPlaceRebuild(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	counts, err := projectionpg.NewStore(pool, "counts", countsModel{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, _, counts := twoProjections(t)
 	live, err := counts.EnsureLive(ctx)
 	if err != nil {
 		t.Fatal(err)
