@@ -261,7 +261,11 @@ func dealKey(k []byte) int {
 	return 0
 }
 
-func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
+// object reads one JSON object whose keys key maps to distinct bits,
+// calling field with each key's bit and the decoder at its value. A key
+// key does not know (0) or a repeated one is errNotFast: the ordinary
+// decoder then decides what it means.
+func object(dec *jsontext.Decoder, key func([]byte) int, field func(f int) error) error {
 	if _, err := dec.ReadToken(); err != nil { // {
 		return err
 	}
@@ -271,11 +275,21 @@ func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
 		if err != nil {
 			return err
 		}
-		f := dealKey(plain(k))
+		f := key(plain(k))
 		if f == 0 || seen&f != 0 {
 			return errNotFast
 		}
 		seen |= f
+		if err := field(f); err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken() // }
+	return err
+}
+
+func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
+	return object(dec, dealKey, func(f int) (err error) {
 		switch f {
 		case fTrack:
 			if d.Track, err = a.str(dec); err != nil {
@@ -305,12 +319,8 @@ func (a *dealArena) deal(dec *jsontext.Decoder, d *release.Deal) error {
 			}
 			_, err = dec.ReadToken()
 		}
-		if err != nil {
-			return err
-		}
-	}
-	_, err := dec.ReadToken() // }
-	return err
+		return err
+	})
 }
 
 // plain returns the content of a JSON string token without its quotes,

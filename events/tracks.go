@@ -113,21 +113,8 @@ var trackScratch = sync.Pool{New: func() any {
 type span struct{ track, from, to int }
 
 func (a *trackArena) track(dec *jsontext.Decoder, i int) error {
-	if _, err := dec.ReadToken(); err != nil { // {
-		return err
-	}
 	t := &a.tracks[i]
-	seen := 0
-	for dec.PeekKind() != '}' {
-		k, err := dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		f := trackKey(plain(k))
-		if f == 0 || seen&f != 0 {
-			return errNotFast
-		}
-		seen |= f
+	return object(dec, trackKey, func(f int) (err error) {
 		var n int64
 		switch f {
 		case tTrackID:
@@ -160,12 +147,8 @@ func (a *trackArena) track(dec *jsontext.Decoder, i int) error {
 		case tParental:
 			t.ParentalWarning, err = a.str(dec, sParental)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	_, err := dec.ReadToken() // }
-	return err
+		return err
+	})
 }
 
 // artists reads track i's credits into the arena's credits; finish gives
