@@ -9,6 +9,8 @@ package trackdetails
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
@@ -37,6 +39,13 @@ type Release struct {
 	Terms      []Term
 	TrackTerms map[string][]Term
 	Tracks     []release.TrackInfo
+	// TrackVersions holds, for each of Tracks, the sequence number of the
+	// last event that changed its row (its columns or its own terms): a
+	// release's later events that leave a track as it was (a new release
+	// title, a changed title on another track) keep its version, so its
+	// row need not be written again. It is a function of the log alone,
+	// event by event, so a replay cut into other batches gives the same.
+	TrackVersions []int64
 	// TracksSet marks a tracklist replaced by the fold.
 	TracksSet bool
 	// Before lists the track ids the release had before the batch (their
@@ -115,6 +124,7 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 	if !c.Follows(r.Exists, r.Version) {
 		return false
 	}
+	tracks, versions, trackTerms := r.Tracks, r.TrackVersions, r.TrackTerms
 	setDeals := func(deals []release.Deal) {
 		if a, ok := c.Derived.(Availability); ok {
 			r.Terms, r.TrackTerms = a.Terms, a.TrackTerms
@@ -137,9 +147,85 @@ func Fold(rows map[int64]*Release, c projections.Change) bool {
 	case release.TakenDown:
 		setDeals(ev.Deals)
 	case release.Purged:
-		r.Purged, r.Tracks, r.TracksSet = true, nil, true
+		r.Purged, r.Tracks, r.TracksSet, r.TrackVersions = true, nil, true, nil
 		r.Terms, r.TrackTerms = nil, nil
+	}
+	switch c.Event.(type) {
+	case release.Delivered, release.TracksChanged, release.DealsReplaced, release.TakenDown:
+		r.TrackVersions = stamp(tracks, versions, trackTerms, r.Tracks, r.TrackTerms, c.Sequence)
 	}
 	r.Version, r.Dirty = c.Sequence, true
 	return true
+}
+
+// stamp returns the versions of tracks (with their own terms in terms)
+// after the event seq replaced before (with versions and beforeTerms): a
+// track whose row the event left as it was keeps its version, any other
+// gets seq.
+func stamp(before []release.TrackInfo, versions []int64, beforeTerms map[string][]Term, tracks []release.TrackInfo, terms map[string][]Term, seq int64) []int64 {
+	if len(tracks) == 0 {
+		return nil
+	}
+	out := make([]int64, len(tracks))
+	// A release's tracks are compared by id: a short list by scanning it,
+	// a long one (a box set) through a map.
+	var at map[int64]int
+	if len(before) > 16 {
+		at = make(map[int64]int, len(before))
+		for i, t := range before {
+			at[t.TrackID] = i
+		}
+	}
+	for i, t := range tracks {
+		out[i] = seq
+		j := -1
+		if at != nil {
+			if k, ok := at[t.TrackID]; ok {
+				j = k
+			}
+		} else {
+			for k := range before {
+				if before[k].TrackID == t.TrackID {
+					j = k
+					break
+				}
+			}
+		}
+		if j < 0 || j >= len(versions) || versions[j] == 0 {
+			continue
+		}
+		was, wasOwn := beforeTerms[before[j].ISRC]
+		is, isOwn := terms[t.ISRC]
+		if sameRow(before[j], t) && wasOwn == isOwn && sameTerms(was, is) {
+			out[i] = versions[j]
+		}
+	}
+	return out
+}
+
+// sameRow reports whether a and b make the same track row (the columns the
+// read model stores of a track; Artists, the credits, it does not).
+func sameRow(a, b release.TrackInfo) bool {
+	return a.TrackID == b.TrackID && a.ISRC == b.ISRC && a.Title == b.Title && a.Version == b.Version && a.Artist == b.Artist &&
+		a.ArtistID == b.ArtistID && a.DurationSeconds == b.DurationSeconds && a.Disc == b.Disc && a.Number == b.Number &&
+		a.PLine == b.PLine && a.ParentalWarning == b.ParentalWarning
+}
+
+// sameTerms reports whether a and b are the same terms.
+func sameTerms(a, b []Term) bool {
+	return slices.EqualFunc(a, b, func(x, y Term) bool {
+		return x.Usage == y.Usage && x.Territories == y.Territories && sameTime(x.From, y.From) && sameTime(x.To, y.To) &&
+			(x.Price == nil) == (y.Price == nil) && (x.Price == nil || *x.Price == *y.Price)
+	})
+}
+
+// sameTime reports whether a and b are the same instant written the same
+// way (at the same UTC offset), so that they store as the same text.
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	_, oa := a.Zone()
+	_, ob := b.Zone()
+	return a.Equal(*b) && oa == ob
 }

@@ -2,6 +2,7 @@ package trackdetails_test
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,42 @@ func TestTermsReuseScratch(t *testing.T) {
 		}
 		if len(deals) == 2 && !reflect.DeepEqual(trackTerms["GBAAA2000001"], trackdetails.Compact(release.TrackWindows(deals, "GBAAA2000001"))) {
 			t.Errorf("set %d: track terms %+v", i, trackTerms)
+		}
+	}
+}
+
+// TestTrackVersions follows each track's version through a release's
+// life: a track keeps the version of the last event that changed its row
+// (its columns or its own terms), whatever else the release's later events
+// change, and a track new to the release takes the event's.
+func TestTrackVersions(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	retitled := track(51, "GBAAA2000001")
+	retitled.Title = "New title"
+	own := release.Deal{Track: "GBAAA2000002", Territories: []string{"GB"}, UseTypes: []string{"PermanentDownload"},
+		CommercialModels: []string{"PayAsYouGoModel"}, Start: &start}
+	releaseDeals := delivered(5, "First").Deals
+	steps := []struct {
+		ev   events.Payload
+		want []int64
+	}{
+		{delivered(5, "First", track(51, "GBAAA2000001"), track(52, "GBAAA2000002")), []int64{1, 1}},
+		{release.MetadataChanged{ReleaseID: 5, Metadata: release.Metadata{Title: "Second"}}, []int64{1, 1}},
+		{release.TracksChanged{ReleaseID: 5, Tracks: []release.TrackInfo{retitled, track(52, "GBAAA2000002"), track(53, "GBAAA2000003")}}, []int64{3, 1, 3}},
+		{release.DealsReplaced{ReleaseID: 5, Deals: releaseDeals}, []int64{3, 1, 3}},
+		{release.DealsReplaced{ReleaseID: 5, Deals: append(slices.Clone(releaseDeals), own)}, []int64{3, 5, 3}},
+		{release.DealsReplaced{ReleaseID: 5, Deals: append(slices.Clone(releaseDeals), own)}, []int64{3, 5, 3}},
+		{release.TracksChanged{ReleaseID: 5, Tracks: []release.TrackInfo{track(52, "GBAAA2000002"), retitled}}, []int64{5, 3}},
+		{release.TakenDown{ReleaseID: 5}, []int64{8, 3}},
+		{release.Purged{ReleaseID: 5}, nil},
+		{delivered(5, "Back", track(52, "GBAAA2000002")), []int64{10}},
+	}
+	rows := map[int64]*trackdetails.Release{}
+	for i, s := range steps {
+		trackdetails.Fold(rows, change(int64(i+1), s.ev))
+		if got := rows[5].TrackVersions; !slices.Equal(got, s.want) {
+			t.Errorf("after event %d (%T): track versions %v, want %v", i+1, s.ev, got, s.want)
 		}
 	}
 }

@@ -189,8 +189,9 @@ func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int6
 }
 
 // write stores every changed release: one upsert of releases; for
-// releases whose tracklist the batch replaced, one delete and one insert
-// of tracks; one delete and one insert of their parties.
+// releases whose tracklist the batch replaced, one delete of the track
+// rows that changed or went and one insert of the new ones; one delete and
+// one insert of their parties.
 func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*identifiers.Release) error {
 	var (
 		relIDs, versions                                       []int64
@@ -249,13 +250,23 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*identifiers.
 			label = excluded.label, release_date = excluded.release_date, owners = excluded.owners, purged = excluded.purged,
 			version = excluded.version`, sc),
 		relIDs, upcs, gtins, grids, titles, vers, types, artists, labels, dates, ownersCol, purged, versions)
+	// A replaced tracklist writes only the rows it changed: the rows of
+	// its releases that are not in it as they are go, and the rows that
+	// are not there yet come (a new title on one track of twelve writes
+	// one row, not twelve).
 	if len(tracksOf) > 0 {
-		b.Queue(fmt.Sprintf(`delete from %s.tracks where release_id = any($1)`, sc), tracksOf)
+		b.Queue(fmt.Sprintf(`delete from %s.tracks t where t.release_id = any($1) and not exists (
+			select 1 from unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[])
+				as n(release_id, track_id, isrc, title, version_title, artist_name, duration_s, disc, number)
+			where (n.release_id, n.track_id, n.isrc, n.title, n.version_title, n.artist_name, n.duration_s, n.disc, n.number)
+				= (t.release_id, t.track_id, t.isrc, t.title, t.version_title, t.artist_name, t.duration_s, t.disc, t.number))`, sc),
+			tracksOf, tRel, tID, tISRC, tTitle, tVer, tArtist, tDuration, tDisc, tNumber)
 	}
 	if len(tID) > 0 {
 		b.Queue(fmt.Sprintf(`
 			insert into %s.tracks (release_id, track_id, isrc, title, version_title, artist_name, duration_s, disc, number)
-			select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[])`, sc),
+			select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[])
+			on conflict (release_id, track_id) do nothing`, sc),
 			tRel, tID, tISRC, tTitle, tVer, tArtist, tDuration, tDisc, tNumber)
 	}
 	b.Queue(fmt.Sprintf(`delete from %s.parties where release_id = any($1)`, sc), relIDs)

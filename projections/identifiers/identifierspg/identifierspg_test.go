@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
@@ -408,5 +411,62 @@ func TestContentIsIndependentOfBatches(t *testing.T) {
 	}
 	if b, err := s.Hash(ctx, next.Number); err != nil || a != b {
 		t.Errorf("event by event: %s; in one batch: %s (%v)", a, b, err)
+	}
+}
+
+// TestTracklistWritesChangedRows replaces a release's tracklist with one
+// that retitles one track, drops one and adds one: only the rows of the
+// retitled and the new track are written (the kept track's row keeps the
+// xmin of the transaction that wrote it), the dropped track's row goes.
+func TestTracklistWritesChangedRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s, err := identifierspg.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func() map[int64]string {
+		t.Helper()
+		out := map[int64]string{}
+		q, err := pool.Query(ctx, fmt.Sprintf(`select track_id, xmin::text || ' ' || title from idf_g%d.tracks where release_id = 1`, live.Number))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		var v string
+		if _, err := pgx.ForEachRow(q, []any{&id, &v}, func() error { out[id] = v; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	retitled := track(12, "USCA29600192", 2)
+	retitled.Title = "Renamed"
+	apply(t, s, live.Number, []projections.Item{
+		item(0, 1, release.Delivered{ReleaseID: 1, Metadata: release.Metadata{UPC: "724349501058", Title: "Album", Artist: "A"},
+			Tracks: []release.TrackInfo{track(11, "USCA29600191", 1), track(12, "USCA29600192", 2), track(13, "USCA29600193", 3)}, Deals: []release.Deal{}}),
+	}, 1)
+	before := rows()
+	apply(t, s, live.Number, []projections.Item{
+		item(1, 2, release.TracksChanged{ReleaseID: 1, Tracks: []release.TrackInfo{track(11, "USCA29600191", 1), retitled, track(14, "USCA29600194", 4)}}),
+	}, 1)
+	after := rows()
+	if after[11] != before[11] {
+		t.Errorf("the kept track's row was rewritten: %q, was %q", after[11], before[11])
+	}
+	if _, gone := after[13]; gone || len(after) != 3 {
+		t.Errorf("rows after the change: %v", after)
+	}
+	for _, id := range []int64{12, 14} {
+		if after[id] == "" || after[id] == before[id] || strings.Fields(after[id])[0] == strings.Fields(before[11])[0] {
+			t.Errorf("track %d: row %q, was %q: not written by the change", id, after[id], before[id])
+		}
 	}
 }

@@ -32,9 +32,11 @@ func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projection
 	if err != nil {
 		return res, err
 	}
-	stored := make(map[int64]bool, len(rows))
-	for id := range rows {
-		stored[id] = true
+	// base is the version each stored release's rows had before the
+	// batch: a track stamped later than that changed in the batch.
+	base := make(map[int64]int64, len(rows))
+	for id, r := range rows {
+		base[id] = r.Version
 	}
 	for _, c := range changes {
 		if trackdetails.Fold(rows, c) {
@@ -43,7 +45,7 @@ func (Model) Apply(ctx context.Context, tx pgx.Tx, gen int, changes []projection
 			res.Stale++
 		}
 	}
-	return res, write(ctx, tx, gen, rows, stored, res.Changed)
+	return res, write(ctx, tx, gen, rows, base, res.Changed)
 }
 
 func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int64]*releaseRow, error) {
@@ -75,16 +77,16 @@ func load(ctx context.Context, tx pgx.Tx, gen int, ids map[int64]bool) (map[int6
 		return q.Err()
 	})
 	b.Queue(fmt.Sprintf(`select release_id, track_id, isrc, title, version_title, artist_id, artist_name, duration_s, disc, number,
-		pline, parental_warning from %s.tracks where release_id = any($1) order by release_id, disc, number`, sc), list).Query(func(q pgx.Rows) error {
+		pline, parental_warning, version from %s.tracks where release_id = any($1) order by release_id, disc, number`, sc), list).Query(func(q pgx.Rows) error {
 		for q.Next() {
-			var id int64
+			var id, version int64
 			var t release.TrackInfo
 			if err := q.Scan(&id, &t.TrackID, &t.ISRC, &t.Title, &t.Version, &t.ArtistID, &t.Artist, &t.DurationSeconds, &t.Disc, &t.Number,
-				&t.PLine, &t.ParentalWarning); err != nil {
+				&t.PLine, &t.ParentalWarning, &version); err != nil {
 				return err
 			}
 			if r := rows[id]; r != nil {
-				r.Tracks = append(r.Tracks, t)
+				r.Tracks, r.TrackVersions = append(r.Tracks, t), append(r.TrackVersions, version)
 				r.Before = append(r.Before, t.TrackID)
 			}
 		}
@@ -110,11 +112,18 @@ type columns struct {
 	tISRC, tTitle, tVer, tArtistName, tPLine, tWarning             []string
 	tDuration, tDisc, tNumber                                      []int32
 	tTerms                                                         [][]byte
+	goneID, goneRel                                                []int64
+	// whole lists releases whose every track row is written and whose
+	// other rows, if any, go: new to the generation, their COPY met a row.
+	whole []int64
 }
 
-// add appends release id's rows and lists its tracks, those it has and
-// those it had before the batch, in changed.
-func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.ReleaseVersion) error {
+// add appends release id's rows (its release row, the rows of its tracks
+// the batch changed, the tracks it removed) and lists its tracks, those it
+// has and those it had before the batch, in changed. base is the
+// release's version before the batch (0 for one the generation had no row
+// of).
+func (c *columns) add(id int64, r *releaseRow, base int64, changed map[int64]projections.ReleaseVersion) error {
 	// The terms are written as encoding/json writes them, by the json/v2
 	// engine (jsonv1); a release with no track of its own terms, nearly
 	// every one, writes {} without a marshal.
@@ -139,24 +148,40 @@ func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.Rel
 	c.genres, c.warnings, c.dates = append(c.genres, m.Genre), append(c.warnings, m.ParentalWarning), append(c.dates, m.ReleaseDate)
 	c.terms, c.trackTerms, c.purged = append(c.terms, tj), append(c.trackTerms, ttj), append(c.purged, r.Purged)
 
-	// Every track row carries the release version it reflects; terms
-	// changes reach tracks too, so all of the release's tracks are written.
-	// Tracks it had before (removed, or purged) are invalidated as well.
+	// Every track of the release, and every one it had before (removed, or
+	// purged), is invalidated: a track's answer carries its release. Only
+	// the rows the batch changed are written (a track stamped after base,
+	// the release's version before the batch, trackdetails.Release's
+	// TrackVersions), and the rows of tracks it no longer has deleted.
 	for _, t := range r.Before {
 		changed[t] = projections.ReleaseVersion{Release: id, Version: r.Version}
 	}
-	for _, t := range r.Tracks {
+	if r.TracksSet {
+		for _, t := range r.Before {
+			if !slices.ContainsFunc(r.Tracks, func(n release.TrackInfo) bool { return n.TrackID == t }) {
+				c.goneID, c.goneRel = append(c.goneID, t), append(c.goneRel, id)
+			}
+		}
+	}
+	for i, t := range r.Tracks {
+		changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.Version}
+		version := r.Version
+		if i < len(r.TrackVersions) {
+			version = r.TrackVersions[i]
+		}
+		if version <= base {
+			continue
+		}
 		var own []byte
 		if tt, ok := r.TrackTerms[t.ISRC]; ok {
 			if own, err = jsonv1.Marshal(nonNil(tt)); err != nil {
 				return err
 			}
 		}
-		c.tID, c.tRel, c.tArtist, c.tVersion = append(c.tID, t.TrackID), append(c.tRel, id), append(c.tArtist, t.ArtistID), append(c.tVersion, r.Version)
+		c.tID, c.tRel, c.tArtist, c.tVersion = append(c.tID, t.TrackID), append(c.tRel, id), append(c.tArtist, t.ArtistID), append(c.tVersion, version)
 		c.tISRC, c.tTitle, c.tVer, c.tArtistName = append(c.tISRC, t.ISRC), append(c.tTitle, t.Title), append(c.tVer, t.Version), append(c.tArtistName, t.Artist)
 		c.tPLine, c.tWarning, c.tTerms = append(c.tPLine, t.PLine), append(c.tWarning, t.ParentalWarning), append(c.tTerms, own)
 		c.tDuration, c.tDisc, c.tNumber = append(c.tDuration, int32(t.DurationSeconds)), append(c.tDisc, int32(t.Disc)), append(c.tNumber, int32(t.Number))
-		changed[t.TrackID] = projections.ReleaseVersion{Release: id, Version: r.Version}
 	}
 	return nil
 }
@@ -168,7 +193,7 @@ func (c *columns) add(id int64, r *releaseRow, changed map[int64]projections.Rel
 // touched. A COPY that meets a row after all (one written since load read
 // the table) is rolled back to its savepoint, and its releases are
 // upserted with the others.
-func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, stored map[int64]bool, changed map[int64]projections.ReleaseVersion) error {
+func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, base map[int64]int64, changed map[int64]projections.ReleaseVersion) error {
 	var upsert, fresh columns
 	// Each column is sized once for the batch's rows (a rebuild's batch
 	// is hundreds of releases, thousands of tracks) instead of grown by
@@ -177,7 +202,7 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 	for id, r := range rows {
 		if r.Dirty {
 			k := 0
-			if !stored[id] {
+			if _, stored := base[id]; !stored {
 				k = 1
 			}
 			n[k].releases++
@@ -191,10 +216,10 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 			continue
 		}
 		c := &upsert
-		if !stored[id] {
+		if _, stored := base[id]; !stored {
 			c = &fresh
 		}
-		if err := c.add(id, r, changed); err != nil {
+		if err := c.add(id, r, base[id], changed); err != nil {
 			return err
 		}
 	}
@@ -204,6 +229,7 @@ func write(ctx context.Context, tx pgx.Tx, gen int, rows map[int64]*releaseRow, 
 			return err
 		}
 		if !copied {
+			upsert.whole = append(upsert.whole, fresh.relIDs...)
 			upsert.append(&fresh)
 		}
 	}
@@ -251,6 +277,7 @@ func (c *columns) append(o *columns) {
 	c.tISRC, c.tTitle, c.tVer, c.tArtistName = append(c.tISRC, o.tISRC...), append(c.tTitle, o.tTitle...), append(c.tVer, o.tVer...), append(c.tArtistName, o.tArtistName...)
 	c.tPLine, c.tWarning, c.tTerms = append(c.tPLine, o.tPLine...), append(c.tWarning, o.tWarning...), append(c.tTerms, o.tTerms...)
 	c.tDuration, c.tDisc, c.tNumber = append(c.tDuration, o.tDuration...), append(c.tDisc, o.tDisc...), append(c.tNumber, o.tNumber...)
+	c.goneID, c.goneRel = append(c.goneID, o.goneID...), append(c.goneRel, o.goneRel...)
 }
 
 var (
@@ -297,7 +324,8 @@ func copyFresh(ctx context.Context, tx pgx.Tx, gen int, c *columns) (copied bool
 }
 
 // upsertRows writes releases the generation may have rows of: one upsert
-// of releases, one delete and one upsert of tracks.
+// of releases, one delete of the tracks they no longer have and one upsert
+// of the tracks the batch changed.
 func upsertRows(ctx context.Context, tx pgx.Tx, gen int, c *columns) error {
 	if len(c.relIDs) == 0 {
 		return nil
@@ -317,18 +345,18 @@ func upsertRows(ctx context.Context, tx pgx.Tx, gen int, c *columns) error {
 			purged = excluded.purged, version = excluded.version`, sc),
 		c.relIDs, c.upcs, c.grids, c.catalogs, c.titles, c.vers, c.types, c.artistIDs, c.artists, c.labels, c.plines, c.clines, c.genres,
 		c.warnings, c.dates, c.terms, c.trackTerms, c.purged, c.versions)
-	tID, tRel := c.tID, c.tRel
-	if tID == nil {
-		// A nil slice is SQL NULL, and "<> all(NULL)" matches no row: a batch
-		// of purges alone would keep their tracks.
-		tID, tRel = []int64{}, []int64{}
-	}
 	// Rows are (track, release) pairs: a track id a legacy log put on two
-	// releases of this batch is kept on one and removed from the other only
-	// by its pair.
-	b.Queue(fmt.Sprintf(`delete from %s.tracks t where t.release_id = any($1)
-		and not exists (select 1 from unnest($2::bigint[], $3::bigint[]) as k(track_id, release_id)
-			where k.track_id = t.track_id and k.release_id = t.release_id)`, sc), c.relIDs, tID, tRel)
+	// releases of this batch is removed from one only by its pair.
+	if len(c.goneID) > 0 {
+		b.Queue(fmt.Sprintf(`delete from %s.tracks t using unnest($1::bigint[], $2::bigint[]) as k(track_id, release_id)
+			where t.track_id = k.track_id and t.release_id = k.release_id`, sc), c.goneID, c.goneRel)
+	}
+	tID, tRel := c.tID, c.tRel
+	if len(c.whole) > 0 {
+		b.Queue(fmt.Sprintf(`delete from %s.tracks t where t.release_id = any($1)
+			and not exists (select 1 from unnest($2::bigint[], $3::bigint[]) as k(track_id, release_id)
+				where k.track_id = t.track_id and k.release_id = t.release_id)`, sc), c.whole, tID, tRel)
+	}
 	if len(tID) > 0 {
 		b.Queue(fmt.Sprintf(`
 			insert into %s.tracks (track_id, release_id, isrc, title, version_title, artist_id, artist_name, duration_s, disc, number,

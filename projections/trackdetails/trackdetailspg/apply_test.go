@@ -2,7 +2,15 @@ package trackdetailspg_test
 
 import (
 	"context"
+	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/catalog-org/catalog/domain/release"
+	"github.com/catalog-org/catalog/projections"
+	"github.com/catalog-org/catalog/projections/trackdetails/trackdetailspg"
 )
 
 // TestFreshReleasesCopiedOrUpserted replays a log into a shadow generation
@@ -45,5 +53,92 @@ func TestFreshReleasesCopiedOrUpserted(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: hash %s, want %s", name, got, want)
 		}
+	}
+}
+
+// TestWritesChangedTracksOnly applies a release's delivery, then, in
+// batches of their own, a new release title (no track row changes), a new
+// title on one track, and a tracklist without its last track: each batch
+// writes the release's row and only the track rows it changed (a row's
+// xmin, the transaction that wrote it, moves for those alone), deletes the
+// removed track's row, and the generation ends as one batch of all four
+// leaves it.
+func TestWritesChangedTracksOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	first := benchDelivered(0)
+	retitled := slices.Clone(first.Tracks)
+	retitled[2].Title = "A new title"
+	log := []projections.Change{
+		{Sequence: 1, Event: first},
+		{Sequence: 2, Event: release.MetadataChanged{ReleaseID: 1, Metadata: release.Metadata{Title: "Renamed", Artist: "A"}, ArtistID: 1}},
+		{Sequence: 3, Event: release.TracksChanged{ReleaseID: 1, Tracks: retitled}},
+		{Sequence: 4, Event: release.TracksChanged{ReleaseID: 1, Tracks: retitled[:len(retitled)-1]}},
+	}
+	apply := func(s shadow, changes []projections.Change) {
+		t.Helper()
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			_, err := trackdetailspg.Model{}.Apply(ctx, tx, s.gen, changes)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type row struct {
+		xmin    string
+		version int64
+	}
+	tracks := func(s shadow) map[int64]row {
+		t.Helper()
+		out := map[int64]row{}
+		rows, err := s.pool.Query(ctx, `select track_id, xmin::text, version from `+s.table("tracks").Sanitize())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		var r row
+		if _, err := pgx.ForEachRow(rows, []any{&id, &r.xmin, &r.version}, func() error { out[id] = r; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	apart := newShadow(t)
+	apply(apart, log[:1])
+	delivered := tracks(apart)
+	apply(apart, log[1:2])
+	if got := tracks(apart); !reflect.DeepEqual(got, delivered) {
+		t.Errorf("a new release title rewrote track rows:\n%v\nwere\n%v", got, delivered)
+	}
+	apply(apart, log[2:3])
+	for id, r := range tracks(apart) {
+		was := delivered[id]
+		if id == first.Tracks[2].TrackID {
+			if r.xmin == was.xmin || r.version != 3 {
+				t.Errorf("retitled track %d: xmin %s (was %s), version %d, want a new row at 3", id, r.xmin, was.xmin, r.version)
+			}
+		} else if r != was {
+			t.Errorf("track %d, unchanged, was rewritten: %+v, was %+v", id, r, was)
+		}
+	}
+	apply(apart, log[3:])
+	got := tracks(apart)
+	if _, ok := got[first.Tracks[len(first.Tracks)-1].TrackID]; ok || len(got) != len(first.Tracks)-1 {
+		t.Errorf("after the last track's removal: %d rows, the removed one among them: %v", len(got), ok)
+	}
+
+	together := newShadow(t)
+	apply(together, log)
+	for _, s := range []shadow{apart, together} {
+		if err := s.store.BuildIndexes(ctx, s.gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := apart.store.Hash(ctx, apart.gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := together.store.Hash(ctx, together.gen); err != nil || a != b {
+		t.Errorf("four batches hash %s, one batch %s (%v)", a, b, err)
 	}
 }
