@@ -217,7 +217,7 @@ func TestStreamWrittenBeforeOwnership(t *testing.T) {
 	// What the old code stored: no owners, and the future-dated message it
 	// accepted.
 	if _, err := f.pool.Exec(context.Background(), `update release_streams
-		set state = jsonb_set(state - 'owners', '{message,Created}', '"9999-12-31T00:00:00Z"')`); err != nil {
+		set state = jsonb_set(state::jsonb - 'owners', '{message,Created}', '"9999-12-31T00:00:00Z"')`); err != nil {
 		t.Fatal(err)
 	}
 	status, body := f.post(t, "application/json", ownedRelease(evilDPID, "evil-1", 2, "Owned"))

@@ -348,8 +348,11 @@ func upsertRows(ctx context.Context, tx pgx.Tx, gen int, c *columns) error {
 	// Rows are (track, release) pairs: a track id a legacy log put on two
 	// releases of this batch is removed from one only by its pair.
 	if len(c.goneID) > 0 {
-		b.Queue(fmt.Sprintf(`delete from %s.tracks t using unnest($1::bigint[], $2::bigint[]) as k(track_id, release_id)
-			where t.track_id = k.track_id and t.release_id = k.release_id`, sc), c.goneID, c.goneRel)
+		// The release ids lead the plan to their rows by index whatever the
+		// planner thinks of the list's length (a purge's batch lists
+		// thousands).
+		b.Queue(fmt.Sprintf(`delete from %s.tracks t where t.release_id = any($3)
+			and (t.track_id, t.release_id) in (select * from unnest($1::bigint[], $2::bigint[]))`, sc), c.goneID, c.goneRel, c.goneRel)
 	}
 	tID, tRel := c.tID, c.tRel
 	if len(c.whole) > 0 {
