@@ -28,10 +28,16 @@ import (
 // still bounds the heap.
 const projectorGCPercent = 300
 
-func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
+// defaultGCPercent sets the garbage collector's target to percent unless
+// the environment sets GOGC.
+func defaultGCPercent(percent int) {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(projectorGCPercent)
+		debug.SetGCPercent(percent)
 	}
+}
+
+func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	defaultGCPercent(projectorGCPercent)
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return projectorRole(ctx, cfg, log, pool) })
 }
 

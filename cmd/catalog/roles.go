@@ -229,7 +229,17 @@ func (c config) testHook() func(string) {
 	}
 }
 
+// ingestGCPercent is the ingest role's garbage-collector target (GOGC)
+// when the environment sets none. Its heap is mostly each delivery's
+// short-lived parsing and deciding garbage: over 500 deliveries/s of a
+// 100k-track catalogue's freshness run its CPU profile fell from 11.7 s to
+// 10.5 s (the collector's mark workers from 12% of it to 6%) at 300
+// against Go's default of 100. GOMEMLIMIT (the chart sets it) still
+// bounds the heap.
+const ingestGCPercent = 300
+
 func runIngestRole(ctx context.Context, cfg config, log *slog.Logger) error {
+	defaultGCPercent(ingestGCPercent)
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return ingestRole(ctx, cfg, log, pool, nil) })
 }
 

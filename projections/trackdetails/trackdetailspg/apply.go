@@ -156,9 +156,13 @@ func (c *columns) add(id int64, r *releaseRow, base int64, changed map[int64]pro
 	for _, t := range r.Before {
 		changed[t] = projections.ReleaseVersion{Release: id, Version: r.Version}
 	}
-	if r.TracksSet {
+	if r.TracksSet && len(r.Before) > 0 {
+		kept := make(map[int64]bool, len(r.Tracks))
+		for _, t := range r.Tracks {
+			kept[t.TrackID] = true
+		}
 		for _, t := range r.Before {
-			if !slices.ContainsFunc(r.Tracks, func(n release.TrackInfo) bool { return n.TrackID == t }) {
+			if !kept[t] {
 				c.goneID, c.goneRel = append(c.goneID, t), append(c.goneRel, id)
 			}
 		}
