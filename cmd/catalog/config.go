@@ -53,6 +53,7 @@ type config struct {
 	DPIDs          []string
 	RequireParties bool
 	IngestBatch    int
+	IngestWriters  int
 	APIAddr        string
 	// APILocal bounds the API's in-process cache of hot entries
 	// (CATALOG_API_LOCAL_CACHE_*); nil: off.
@@ -175,6 +176,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ProjectorAddr:      get("CATALOG_PROJECTOR_ADDR"),
 		ProjectorBatch:     num("CATALOG_PROJECTOR_BATCH", 1, 100000),
 		IngestBatch:        num("CATALOG_INGEST_BATCH", 1, 64),
+		IngestWriters:      num("CATALOG_INGEST_WRITERS", 1, 64),
 		ReadyMaxLag:        int64(num("CATALOG_READY_MAX_LAG", 0, 1000000000)),
 		AdminToken:         get("CATALOG_ADMIN_TOKEN"),
 		GatewayMetricsAddr: get("CATALOG_GATEWAY_METRICS_ADDR"),

@@ -188,7 +188,7 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 	// paying for its own.
 	store, err := ingestpg.New(pool)
 	if batch > 1 {
-		store, err = ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{MaxBatch: batch})
+		store, err = ingestpg.NewGroupCommit(pool, ingestpg.GroupCommit{MaxBatch: batch, Writers: cfg.IngestWriters})
 	}
 	if err != nil {
 		_ = admin.Close()

@@ -43,6 +43,7 @@ var settings = []setting{
 	{"CATALOG_REDIS_PREFIX", "catalog:td:", "prefix of the hot entries' keys"},
 	{"CATALOG_INGEST_ADDR", "127.0.0.1:8082", "ingest API listen address"},
 	{"CATALOG_INGEST_BATCH", "32", "most deliveries the ingest role writes in one PostgreSQL transaction (group commit; 1-64, 1: one each)"},
+	{"CATALOG_INGEST_WRITERS", "16", "group-commit transactions the ingest role runs at once (1-64; deliveries of one release share one)"},
 	{"CATALOG_DPID", ingest.DefaultDPID, "catalog's DDEX party ids, comma-separated (at most 20)"},
 	{"CATALOG_INGEST_REQUIRE_PARTIES", "false", "true: ingest refuses deliveries that did not come through the gateway"},
 	{"CATALOG_API_ADDR", "127.0.0.1:8081", "catalogue API listen address"},
