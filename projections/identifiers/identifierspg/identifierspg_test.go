@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/catalog-org/catalog/domain/release"
 	"github.com/catalog-org/catalog/events"
@@ -64,6 +65,26 @@ func logOf() []projections.Item {
 	return its
 }
 
+// liveIdentifiers is a migrated database with the identifiers model and
+// its empty live generation.
+func liveIdentifiers(t *testing.T) (*pgxpool.Pool, *identifierspg.Store, projectionpg.Generation) {
+	t.Helper()
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	if err := projectionpg.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s, err := identifierspg.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.EnsureLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, s, live
+}
+
 // apply feeds its to generation gen in batches of n, each with its
 // checkpoint.
 func apply(t *testing.T, s *identifierspg.Store, gen int, its []projections.Item, n int) {
@@ -83,18 +104,7 @@ func apply(t *testing.T, s *identifierspg.Store, gen int, its []projections.Item
 func TestLookups(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	s, err := identifierspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := s.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, live := liveIdentifiers(t)
 	apply(t, s, live.Number, logOf(), 7)
 
 	ts, err := s.TracksByISRC(ctx, "USCA29600191")
@@ -227,18 +237,7 @@ func TestRebuildIsIndependent(t *testing.T) {
 func TestReadsDuringSwaps(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	s, err := identifierspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := s.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, live := liveIdentifiers(t)
 	its := logOf()
 	apply(t, s, live.Number, its, len(its))
 
@@ -386,18 +385,7 @@ func TestPoisonParkedUnderIdentifiers(t *testing.T) {
 func TestContentIsIndependentOfBatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	s, err := identifierspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := s.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, live := liveIdentifiers(t)
 	its := logOf()
 	apply(t, s, live.Number, its, 1)
 	next, err := s.StartRebuild(ctx, false, projections.Target{})
@@ -421,18 +409,7 @@ func TestContentIsIndependentOfBatches(t *testing.T) {
 func TestTracklistWritesChangedRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	s, err := identifierspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := s.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, s, live := liveIdentifiers(t)
 	rows := func() map[int64]string {
 		t.Helper()
 		out := map[int64]string{}
