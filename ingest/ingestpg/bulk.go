@@ -53,10 +53,14 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 			err = fmt.Errorf("%w: %w", errNotBulk, err)
 		}
 	}()
-	upcs := make([]string, len(reqs))
-	grids := make([]string, len(reqs))
-	for i, r := range reqs {
-		upcs[i], grids[i] = r.ref.UPC, r.ref.GRid
+	var upcs, grids []string
+	for _, r := range reqs {
+		if r.ref.UPC != "" {
+			upcs = append(upcs, r.ref.UPC)
+		}
+		if r.ref.GRid != "" {
+			grids = append(grids, r.ref.GRid)
+		}
 	}
 	// The identifiers are looked up as two lists against the primary key
 	// (kind, value), and matched to the deliveries here: a join of the
@@ -69,7 +73,7 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 	b.Queue(`savepoint bulk`)
 	b.Queue(`select kind, value, stream_key from release_identifiers
 		where (kind = 'upc' and value = any($1)) or (kind = 'grid' and value = any($2))`,
-		nonEmpty(upcs), nonEmpty(grids)).Query(func(rows pgx.Rows) error {
+		upcs, grids).Query(func(rows pgx.Rows) error {
 		var id ident
 		var key string
 		_, err := pgx.ForEachRow(rows, []any{&id.kind, &id.value, &key}, func() error { streams[id] = key; return nil })
@@ -81,7 +85,7 @@ func (s *Store) writeSet(ctx context.Context, tx pgx.Tx, reqs []*request) (writt
 	found := make([][]string, len(reqs))
 	for i, r := range reqs {
 		for _, id := range []ident{{"upc", r.ref.UPC}, {"grid", r.ref.GRid}} {
-			if key, ok := streams[id]; ok && id.value != "" && !slices.Contains(found[i], key) {
+			if key, ok := streams[id]; ok && !slices.Contains(found[i], key) {
 				found[i] = append(found[i], key)
 			}
 		}
@@ -380,15 +384,4 @@ func assignAll(ctx context.Context, tx pgx.Tx, calls []assignCall) ([]release.ID
 		out[i] = ids
 	}
 	return out, nil
-}
-
-// nonEmpty is the non-empty strings of ss.
-func nonEmpty(ss []string) []string {
-	out := make([]string, 0, len(ss))
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
