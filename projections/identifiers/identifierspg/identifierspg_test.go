@@ -164,23 +164,12 @@ func TestLookups(t *testing.T) {
 func TestRebuildIsIndependent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool, s, live := liveIdentifiers(t)
 	td, err := trackdetailspg.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := identifierspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tdLive, err := td.EnsureLive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := s.EnsureLive(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,19 +300,8 @@ func record(t *testing.T, off, seq int64, key string, ev release.Payload) events
 func TestPoisonParkedUnderIdentifiers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testenv.Postgres(t)
-	if err := projectionpg.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool, s, live := liveIdentifiers(t)
 	td, err := trackdetailspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := identifierspg.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := s.EnsureLive(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
