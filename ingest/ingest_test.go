@@ -60,6 +60,13 @@ func newFixture(t testing.TB) fixture {
 // newFixtureConfig is newFixture with cfg for the service (its Topic is set).
 func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	t.Helper()
+	return newFixtureHook(t, cfg, nil)
+}
+
+// newFixtureHook is newFixtureConfig with hook as the relay's
+// RelayConfig.Hook.
+func newFixtureHook(t testing.TB, cfg ingest.Config, hook func(stage string)) fixture {
+	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
@@ -88,7 +95,7 @@ func newFixtureConfig(t testing.TB, cfg ingest.Config) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc}, pool, prod, admin, log)
+	relay, err := eventpg.NewRelay(eventpg.RelayConfig{Kafka: kc, Hook: hook}, pool, prod, admin, log)
 	if err != nil {
 		t.Fatal(err)
 	}

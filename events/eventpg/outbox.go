@@ -132,7 +132,9 @@ type RelayConfig struct {
 	MaxBatchBytes int
 	// Poll is how often the outbox is checked without a nudge (default 250 ms).
 	Poll time.Duration
-	// Hook, when set, is called at "before-publish" and "after-publish";
+	// Hook, when set, is called at "before-publish" (a batch read, not yet
+	// sent), "after-publish" (Kafka has it; no one is told yet) and
+	// "acknowledged" (its waiters are answered; its rows not yet deleted);
 	// crash tests use it to kill the process at exactly those points.
 	Hook func(stage string)
 	// Tracing, when set, records a producer span for every row that came
@@ -160,6 +162,8 @@ type Relay struct {
 	mu       sync.Mutex
 	done     chan struct{}        // closed (and replaced) after every relayed batch
 	waiters  map[*waiter]struct{} // Wait calls not yet answered
+	byID     map[int64][]*waiter  // those waiters by the outbox ids they wait for
+	recent   recentAcks           // ids Kafka acknowledged to this relay lately
 	checking bool                 // a confirm loop is running for waiters
 	wake     chan struct{}        // tells the confirm loop a waiter arrived
 
@@ -192,7 +196,7 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, prod *events.Producer, admin 
 		cfg.Poll = 250 * time.Millisecond
 	}
 	return &Relay{cfg: cfg, pool: pool, prod: prod, admin: admin, log: log, nudge: make(chan struct{}, 1), done: make(chan struct{}),
-		waiters: map[*waiter]struct{}{}, wake: make(chan struct{}, 1), positioned: map[string]bool{}}, nil
+		waiters: map[*waiter]struct{}{}, byID: map[int64][]*waiter{}, wake: make(chan struct{}, 1), positioned: map[string]bool{}}, nil
 }
 
 // Nudge tells the relay there is something to publish now.
@@ -293,9 +297,7 @@ func (r *Relay) runSession(ctx context.Context) error {
 			}
 		}
 		if recovered {
-			n, err := r.round(ctx)
-			switch {
-			case err != nil:
+			if err := r.pump(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -305,9 +307,7 @@ func (r *Relay) runSession(ctx context.Context) error {
 				r.log.Error("outbox relay round failed; retrying", "err", err)
 				recovered = false
 				backoff = nextBackoff(backoff)
-			case n == r.cfg.BatchSize:
-				continue
-			default:
+			} else {
 				backoff = 0
 			}
 		}
@@ -341,22 +341,102 @@ type row struct {
 	bad     error             // why the row can never be sent, found before sending
 }
 
-// round produces the oldest pending rows and deletes them. Rows of a key
-// are sent one per Send, in id order, and only once every earlier row of
-// that key is in Kafka: a row that fails is never overtaken by a later one
-// of its key. A row Kafka can never accept is blocked (with its key); a
-// row that failed for another reason fails the round, to be retried.
-func (r *Relay) round(ctx context.Context) (int, error) {
+// batch is what one read of the outbox found to send: its rows in layers
+// (layer i holds the i-th pending row of each key, so a layer has at most
+// one row of a key) and the keys they belong to.
+type batch struct {
+	read   int // rows read, those blocked at once included
+	layers [][]row
+	keys   []string
+}
+
+// published is what sending a batch came to: the rows Kafka has, with
+// their positions; the rows Kafka refused for good, to be blocked; and the
+// error that stopped the sending, if one did (some rows may have reached
+// Kafka all the same, which recovery finds).
+type published struct {
+	sent    []row
+	pos     []events.Position
+	refused []refusal
+	err     error
+}
+
+// refusal is a row Kafka can never accept, and why.
+type refusal struct {
+	row row
+	err error
+}
+
+// pump relays until a read of the outbox finds nothing to send. It keeps
+// one batch in Kafka's hands while it deletes the rows of the batch before
+// and reads the next, so the relay's pace is Kafka's acknowledgement rather
+// than that plus two PostgreSQL round trips, and a delivery written while
+// a batch is in flight goes out the moment Kafka answers. Sends stay one at
+// a time: a batch is handed to Kafka only once the one before is
+// acknowledged, so its records land after that batch's in every partition,
+// and the positions a commit stores never pass a record whose row is still
+// in the outbox (recovery scans from them). The next batch is read without
+// the keys of the one in flight, so a key's rows are still sent in id
+// order, each once every earlier one is in Kafka. A row that fails for a
+// reason other than a refusal fails the pump, after the batch in flight has
+// been answered, and recovery then finds what reached Kafka.
+func (r *Relay) pump(ctx context.Context) error {
+	next, err := r.read(ctx, []string{})
+	if err != nil {
+		return err
+	}
+	var prev *published // sent, its rows not yet deleted
+	for {
+		if next.read == 0 {
+			if prev == nil {
+				return nil
+			}
+			return r.commit(ctx, *prev)
+		}
+		r.hook("before-publish")
+		res := make(chan published, 1)
+		go func(b batch) { res <- r.publish(ctx, b) }(next)
+		var cerr, rerr error
+		if prev != nil {
+			cerr = r.commit(ctx, *prev)
+			prev = nil
+		}
+		var after batch
+		if cerr == nil {
+			after, rerr = r.read(ctx, next.keys)
+		}
+		got := <-res
+		r.hook("after-publish")
+		r.relayedEvents.Add(uint64(len(got.sent)))
+		r.acked(got.sent)
+		r.hook("acknowledged")
+		for _, f := range got.refused {
+			if err := r.block(ctx, f.row, f.err); err != nil {
+				return err
+			}
+		}
+		if err := errors.Join(got.err, cerr, rerr); err != nil {
+			return err
+		}
+		prev, next = &got, after
+	}
+}
+
+// read takes the oldest pending rows, but none of a key in skip (the keys
+// of the batch in flight) nor of a blocked key, and blocks at once any
+// that can never be sent.
+func (r *Relay) read(ctx context.Context, skip []string) (batch, error) {
 	rows, err := r.sess.Query(ctx, `select id, topic, key, event_id::text, headers, payload, trace from (
 			select *, sum(octet_length(payload)) over (order by id) - octet_length(payload) as before
 			from (select id, topic, key, event_id, headers, payload, trace from outbox o
 				where not exists (select 1 from outbox b where b.key = o.key and b.blocked_at is not null)
+				and not (o.key = any($3::text[]))
 				order by id limit $1) l
-		) w where before < $2 order by id`, r.cfg.BatchSize, r.cfg.MaxBatchBytes)
+		) w where before < $2 order by id`, r.cfg.BatchSize, r.cfg.MaxBatchBytes, skip)
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return batch{}, fmt.Errorf("read outbox: %w", err)
 	}
-	var batch []row
+	var all []row
 	var rw row
 	var headers map[string]string
 	var payload []byte
@@ -367,88 +447,74 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 		} else if n := events.RecordSize(rw.env); n > events.ProducerMaxMessageBytes {
 			rw.bad = fmt.Errorf("a record of %d bytes is over the producer's limit of %d bytes", n, events.ProducerMaxMessageBytes)
 		}
-		batch = append(batch, rw)
+		all = append(all, rw)
 		headers, rw.trace = nil, nil // scanning JSON into a non-nil map would merge rows
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return batch{}, fmt.Errorf("read outbox: %w", err)
 	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
+	b := batch{read: len(all)}
 	blocked := map[string]bool{}
-	for _, b := range batch {
-		if b.bad != nil && !blocked[b.key] {
-			if err := r.block(ctx, b, b.bad); err != nil {
-				return 0, err
+	for _, x := range all {
+		if x.bad != nil && !blocked[x.key] {
+			if err := r.block(ctx, x, x.bad); err != nil {
+				return batch{}, err
 			}
-			blocked[b.key] = true
+			blocked[x.key] = true
 		}
 	}
-	// Layer i holds the i-th pending row of each key.
-	var layers [][]row
 	depth := map[string]int{}
-	for _, b := range batch {
-		if blocked[b.key] {
+	for _, x := range all {
+		if blocked[x.key] {
 			continue
 		}
-		d := depth[b.key]
-		depth[b.key]++
-		if d == len(layers) {
-			layers = append(layers, nil)
+		d, seen := depth[x.key]
+		if !seen {
+			b.keys = append(b.keys, x.key)
 		}
-		layers[d] = append(layers[d], b)
-		if err := r.ensurePositions(ctx, b.topic); err != nil {
-			return 0, err
+		depth[x.key] = d + 1
+		if d == len(b.layers) {
+			b.layers = append(b.layers, nil)
+		}
+		b.layers[d] = append(b.layers[d], x)
+		if err := r.ensurePositions(ctx, x.topic); err != nil {
+			return batch{}, err
 		}
 	}
-	r.hook("before-publish")
-	var sent []row
-	var pos []events.Position
-	for _, layer := range layers {
+	return b, nil
+}
+
+// publish sends a batch layer by layer; it touches no database, so it runs
+// while the relay's session deletes and reads. A row Kafka refuses for good
+// holds back the later rows of its key (they are left in the outbox, behind
+// it once it is blocked).
+func (r *Relay) publish(ctx context.Context, b batch) published {
+	var p published
+	held := map[string]bool{}
+	for _, layer := range b.layers {
 		live := layer[:0:0]
-		for _, b := range layer {
-			if !blocked[b.key] {
-				live = append(live, b)
+		for _, x := range layer {
+			if !held[x.key] {
+				live = append(live, x)
 			}
 		}
 		if len(live) == 0 {
 			continue
 		}
-		s, p, err := r.send(ctx, live, blocked)
-		r.relayedEvents.Add(uint64(len(s)))
-		sent, pos = append(sent, s...), append(pos, p...)
-		if err != nil {
-			return 0, err // recovery finds what reached Kafka
+		if p.err = r.send(ctx, live, held, &p); p.err != nil {
+			return p // recovery finds what reached Kafka
 		}
 	}
-	r.hook("after-publish")
-	if len(sent) > 0 {
-		ids := make([]int64, len(sent))
-		next := map[[2]any]int64{}
-		for i, b := range sent {
-			ids[i] = b.id
-			k := [2]any{b.topic, pos[i].Partition}
-			next[k] = max(next[k], pos[i].Offset+1)
-		}
-		if err := r.commit(ctx, ids, next); err != nil {
-			return 0, err
-		}
-	}
-	r.mu.Lock()
-	close(r.done)
-	r.done = make(chan struct{})
-	r.mu.Unlock()
-	return len(batch), nil
+	return p
 }
 
-// send produces rows of distinct keys and returns those Kafka has, with
-// their positions. A row refused permanently is blocked and its key added
-// to blocked; any other failure is returned. A broker refuses a whole
-// batch of a partition at once, so each refused row is tried again alone
-// before it is blocked: only the culprit is.
-func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) ([]row, []events.Position, error) {
+// send produces rows of distinct keys and adds those Kafka has, with
+// their positions, to p. A row refused permanently is added to p's
+// refusals and its key to held; any other failure is returned. A broker
+// refuses a whole batch of a partition at once, so each refused row is
+// tried again alone before it counts as refused: only the culprit is.
+func (r *Relay) send(ctx context.Context, layer []row, held map[string]bool, p *published) error {
 	out := make([]events.Outgoing, len(layer))
 	for i, b := range layer {
 		out[i] = events.Outgoing{Topic: b.topic, Envelope: b.env, Trace: b.trace}
@@ -457,22 +523,21 @@ func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) 
 	pos, err := r.prod.Send(out)
 	endSends(spans, pos, err)
 	if err == nil {
-		return layer, pos, nil
+		p.sent, p.pos = append(p.sent, layer...), append(p.pos, pos...)
+		return nil
 	}
 	var se *events.SendError
 	if !errors.As(err, &se) {
-		return nil, nil, err
+		return err
 	}
-	var sent []row
-	var sentPos []events.Position
 	for i, b := range layer {
 		if _, failed := se.Failed[i]; !failed {
-			sent, sentPos = append(sent, b), append(sentPos, pos[i])
+			p.sent, p.pos = append(p.sent, b), append(p.pos, pos[i])
 		}
 	}
 	for _, ferr := range se.Failed {
 		if !events.IsPermanent(ferr) {
-			return sent, sentPos, err
+			return err
 		}
 	}
 	for i := range layer {
@@ -480,20 +545,18 @@ func (r *Relay) send(ctx context.Context, layer []row, blocked map[string]bool) 
 			continue
 		}
 		b := layer[i]
-		p, err := r.prod.Send([]events.Outgoing{out[i]})
+		one, err := r.prod.Send([]events.Outgoing{out[i]})
 		switch {
 		case err == nil:
-			sent, sentPos = append(sent, b), append(sentPos, p[0])
+			p.sent, p.pos = append(p.sent, b), append(p.pos, one[0])
 		case events.IsPermanent(err):
-			if err := r.block(ctx, b, err); err != nil {
-				return sent, sentPos, err
-			}
-			blocked[b.key] = true
+			p.refused = append(p.refused, refusal{row: b, err: err})
+			held[b.key] = true
 		default:
-			return sent, sentPos, err
+			return err
 		}
 	}
-	return sent, sentPos, nil
+	return nil
 }
 
 // block marks a row Kafka can never accept, so the relay stops sending its
@@ -514,20 +577,34 @@ func (r *Relay) hook(stage string) {
 	}
 }
 
-// commit deletes the relayed rows and stores the partitions' new
-// positions in one transaction, sent as one round trip (an implicit
-// transaction: pgx sends a batch outside a transaction as one, all or
-// nothing), so a round costs the relay's session one wait for Postgres
-// rather than one per partition written.
-func (r *Relay) commit(ctx context.Context, ids []int64, next map[[2]any]int64) error {
-	b := &pgx.Batch{}
-	b.Queue(`delete from outbox where id = any($1)`, ids)
-	for k, off := range next {
-		b.Queue(`update outbox_positions set next_offset = greatest(next_offset, $3) where topic = $1 and partition = $2`, k[0], k[1], off)
+// commit deletes the rows of a published batch and stores the
+// partitions' new positions in one transaction, sent as one round trip (an
+// implicit transaction: pgx sends a batch outside a transaction as one, all
+// or nothing), so a batch costs the relay's session one wait for Postgres
+// rather than one per partition written. It then tells this process's
+// confirm loop that a batch is done.
+func (r *Relay) commit(ctx context.Context, p published) error {
+	if len(p.sent) > 0 {
+		ids := make([]int64, len(p.sent))
+		next := map[[2]any]int64{}
+		for i, b := range p.sent {
+			ids[i] = b.id
+			k := [2]any{b.topic, p.pos[i].Partition}
+			next[k] = max(next[k], p.pos[i].Offset+1)
+		}
+		q := &pgx.Batch{}
+		q.Queue(`delete from outbox where id = any($1)`, ids)
+		for k, off := range next {
+			q.Queue(`update outbox_positions set next_offset = greatest(next_offset, $3) where topic = $1 and partition = $2`, k[0], k[1], off)
+		}
+		if err := r.sess.SendBatch(ctx, q).Close(); err != nil {
+			return fmt.Errorf("delete relayed rows and store relay positions: %w", err)
+		}
 	}
-	if err := r.sess.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("delete relayed rows and store relay positions: %w", err)
-	}
+	r.mu.Lock()
+	close(r.done)
+	r.done = make(chan struct{})
+	r.mu.Unlock()
 	return nil
 }
 
