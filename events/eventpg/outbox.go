@@ -343,11 +343,10 @@ type row struct {
 
 // batch is what one read of the outbox found to send: its rows in layers
 // (layer i holds the i-th pending row of each key, so a layer has at most
-// one row of a key) and the keys they belong to.
+// one row of a key).
 type batch struct {
 	read   int // rows read, those blocked at once included
 	layers [][]row
-	keys   []string
 }
 
 // published is what sending a batch came to: the rows Kafka has, with
@@ -367,45 +366,28 @@ type refusal struct {
 	err error
 }
 
-// pump relays until a read of the outbox finds nothing to send. It keeps
-// one batch in Kafka's hands while it deletes the rows of the batch before
-// and reads the next, so the relay's pace is Kafka's acknowledgement rather
-// than that plus two PostgreSQL round trips, and a delivery written while
-// a batch is in flight goes out the moment Kafka answers. Sends stay one at
-// a time: a batch is handed to Kafka only once the one before is
-// acknowledged, so its records land after that batch's in every partition,
-// and the positions a commit stores never pass a record whose row is still
-// in the outbox (recovery scans from them). The next batch is read without
-// the keys of the one in flight, so a key's rows are still sent in id
-// order, each once every earlier one is in Kafka. A row that fails for a
-// reason other than a refusal fails the pump, after the batch in flight has
-// been answered, and recovery then finds what reached Kafka.
+// pump relays until a read of the outbox finds nothing to send. Each
+// round sends one batch and answers its waiters on Kafka's acknowledgement;
+// the next round's read carries the deletion of the batch's rows and its
+// partitions' new positions in the same round trip, so a round costs
+// Kafka's acknowledgement and one wait for PostgreSQL. Rounds never overlap:
+// a batch goes to Kafka only once the one before is acknowledged, so its
+// records land after that batch's in every partition, and the positions a
+// commit stores never pass a record whose row is still in the outbox
+// (recovery scans from them). A row that fails for a reason other than a
+// refusal fails the pump, and recovery then finds what reached Kafka.
 func (r *Relay) pump(ctx context.Context) error {
-	next, err := r.read(ctx, []string{})
-	if err != nil {
-		return err
-	}
-	var prev *published // sent, its rows not yet deleted
+	var done *published // sent, its rows not yet deleted
 	for {
+		next, err := r.read(ctx, done)
+		if err != nil {
+			return err
+		}
 		if next.read == 0 {
-			if prev == nil {
-				return nil
-			}
-			return r.commit(ctx, *prev)
+			return nil
 		}
 		r.hook("before-publish")
-		res := make(chan published, 1)
-		go func(b batch) { res <- r.publish(ctx, b) }(next)
-		var cerr, rerr error
-		if prev != nil {
-			cerr = r.commit(ctx, *prev)
-			prev = nil
-		}
-		var after batch
-		if cerr == nil {
-			after, rerr = r.read(ctx, next.keys)
-		}
-		got := <-res
+		got := r.publish(ctx, next)
 		r.hook("after-publish")
 		r.relayedEvents.Add(uint64(len(got.sent)))
 		r.acked(got.sent)
@@ -415,44 +397,67 @@ func (r *Relay) pump(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := errors.Join(got.err, cerr, rerr); err != nil {
-			return err
+		if got.err != nil {
+			return got.err
 		}
-		prev, next = &got, after
+		done = &got
 	}
 }
 
-// read takes the oldest pending rows, but none of a key in skip (the keys
-// of the batch in flight) nor of a blocked key, and blocks at once any
-// that can never be sent.
-func (r *Relay) read(ctx context.Context, skip []string) (batch, error) {
-	rows, err := r.sess.Query(ctx, `select id, topic, key, event_id::text, headers, payload, trace from (
+// read deletes the rows of a published batch and stores its partitions'
+// new positions (when done is not nil), then takes the oldest pending rows
+// of keys that are not blocked, all in one round trip (an implicit
+// transaction: pgx sends a batch outside a transaction as one, all or
+// nothing). It blocks at once any row that can never be sent.
+func (r *Relay) read(ctx context.Context, done *published) (batch, error) {
+	q := &pgx.Batch{}
+	if done != nil && len(done.sent) > 0 {
+		ids := make([]int64, len(done.sent))
+		next := map[[2]any]int64{}
+		for i, b := range done.sent {
+			ids[i] = b.id
+			k := [2]any{b.topic, done.pos[i].Partition}
+			next[k] = max(next[k], done.pos[i].Offset+1)
+		}
+		q.Queue(`delete from outbox where id = any($1)`, ids)
+		for k, off := range next {
+			q.Queue(`update outbox_positions set next_offset = greatest(next_offset, $3) where topic = $1 and partition = $2`, k[0], k[1], off)
+		}
+	}
+	var all []row
+	q.Queue(`select id, topic, key, event_id::text, headers, payload, trace from (
 			select *, sum(octet_length(payload)) over (order by id) - octet_length(payload) as before
 			from (select id, topic, key, event_id, headers, payload, trace from outbox o
 				where not exists (select 1 from outbox b where b.key = o.key and b.blocked_at is not null)
-				and not (o.key = any($3::text[]))
 				order by id limit $1) l
-		) w where before < $2 order by id`, r.cfg.BatchSize, r.cfg.MaxBatchBytes, skip)
-	if err != nil {
+		) w where before < $2 order by id`, r.cfg.BatchSize, r.cfg.MaxBatchBytes).Query(func(rows pgx.Rows) error {
+		var rw row
+		var headers map[string]string
+		var payload []byte
+		_, err := pgx.ForEachRow(rows, []any{&rw.id, &rw.topic, &rw.key, &rw.eventID, &headers, &payload, &rw.trace}, func() error {
+			rw.env, rw.bad = events.Decode(headers, payload)
+			if rw.bad != nil {
+				rw.bad = fmt.Errorf("not a catalog event: %w", rw.bad)
+			} else if n := events.RecordSize(rw.env); n > events.ProducerMaxMessageBytes {
+				rw.bad = fmt.Errorf("a record of %d bytes is over the producer's limit of %d bytes", n, events.ProducerMaxMessageBytes)
+			}
+			all = append(all, rw)
+			headers, rw.trace = nil, nil // scanning JSON into a non-nil map would merge rows
+			return nil
+		})
+		return err
+	})
+	if err := r.sess.SendBatch(ctx, q).Close(); err != nil {
+		if done != nil {
+			return batch{}, fmt.Errorf("delete relayed rows, store relay positions and read outbox: %w", err)
+		}
 		return batch{}, fmt.Errorf("read outbox: %w", err)
 	}
-	var all []row
-	var rw row
-	var headers map[string]string
-	var payload []byte
-	_, err = pgx.ForEachRow(rows, []any{&rw.id, &rw.topic, &rw.key, &rw.eventID, &headers, &payload, &rw.trace}, func() error {
-		rw.env, rw.bad = events.Decode(headers, payload)
-		if rw.bad != nil {
-			rw.bad = fmt.Errorf("not a catalog event: %w", rw.bad)
-		} else if n := events.RecordSize(rw.env); n > events.ProducerMaxMessageBytes {
-			rw.bad = fmt.Errorf("a record of %d bytes is over the producer's limit of %d bytes", n, events.ProducerMaxMessageBytes)
-		}
-		all = append(all, rw)
-		headers, rw.trace = nil, nil // scanning JSON into a non-nil map would merge rows
-		return nil
-	})
-	if err != nil {
-		return batch{}, fmt.Errorf("read outbox: %w", err)
+	if done != nil {
+		r.mu.Lock()
+		close(r.done)
+		r.done = make(chan struct{})
+		r.mu.Unlock()
 	}
 	b := batch{read: len(all)}
 	blocked := map[string]bool{}
@@ -469,10 +474,7 @@ func (r *Relay) read(ctx context.Context, skip []string) (batch, error) {
 		if blocked[x.key] {
 			continue
 		}
-		d, seen := depth[x.key]
-		if !seen {
-			b.keys = append(b.keys, x.key)
-		}
+		d := depth[x.key]
 		depth[x.key] = d + 1
 		if d == len(b.layers) {
 			b.layers = append(b.layers, nil)
@@ -485,8 +487,7 @@ func (r *Relay) read(ctx context.Context, skip []string) (batch, error) {
 	return b, nil
 }
 
-// publish sends a batch layer by layer; it touches no database, so it runs
-// while the relay's session deletes and reads. A row Kafka refuses for good
+// publish sends a batch layer by layer. A row Kafka refuses for good
 // holds back the later rows of its key (they are left in the outbox, behind
 // it once it is blocked).
 func (r *Relay) publish(ctx context.Context, b batch) published {
@@ -575,37 +576,6 @@ func (r *Relay) hook(stage string) {
 	if r.cfg.Hook != nil {
 		r.cfg.Hook(stage)
 	}
-}
-
-// commit deletes the rows of a published batch and stores the
-// partitions' new positions in one transaction, sent as one round trip (an
-// implicit transaction: pgx sends a batch outside a transaction as one, all
-// or nothing), so a batch costs the relay's session one wait for Postgres
-// rather than one per partition written. It then tells this process's
-// confirm loop that a batch is done.
-func (r *Relay) commit(ctx context.Context, p published) error {
-	if len(p.sent) > 0 {
-		ids := make([]int64, len(p.sent))
-		next := map[[2]any]int64{}
-		for i, b := range p.sent {
-			ids[i] = b.id
-			k := [2]any{b.topic, p.pos[i].Partition}
-			next[k] = max(next[k], p.pos[i].Offset+1)
-		}
-		q := &pgx.Batch{}
-		q.Queue(`delete from outbox where id = any($1)`, ids)
-		for k, off := range next {
-			q.Queue(`update outbox_positions set next_offset = greatest(next_offset, $3) where topic = $1 and partition = $2`, k[0], k[1], off)
-		}
-		if err := r.sess.SendBatch(ctx, q).Close(); err != nil {
-			return fmt.Errorf("delete relayed rows and store relay positions: %w", err)
-		}
-	}
-	r.mu.Lock()
-	close(r.done)
-	r.done = make(chan struct{})
-	r.mu.Unlock()
-	return nil
 }
 
 // ensurePositions records the end of every partition of topic that has no
