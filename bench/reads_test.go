@@ -3,11 +3,13 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -460,7 +462,7 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 	polls, regionPolls := make(chan struct{}, 16), make(chan struct{}, 16)
 	send := newLoad(128, 2*time.Minute)
 	var accepted atomic.Int64 // done runs on the sending workers
-	cpu := readCPUTicks()
+	cpu, stages := readCPUTicks(), ingestStages(r.s.ingest)
 	send.paced(len(items), rate, func(i int) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+r.s.ingest+"/v1/deliveries", bytes.NewReader(items[i].body))
 		req.Header.Set("Content-Type", "application/xml")
@@ -484,8 +486,8 @@ func (r *benchRun) sendAndWatch(items []*freshItem, rate float64) {
 		}
 	})
 	share, busy := busySince(cpu)
-	r.busy = fmt.Sprintf("while the deliveries were posted the machine was %.0f%% busy, %.2f ms of CPU (all processes, the harness's own included) per accepted delivery",
-		100*share, 1000*busy/float64(max(accepted.Load(), 1)))
+	r.busy = fmt.Sprintf("while the deliveries were posted the machine was %.0f%% busy, %.2f ms of CPU (all processes, the harness's own included) per accepted delivery; %s",
+		100*share, 1000*busy/float64(max(accepted.Load(), 1)), stagesSince(stages, ingestStages(r.s.ingest)))
 	r.logf("freshness: %s", r.busy)
 	watch.Wait()
 	// The rest, untimed: each looked up until it shows or 2 minutes have
@@ -781,4 +783,80 @@ func (r *benchRun) verify() {
 	}
 	r.rep.add(row{Section: sec, Measure: "Time catalog verify took (the fold of the whole log by the independent oracle, then every comparison)", Unit: "s", Value: fig(wall.Seconds())})
 	r.logf("verify: %d divergences in %s", total, wall.Round(time.Second))
+}
+
+// stageCounts is the ingest role's catalog_ingest_stage_seconds histogram
+// as scraped: per stage, the cumulative count at each bucket's upper bound.
+type stageCounts map[string]map[float64]float64
+
+// ingestStages scrapes the ingest role's stage histogram (nil if it cannot).
+func ingestStages(addr string) stageCounts {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	out := stageCounts{}
+	line := regexp.MustCompile(`^catalog_ingest_stage_seconds_bucket\{(?:le="([^"]+)",stage="([^"]+)"|stage="([^"]+)",le="([^"]+)")\} (\S+)$`)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		le, stage := m[1], m[2]
+		if stage == "" {
+			stage, le = m[3], m[4]
+		}
+		bound, err1 := strconv.ParseFloat(le, 64)
+		n, err2 := strconv.ParseFloat(m[5], 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if out[stage] == nil {
+			out[stage] = map[float64]float64{}
+		}
+		out[stage][bound] = n
+	}
+	return out
+}
+
+// stagesSince says where accepted deliveries' time went between two
+// scrapes: each stage's p50 and p99, interpolated within the histogram's
+// buckets as Prometheus's histogram_quantile does.
+func stagesSince(before, after stageCounts) string {
+	if after == nil {
+		return "ingest stages not scraped"
+	}
+	var parts []string
+	for _, stage := range []string{"store", "confirm"} {
+		var bounds []float64
+		for b := range after[stage] {
+			bounds = append(bounds, b)
+		}
+		slices.Sort(bounds)
+		cum := make([]float64, len(bounds))
+		for i, b := range bounds {
+			cum[i] = after[stage][b] - before[stage][b]
+		}
+		q := func(p float64) string {
+			if len(cum) == 0 || cum[len(cum)-1] == 0 {
+				return "-"
+			}
+			want := p * cum[len(cum)-1]
+			lo, prev := 0.0, 0.0
+			for i, b := range bounds {
+				if cum[i] >= want {
+					if math.IsInf(b, 1) {
+						return fmt.Sprintf("> %s", num(1000*lo))
+					}
+					return num(1000 * (lo + (b-lo)*(want-prev)/max(cum[i]-prev, 1)))
+				}
+				lo, prev = b, cum[i]
+			}
+			return "-"
+		}
+		parts = append(parts, fmt.Sprintf("%s p50 %s ms, p99 %s ms", stage, q(0.5), q(0.99)))
+	}
+	return "ingest's own stages (catalog_ingest_stage_seconds): " + strings.Join(parts, "; ")
 }

@@ -143,6 +143,12 @@ type Config struct {
 	// request that carries the header is checked against it and one that
 	// does not is trusted to name its sender truthfully.
 	RequireParties bool
+	// Observe, when set, is told how long each accepted or unchanged
+	// delivery spent in each stage after it was read: "store" (waiting for
+	// and holding the release's lock, deciding, and writing state and
+	// events in a committed transaction) and "confirm" (from that commit
+	// until Kafka had the events). Metrics use it.
+	Observe func(stage string, d time.Duration)
 	// Tracing, when set, records a span for each delivery ("ingest
 	// delivery": decided, stored, confirmed by Kafka) under the request's,
 	// and its context goes with the delivery's events through the outbox
@@ -348,6 +354,7 @@ func (s *Service) apply(ctx context.Context, msg release.Message, src map[string
 	}()
 	traceHeaders := events.TraceHeaders(ctx)
 	res = Result{Message: MessageRef{Sender: msg.Sender, ID: msg.ID}, Events: []EventRef{}}
+	began := time.Now()
 	ids, err := s.store.Update(ctx, ref, create, func(ctx context.Context, st Stream, assigner IDAssigner) (Change, error) {
 		dec, trackIDs, err := decide(ctx, st, assigner)
 		if err != nil {
@@ -391,8 +398,13 @@ func (s *Service) apply(ctx context.Context, msg release.Message, src map[string
 	// Acknowledge only what Kafka has: this delivery's events, and any
 	// earlier events of the same release still on their way.
 	span.AddEvent("stored", trace.WithAttributes(attribute.Int("catalog.outbox.rows", len(ids))))
+	stored := time.Now()
 	if err := s.confirm.Wait(ctx, ids, res.Release, s.cfg.ConfirmTimeout); err != nil {
 		return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, msg.Name(), err)
+	}
+	if s.cfg.Observe != nil {
+		s.cfg.Observe("store", stored.Sub(began))
+		s.cfg.Observe("confirm", time.Since(stored))
 	}
 	s.log.Info("delivery processed", "message", msg.Name(), "release", res.Release, "status", res.Status, "version", res.Version, "events", len(res.Events))
 	return res, nil

@@ -108,6 +108,12 @@ func TestAPIMetrics(t *testing.T) {
 	if n := metricValue(t, ingestScrape, `catalog_outbox_relayed_events_total`); n < 1 {
 		t.Errorf("relayed events counted %v, want the accepted delivery's", n)
 	}
+	for _, stage := range []string{"store", "confirm"} {
+		// The accepted delivery and the unchanged one; not the rejected one.
+		if n := metricValue(t, ingestScrape, `catalog_ingest_stage_seconds_count{stage="`+stage+`"}`); n != 2 {
+			t.Errorf("%s stage observations %v, want 2", stage, n)
+		}
+	}
 	for what, addr := range map[string]string{"ingest": s.ingest, "the projector": s.projector} {
 		_, _, sc := get(t, "http://"+addr+"/metrics")
 		if !bytes.Contains([]byte(sc), []byte("catalog_")) {

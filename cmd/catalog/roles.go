@@ -152,6 +152,9 @@ type ingestParts struct {
 	relay *eventpg.Relay
 	prod  *events.Producer
 	admin *events.Admin
+	// stages is how long accepted deliveries spent storing and waiting
+	// for Kafka (ingest.Config.Observe).
+	stages *prometheus.HistogramVec
 }
 
 // close stops the store's writers and closes the producer and the Kafka
@@ -206,7 +209,12 @@ func newIngest(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.
 		parts.close()
 		return ingestParts{}, err
 	}
-	parts.svc, err = ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties, Tracing: cfg.tracer()}, store, parts.relay, log)
+	parts.stages = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "catalog_ingest_stage_seconds",
+		Help:    "Time an accepted or unchanged delivery spent in each stage after it was read: store (lock, decide, write, commit), confirm (commit until Kafka had its events).",
+		Buckets: []float64{.002, .005, .01, .025, .05, .075, .1, .15, .2, .25, .3, .4, .5, .75, 1, 2.5, 5, 10}}, []string{"stage"})
+	observe := func(stage string, d time.Duration) { parts.stages.WithLabelValues(stage).Observe(d.Seconds()) }
+	parts.svc, err = ingest.NewService(ingest.Config{Topic: cfg.releasesTopic(), Recipients: cfg.DPIDs, RequireParties: cfg.RequireParties,
+		Tracing: cfg.tracer(), Observe: observe}, store, parts.relay, log)
 	if err != nil {
 		parts.close()
 		return ingestParts{}, err
@@ -260,7 +268,7 @@ func ingestRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
-		&outboxCollector{relay: parts.relay, log: log},
+		&outboxCollector{relay: parts.relay, log: log}, parts.stages,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "catalog_outbox_relayed_events_total",
 			Help: "Events the outbox relay had Kafka acknowledge (its rate is the relay's)."}, func() float64 { return float64(parts.relay.Relayed()) }))
 	for _, outcome := range []string{ingest.OutcomeAccepted, ingest.OutcomeUnchanged, ingest.OutcomeStale, ingest.OutcomeRejected, ingest.OutcomeUnavailable} {
