@@ -350,20 +350,12 @@ type batch struct {
 }
 
 // published is what sending a batch came to: the rows Kafka has, with
-// their positions; the rows Kafka refused for good, to be blocked; and the
-// error that stopped the sending, if one did (some rows may have reached
-// Kafka all the same, which recovery finds).
+// their positions, and the error that stopped the sending, if one did
+// (some rows may have reached Kafka all the same, which recovery finds).
 type published struct {
-	sent    []row
-	pos     []events.Position
-	refused []refusal
-	err     error
-}
-
-// refusal is a row Kafka can never accept, and why.
-type refusal struct {
-	row row
-	err error
+	sent []row
+	pos  []events.Position
+	err  error
 }
 
 // pump relays until a read of the outbox finds nothing to send. Each
@@ -392,11 +384,6 @@ func (r *Relay) pump(ctx context.Context) error {
 		r.relayedEvents.Add(uint64(len(got.sent)))
 		r.acked(got.sent)
 		r.hook("acknowledged")
-		for _, f := range got.refused {
-			if err := r.block(ctx, f.row, f.err); err != nil {
-				return err
-			}
-		}
 		if got.err != nil {
 			return got.err
 		}
@@ -487,9 +474,9 @@ func (r *Relay) read(ctx context.Context, done *published) (batch, error) {
 	return b, nil
 }
 
-// publish sends a batch layer by layer. A row Kafka refuses for good
-// holds back the later rows of its key (they are left in the outbox, behind
-// it once it is blocked).
+// publish sends a batch layer by layer. A row Kafka refuses for good is
+// blocked, and holds back the later rows of its key (they are left in the
+// outbox, behind it).
 func (r *Relay) publish(ctx context.Context, b batch) published {
 	var p published
 	held := map[string]bool{}
@@ -511,10 +498,10 @@ func (r *Relay) publish(ctx context.Context, b batch) published {
 }
 
 // send produces rows of distinct keys and adds those Kafka has, with
-// their positions, to p. A row refused permanently is added to p's
-// refusals and its key to held; any other failure is returned. A broker
-// refuses a whole batch of a partition at once, so each refused row is
-// tried again alone before it counts as refused: only the culprit is.
+// their positions, to p. A row refused permanently is blocked and its key
+// added to held; any other failure is returned. A broker refuses a whole
+// batch of a partition at once, so each refused row is tried again alone
+// before it is blocked: only the culprit is.
 func (r *Relay) send(ctx context.Context, layer []row, held map[string]bool, p *published) error {
 	out := make([]events.Outgoing, len(layer))
 	for i, b := range layer {
@@ -551,7 +538,9 @@ func (r *Relay) send(ctx context.Context, layer []row, held map[string]bool, p *
 		case err == nil:
 			p.sent, p.pos = append(p.sent, b), append(p.pos, one[0])
 		case events.IsPermanent(err):
-			p.refused = append(p.refused, refusal{row: b, err: err})
+			if err := r.block(ctx, b, err); err != nil {
+				return err
+			}
 			held[b.key] = true
 		default:
 			return err
