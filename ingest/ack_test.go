@@ -2,7 +2,9 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +91,90 @@ func TestLargeValuesAreLZ4Compressed(t *testing.T) {
 		if size < 4<<10 || method != "lz4" {
 			t.Errorf("%s: %d bytes stored %s; want over 4 KB, lz4", q, size, method)
 		}
+	}
+}
+
+// TestRelayPlansForTheOutboxAsItIs: after the outbox was vacuumed empty
+// (autovacuum truncates it and records no live rows) and the relay polled
+// it so, a backlog is relayed reading each pending row about once, not with
+// a plan made for an empty table that scans the whole outbox again for
+// every pending row: the rows read grow with the backlog, not with its
+// square. Counted by PostgreSQL's own table statistics (rows read from the
+// outbox while the backlog is relayed and confirmed), not by time.
+func TestRelayPlansForTheOutboxAsItIs(t *testing.T) {
+	var hold atomic.Bool
+	release := make(chan struct{})
+	var once sync.Once
+	carryOn := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(carryOn)
+	f := newFixtureHook(t, ingest.Config{}, func(stage string) {
+		if stage == "before-publish" && hold.Load() {
+			<-release
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if res, err := f.svc.Deliver(ctx, benchAlbum(0)); err != nil || res.Status != "accepted" {
+		t.Fatalf("first delivery: %v %+v", err, res)
+	}
+	// Vacuumed once the relay has deleted the rows; truncating takes a lock
+	// the relay's polls may hold for a moment, so it may take a few tries.
+	pages := -1
+	for pages != 0 && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		if _, err := f.pool.Exec(ctx, `vacuum outbox`); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.pool.QueryRow(ctx, `select pg_relation_size('outbox') / current_setting('block_size')::int`).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second) // the relay polls the empty outbox every 250 ms
+
+	hold.Store(true)
+	const n = 200
+	errs := make(chan error, n)
+	for i := 1; i <= n; i++ {
+		go func() {
+			res, err := f.svc.Deliver(ctx, benchAlbum(i))
+			if err == nil && res.Status != "accepted" {
+				err = fmt.Errorf("delivery %d: %s", i, res.Status)
+			}
+			errs <- err
+		}()
+	}
+	var keys, rows int64
+	for keys < n && ctx.Err() == nil { // every delivery's rows are in, the relay held
+		time.Sleep(20 * time.Millisecond)
+		if err := f.pool.QueryRow(ctx, `select count(distinct key), count(*) from outbox`).Scan(&keys, &rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.pool.Exec(ctx, `select pg_stat_reset_single_table_counters('outbox'::regclass)`); err != nil {
+		t.Fatal(err)
+	}
+	carryOn()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Backends report their table statistics within about a second of
+	// going idle; the relay's polls of the empty outbox read no rows.
+	var read int64
+	for last, stable := int64(-1), 0; stable < 2 && ctx.Err() == nil; last = read {
+		time.Sleep(time.Second)
+		if err := f.pool.QueryRow(ctx, `select coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) from pg_stat_user_tables where relname = 'outbox'`).Scan(&read); err != nil {
+			t.Fatal(err)
+		}
+		if read > 0 && read == last {
+			stable++
+		} else {
+			stable = 0
+		}
+	}
+	t.Logf("a backlog of %d rows relayed reading %d rows of the outbox", rows, read)
+	if read > rows*rows/4 {
+		t.Errorf("relaying a backlog of %d outbox rows read %d rows of the outbox; want a number that grows with the backlog, not the whole table read again per row", rows, read)
 	}
 }

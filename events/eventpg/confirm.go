@@ -173,7 +173,9 @@ func (r *Relay) confirm(ws []*waiter) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), confirmQueryTimeout)
 	defer cancel()
-	rows, err := r.pool.Query(ctx, `select id, key, blocked_at is not null from outbox where id = any($1) or key = any($2)`, ids, keys)
+	// Planned at each execution, not from a cached plan: see runSession.
+	rows, err := r.pool.Query(ctx, `select id, key, blocked_at is not null from outbox where id = any($1) or key = any($2)`,
+		pgx.QueryExecModeCacheDescribe, ids, keys)
 	if err == nil {
 		var id int64
 		var key string
