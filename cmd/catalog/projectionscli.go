@@ -35,7 +35,7 @@ func projectionsCommand(cfg config, log *slog.Logger) *cobra.Command {
 			if err := projectionpg.Migrate(cmd.Context(), pool); err != nil {
 				return err
 			}
-			cache, err := newCache(cfg, nil)
+			cache, err := newCache(cfg, nil, writerCacheTimeout)
 			if err != nil {
 				return err
 			}

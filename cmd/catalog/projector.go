@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -41,13 +42,26 @@ func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
 	return withPostgres(ctx, cfg, func(pool *pgxpool.Pool) error { return projectorRole(ctx, cfg, log, pool) })
 }
 
+// writerCacheTimeout is the deadline of each Redis operation of the
+// projector and the projections command, which write the cache
+// (invalidations, dropped generations) and never read it for a client.
+// The API's reads keep projectionredis.DefaultTimeout (50 ms), past which
+// they answer from PostgreSQL; a write that times out is retried instead,
+// and on a machine busy to its last core a 50 ms deadline failed
+// invalidations Redis would have confirmed (a dozen a second at 500
+// deliveries/s), each leaving its tracks' old entries readable until the
+// retry. A Redis that does not answer still holds a batch up at most this
+// long before its invalidation goes to the retry loop.
+const writerCacheTimeout = 250 * time.Millisecond
+
 // newCache connects the hot-entry cache with local, when set, as its
-// in-process cache; nil when no Redis is configured.
-func newCache(cfg config, local *projectionredis.LocalConfig) (*projectionredis.Cache, error) {
+// in-process cache, each operation bounded by timeout (0: the package's
+// default); nil when no Redis is configured.
+func newCache(cfg config, local *projectionredis.LocalConfig, timeout time.Duration) (*projectionredis.Cache, error) {
 	if cfg.Redis == nil {
 		return nil, nil
 	}
-	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix, Instrument: cfg.redisInstrument(), Local: local})
+	return projectionredis.New(projectionredis.Config{Conn: cfg.Redis, Prefix: cfg.RedisPrefix, Instrument: cfg.redisInstrument(), Local: local, Timeout: timeout})
 }
 
 // newProjectors builds the machinery of the projections named in names
@@ -113,7 +127,7 @@ func projectorRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxp
 	if err := prepareTopics(ctx, cfg, admin, log); err != nil {
 		return err
 	}
-	cache, err := newCache(cfg, nil)
+	cache, err := newCache(cfg, nil, writerCacheTimeout)
 	if err != nil {
 		return err
 	}

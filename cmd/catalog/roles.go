@@ -344,7 +344,7 @@ func apiRole(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Po
 			local = nil
 		}
 	}
-	cache, err := newCache(cfg, local)
+	cache, err := newCache(cfg, local, 0)
 	if err != nil {
 		return err
 	}
