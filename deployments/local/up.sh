@@ -93,15 +93,15 @@ start_redis() {
   mkdir -p "$REDIS_DIR"
   if pid_alive "$RUN_DIR/redis.pid" redis-server; then
     log "redis: already running on 127.0.0.1:$REDIS_PORT"
-    # A server started before snapshots were turned off stops taking them.
-    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config set save "" >/dev/null 2>&1 || true
+    # A server started with Redis's persistence defaults takes these settings.
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config set save "" auto-aof-rewrite-min-size 1gb >/dev/null 2>&1 || true
     return
   fi
   port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process"
   log "redis: starting on 127.0.0.1:$REDIS_PORT"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
     --dir "$REDIS_DIR" --daemonize yes --pidfile "$RUN_DIR/redis.pid" \
-    --logfile "$LOG_DIR/redis.log" --appendonly yes --save "" --maxmemory 256mb --maxmemory-policy allkeys-lru
+    --logfile "$LOG_DIR/redis.log" --appendonly yes --save "" --auto-aof-rewrite-min-size 1gb --maxmemory 256mb --maxmemory-policy allkeys-lru
   for _ in $(seq 1 100); do
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return
     sleep 0.1
