@@ -48,8 +48,8 @@ func runProjectorRole(ctx context.Context, cfg config, log *slog.Logger) error {
 // The API's reads keep projectionredis.DefaultTimeout (50 ms), past which
 // they answer from PostgreSQL; a write that times out is retried instead,
 // and on a machine busy to its last core a 50 ms deadline failed
-// invalidations Redis would have confirmed (a dozen a second at 500
-// deliveries/s), each leaving its tracks' old entries readable until the
+// invalidations Redis would have confirmed (about a dozen in 10 s at
+// 500 deliveries/s), each leaving its tracks' old entries readable until the
 // retry. A Redis that does not answer still holds a batch up at most this
 // long before its invalidation goes to the retry loop.
 const writerCacheTimeout = 250 * time.Millisecond
