@@ -11,17 +11,16 @@ import (
 	"github.com/catalog-org/catalog/ingest"
 )
 
-// heldFixture is a fixture whose relay stops once, the first time it has
-// answered a batch's waiters on Kafka's acknowledgement, before it deletes
-// the batch's outbox rows, until the returned function is called (the
-// test's cleanup calls it too).
-func heldFixture(t *testing.T) (fixture, func()) {
+// heldFixture is a fixture whose relay stops at stage while armed
+// reports true (nil: from the start), until the returned function is
+// called (the test's cleanup calls it too); from then on it never stops.
+func heldFixture(t *testing.T, stage string, armed func() bool) (fixture, func()) {
 	t.Helper()
 	release := make(chan struct{})
-	var first, once sync.Once
-	f := newFixtureHook(t, ingest.Config{}, func(stage string) {
-		if stage == "acknowledged" {
-			first.Do(func() { <-release })
+	var once sync.Once
+	f := newFixtureHook(t, ingest.Config{}, func(s string) {
+		if s == stage && (armed == nil || armed()) {
+			<-release
 		}
 	})
 	done := func() { once.Do(func() { close(release) }) }
@@ -34,7 +33,7 @@ func heldFixture(t *testing.T) (fixture, func()) {
 // their outbox rows; the topic (read back, not the relay's word) holds them
 // by then, and the rows go once the relay carries on.
 func TestAcceptedOnceKafkaHasTheEvents(t *testing.T) {
-	f, carryOn := heldFixture(t)
+	f, carryOn := heldFixture(t, "acknowledged", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res, err := f.svc.Deliver(ctx, benchAlbum(1))
@@ -72,7 +71,7 @@ func TestAcceptedOnceKafkaHasTheEvents(t *testing.T) {
 // outbox payloads, several KB of JSON each, are stored lz4-compressed (the
 // migrations' choice), as PostgreSQL reports for the stored values.
 func TestLargeValuesAreLZ4Compressed(t *testing.T) {
-	f, carryOn := heldFixture(t)
+	f, carryOn := heldFixture(t, "acknowledged", nil)
 	defer carryOn()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -103,15 +102,7 @@ func TestLargeValuesAreLZ4Compressed(t *testing.T) {
 // outbox while the backlog is relayed and confirmed), not by time.
 func TestRelayPlansForTheOutboxAsItIs(t *testing.T) {
 	var hold atomic.Bool
-	release := make(chan struct{})
-	var once sync.Once
-	carryOn := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(carryOn)
-	f := newFixtureHook(t, ingest.Config{}, func(stage string) {
-		if stage == "before-publish" && hold.Load() {
-			<-release
-		}
-	})
+	f, carryOn := heldFixture(t, "before-publish", hold.Load)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if res, err := f.svc.Deliver(ctx, benchAlbum(0)); err != nil || res.Status != "accepted" {
